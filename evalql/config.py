@@ -1,0 +1,43 @@
+"""Runtime configuration, read from the environment (and overridden by CLI flags)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+
+def default_database_url() -> str:
+    path = Path(user_data_dir("evalql", appauthor=False)) / "evalql.db"
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=default_database_url)
+    # Browser origins allowed to call the API (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
+    graphiql: bool = True
+    introspection: bool = True
+
+    @classmethod
+    def from_env(cls, database_url: str | None = None) -> "Settings":
+        env = os.environ
+        return cls(
+            database_url=database_url or env.get("EVALQL_DATABASE_URL") or default_database_url(),
+            cors_origins=_csv(env.get("EVALQL_CORS_ORIGINS")),
+            graphiql=_flag(env.get("EVALQL_GRAPHIQL"), True),
+            introspection=_flag(env.get("EVALQL_INTROSPECTION"), True),
+        )

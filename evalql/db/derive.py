@@ -1,0 +1,158 @@
+"""Pure derivations done once at write time (spec §2.4): status, latency, trace
+fields, first-token time and a run's own usage."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+
+def parse_timestamp(value: Any) -> dt.datetime | None:
+    """Any ISO-8601 date-time (or datetime); naive means UTC (spec §1.5)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        text = str(value).strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def dotted_segment(start_time: dt.datetime, run_id: uuid.UUID) -> str:
+    return start_time.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + str(run_id)
+
+
+def run_status(error: str | None, end_time: dt.datetime | None) -> str:
+    if error is not None:
+        return "error"
+    return "success" if end_time is not None else "pending"
+
+
+def seconds_between(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds()
+
+
+def first_token_time(explicit: dt.datetime | None, events: Any) -> dt.datetime | None:
+    if explicit is not None:
+        return explicit
+    times = [
+        parse_timestamp(event.get("time"))
+        for event in events or []
+        if isinstance(event, dict) and event.get("name") == "new_token" and event.get("time")
+    ]
+    return min(times) if times else None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    prompt_cost: Decimal | None = None
+    completion_cost: Decimal | None = None
+    total_cost: Decimal | None = None
+    prompt_token_details: Any = None
+    completion_token_details: Any = None
+
+    @property
+    def present(self) -> bool:
+        return any(
+            v is not None
+            for v in (self.prompt_tokens, self.completion_tokens, self.total_tokens,
+                      self.prompt_cost, self.completion_cost, self.total_cost)
+        )
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None or isinstance(value, bool) else int(value)
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None or isinstance(value, bool) else Decimal(str(value))
+
+
+def _from_usage_metadata(meta: Any) -> Usage:
+    if not isinstance(meta, dict):
+        return Usage()
+    prompt, completion = _int(meta.get("input_tokens")), _int(meta.get("output_tokens"))
+    total = _int(meta.get("total_tokens"))
+    if total is None and (prompt is not None or completion is not None):
+        total = (prompt or 0) + (completion or 0)
+    in_cost, out_cost = _dec(meta.get("input_cost")), _dec(meta.get("output_cost"))
+    total_cost = _dec(meta.get("total_cost"))
+    if total_cost is None and in_cost is not None and out_cost is not None:
+        total_cost = in_cost + out_cost
+    return Usage(prompt, completion, total, in_cost, out_cost, total_cost,
+                 meta.get("input_token_details"), meta.get("output_token_details"))
+
+
+def own_usage(record: dict[str, Any]) -> Usage:
+    """The first available of: explicit fields, outputs.usage_metadata, extra.metadata.usage_metadata."""
+    explicit = Usage(
+        _int(record.get("prompt_tokens")), _int(record.get("completion_tokens")),
+        _int(record.get("total_tokens")), _dec(record.get("prompt_cost")),
+        _dec(record.get("completion_cost")), _dec(record.get("total_cost")),
+        record.get("prompt_token_details"), record.get("completion_token_details"),
+    )
+    if explicit.present:
+        if explicit.total_tokens is None and (explicit.prompt_tokens is not None or explicit.completion_tokens is not None):
+            explicit = Usage(**{**_asdict(explicit), "total_tokens": (explicit.prompt_tokens or 0) + (explicit.completion_tokens or 0)})
+        return explicit
+    outputs = record.get("outputs")
+    from_outputs = _from_usage_metadata(outputs.get("usage_metadata") if isinstance(outputs, dict) else None)
+    if from_outputs.present:
+        return from_outputs
+    extra = record.get("extra")
+    metadata = extra.get("metadata") if isinstance(extra, dict) else None
+    return _from_usage_metadata(metadata.get("usage_metadata") if isinstance(metadata, dict) else None)
+
+
+def _asdict(usage: Usage) -> dict[str, Any]:
+    return {name: getattr(usage, name) for name in Usage.__slots__}
+
+
+TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+COST_FIELDS = ("prompt_cost", "completion_cost", "total_cost")
+
+
+def rolled_up_usage(
+    own: dict[uuid.UUID, Usage], children: dict[uuid.UUID, list[uuid.UUID]], root: uuid.UUID
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Reported usage of every run under `root`: own usage when present, else the
+    sum of the children's reported usage (tokens default 0, costs stay null if none)."""
+    reported: dict[uuid.UUID, dict[str, Any]] = {}
+    # Iterative post-order: traces can be deep, recursion could overflow.
+    stack: list[tuple[uuid.UUID, bool]] = [(root, False)]
+    while stack:
+        run_id, expanded = stack.pop()
+        if not expanded:
+            stack.append((run_id, True))
+            stack.extend((child, False) for child in children.get(run_id, ()))
+            continue
+        usage = own.get(run_id, Usage())
+        if usage.present:
+            reported[run_id] = {
+                **{f: getattr(usage, f) or 0 for f in TOKEN_FIELDS},
+                **{f: getattr(usage, f) for f in COST_FIELDS},
+            }
+            continue
+        totals: dict[str, Any] = {f: 0 for f in TOKEN_FIELDS} | {f: None for f in COST_FIELDS}
+        for child in children.get(run_id, ()):
+            sub = reported[child]
+            for f in TOKEN_FIELDS:
+                totals[f] += sub[f]
+            for f in COST_FIELDS:
+                if sub[f] is not None:
+                    totals[f] = (totals[f] or Decimal(0)) + sub[f]
+        reported[run_id] = totals
+    return reported

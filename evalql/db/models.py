@@ -1,0 +1,221 @@
+"""SQLAlchemy models. Every tenant table carries `workspace_id` and leads its keys with it.
+
+Values that queries aggregate over are derived once, at write time (status, latency,
+first-token latency, root flag, reported usage, normalised metadata entries), so the
+group query never re-derives them per row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from evalql.db.types import Cost, Json, UtcDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    """Keys are stored as SHA-256 hashes: they are 256-bit random tokens, so a slow
+    password hash buys nothing, and a hash lookup keeps auth to one indexed read."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("workspaces.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class TenantMixin:
+    workspace_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+
+
+class Dataset(TenantMixin, Base):
+    __tablename__ = "datasets"
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    data_type: Mapped[str] = mapped_column(String(16), default="kv")
+    inputs_schema_definition: Mapped[Any] = mapped_column(Json, nullable=True)
+    outputs_schema_definition: Mapped[Any] = mapped_column(Json, nullable=True)
+    transformations: Mapped[Any] = mapped_column(Json, nullable=True)
+    metadata_: Mapped[Any] = mapped_column("metadata", Json, nullable=True)
+    externally_managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    baseline_experiment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_datasets_ws_name", "workspace_id", "name"),)
+
+
+class Example(TenantMixin, Base):
+    __tablename__ = "examples"
+    dataset_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    inputs: Mapped[Any] = mapped_column(Json, default=dict)
+    outputs: Mapped[Any] = mapped_column(Json, nullable=True)
+    # Includes `dataset_split`, the example's split list (spec §7.3).
+    metadata_: Mapped[Any] = mapped_column("metadata", Json, nullable=True)
+    source_run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        # Serves "examples of dataset D ordered by (created_at, id)".
+        Index("ix_examples_ws_dataset_created", "workspace_id", "dataset_id", "created_at", "id"),
+    )
+
+
+class TracerSession(TenantMixin, Base):
+    """A session, project or experiment: the three names mean the same resource."""
+
+    __tablename__ = "sessions"
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    start_time: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    end_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    extra: Mapped[Any] = mapped_column(Json, nullable=True)
+    reference_dataset_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    default_dataset_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    trace_tier: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_sessions_ws_name", "workspace_id", "name", unique=True),
+        Index("ix_sessions_ws_refds_start", "workspace_id", "reference_dataset_id", "start_time", "id"),
+    )
+
+
+class Run(TenantMixin, Base):
+    __tablename__ = "runs"
+    session_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    trace_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    parent_run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    dotted_order: Mapped[str] = mapped_column(Text)
+    is_root: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(Text)
+    run_type: Mapped[str] = mapped_column(String(16))
+    start_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    end_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(8))  # derived: error | success | pending
+    error: Mapped[str | None] = mapped_column(Text)
+    inputs: Mapped[Any] = mapped_column(Json, nullable=True)
+    outputs: Mapped[Any] = mapped_column(Json, nullable=True)
+    extra: Mapped[Any] = mapped_column(Json, nullable=True)
+    events: Mapped[Any] = mapped_column(Json, nullable=True)
+    tags: Mapped[Any] = mapped_column(Json, nullable=True)
+    serialized: Mapped[Any] = mapped_column(Json, nullable=True)
+    reference_example_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    first_token_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Derived at write time, in seconds.
+    latency: Mapped[float | None] = mapped_column(Float)
+    first_token_latency: Mapped[float | None] = mapped_column(Float)
+    # Own usage as reported on this run (null when it reported none) ...
+    own_prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    own_completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    own_total_tokens: Mapped[int | None] = mapped_column(Integer)
+    own_prompt_cost: Mapped[Decimal | None] = mapped_column(Cost)
+    own_completion_cost: Mapped[Decimal | None] = mapped_column(Cost)
+    own_total_cost: Mapped[Decimal | None] = mapped_column(Cost)
+    # ... and reported usage: own usage if present, else the children's, rolled up (spec §2.4).
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    total_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    prompt_cost: Mapped[Decimal | None] = mapped_column(Cost)
+    completion_cost: Mapped[Decimal | None] = mapped_column(Cost)
+    total_cost: Mapped[Decimal | None] = mapped_column(Cost)
+    prompt_token_details: Mapped[Any] = mapped_column(Json, nullable=True)
+    completion_token_details: Mapped[Any] = mapped_column(Json, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        # The group query's candidate scan: root runs of a session linked to examples.
+        Index("ix_runs_ws_session_root_example", "workspace_id", "session_id", "is_root", "reference_example_id"),
+        Index("ix_runs_ws_trace", "workspace_id", "trace_id"),
+        Index("ix_runs_ws_parent", "workspace_id", "parent_run_id"),
+        Index("ix_runs_ws_example", "workspace_id", "reference_example_id"),
+        Index("ix_runs_ws_session_start", "workspace_id", "session_id", "start_time", "id"),
+    )
+
+
+class MetadataEntryMixin:
+    """One normalised top-level metadata entry (spec §4.3 string forms).
+
+    Written with its owner, so grouping and filtering compare indexed text instead of
+    extracting and re-normalising JSON per row, identically on both databases.
+    """
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # string | number | bool | json | null
+    value: Mapped[str] = mapped_column(Text)
+    num: Mapped[float | None] = mapped_column(Float)
+
+
+class RunMetadata(MetadataEntryMixin, Base):
+    __tablename__ = "run_metadata"
+    run_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+
+    __table_args__ = (Index("ix_run_metadata_ws_session_key_value", "workspace_id", "session_id", "key", "value"),)
+
+
+class ExampleMetadata(MetadataEntryMixin, Base):
+    __tablename__ = "example_metadata"
+    example_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    dataset_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+
+    __table_args__ = (Index("ix_example_metadata_ws_dataset_key_value", "workspace_id", "dataset_id", "key", "value"),)
+
+
+class Feedback(TenantMixin, Base):
+    __tablename__ = "feedback"
+    run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    trace_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    key: Mapped[str] = mapped_column(String(180))
+    # Booleans are stored as 1.0/0.0 for statistics, with `score_is_bool` so the API
+    # can return the score as it was given.
+    score: Mapped[float | None] = mapped_column(Float)
+    score_is_bool: Mapped[bool] = mapped_column(Boolean, default=False)
+    value: Mapped[Any] = mapped_column(Json, nullable=True)
+    value_label: Mapped[str | None] = mapped_column(Text)  # derived, spec §3.1 `values`
+    comment: Mapped[str | None] = mapped_column(Text)
+    correction: Mapped[Any] = mapped_column(Json, nullable=True)
+    feedback_source: Mapped[Any] = mapped_column(Json, nullable=True)
+    feedback_config: Mapped[Any] = mapped_column(Json, nullable=True)
+    feedback_group_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    comparative_experiment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    start_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    extra: Mapped[Any] = mapped_column(Json, nullable=True)
+    error: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_feedback_ws_run", "workspace_id", "run_id", "key"),
+        Index("ix_feedback_ws_session", "workspace_id", "session_id", "run_id"),
+    )
+
+
+TENANT_MODELS: tuple[type[Base], ...] = (
+    Dataset, Example, TracerSession, Run, RunMetadata, ExampleMetadata, Feedback, ApiKey,
+)

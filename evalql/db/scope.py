@@ -1,0 +1,32 @@
+"""The tenant scope of a request, and the one statement builder every read starts from."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evalql.db.models import Base
+
+M = TypeVar("M", bound=Base)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who is asking: the caller's workspace, whether its key may write, and the DB session."""
+
+    workspace_id: uuid.UUID
+    read_only: bool
+    db: AsyncSession
+
+
+def readable(scope: Scope, model: type[M], *columns: Any) -> Select[Any]:
+    """`SELECT model (or columns) FROM model WHERE workspace_id = :scope`.
+
+    Every tenant read starts here so that no query can forget the workspace.
+    """
+    stmt = select(*columns) if columns else select(model)
+    return stmt.select_from(model).where(model.workspace_id == scope.workspace_id)  # type: ignore[attr-defined]

@@ -1,0 +1,260 @@
+"""Writes with their derived columns. The seeders and tests use these today; the
+LangSmith ingest routes build on the same functions so that derivations live once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evalql.db import derive
+from evalql.db.models import (
+    ApiKey, Dataset, Example, ExampleMetadata, Feedback, Run, RunMetadata, TracerSession, Workspace,
+)
+from evalql.db.types import utcnow
+from evalql.values import normalize, value_label
+
+KEY_PREFIX = "evq_"
+DEFAULT_WORKSPACE = "default"
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def create_workspace(db: AsyncSession, name: str) -> Workspace:
+    workspace = Workspace(id=uuid.uuid4(), name=name, created_at=utcnow())
+    db.add(workspace)
+    await db.flush()
+    return workspace
+
+
+async def get_or_create_workspace(db: AsyncSession, name: str) -> tuple[Workspace, bool]:
+    found = await db.scalar(select(Workspace).where(Workspace.name == name))
+    if found is not None:
+        return found, False
+    return await create_workspace(db, name), True
+
+
+async def create_api_key(db: AsyncSession, workspace_id: uuid.UUID, *, read_only: bool = False) -> str:
+    """Returns the key in clear; only its hash is stored, so this is the one time it is seen."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    db.add(ApiKey(workspace_id=workspace_id, key_hash=hash_api_key(key), prefix=key[:10], read_only=read_only))
+    await db.flush()
+    return key
+
+
+def metadata_entries(metadata: Any) -> list[tuple[str, Any]]:
+    return list(metadata.items()) if isinstance(metadata, dict) else []
+
+
+def _entry_row(workspace_id: uuid.UUID, key: str, value: Any) -> dict[str, Any]:
+    norm = normalize(value)
+    return {"workspace_id": workspace_id, "key": key, "kind": norm.kind, "value": norm.text, "num": norm.num}
+
+
+async def insert_dataset(db: AsyncSession, workspace_id: uuid.UUID, **fields: Any) -> Dataset:
+    now = utcnow()
+    dataset = Dataset(workspace_id=workspace_id, id=fields.pop("id", None) or uuid.uuid4(),
+                      created_at=fields.pop("created_at", None) or now, modified_at=now, **fields)
+    db.add(dataset)
+    await db.flush()
+    return dataset
+
+
+def split_list(split: str | list[str] | None) -> list[str]:
+    if split is None:
+        return ["base"]
+    if isinstance(split, str):
+        return [split]
+    return list(dict.fromkeys(split))
+
+
+async def insert_examples(db: AsyncSession, workspace_id: uuid.UUID, records: Iterable[dict[str, Any]]) -> list[uuid.UUID]:
+    """Records: dataset_id, inputs, outputs, metadata, split, id, created_at, source_run_id."""
+    rows, entries, ids = [], [], []
+    now = utcnow()
+    for record in records:
+        example_id = uuid.UUID(str(record["id"])) if record.get("id") else uuid.uuid4()
+        metadata = dict(record.get("metadata") or {})
+        if "split" in record or "dataset_split" not in metadata:
+            metadata["dataset_split"] = split_list(record.get("split"))
+        created = derive.parse_timestamp(record.get("created_at")) or now
+        rows.append({
+            "workspace_id": workspace_id, "id": example_id, "dataset_id": record["dataset_id"],
+            "inputs": record.get("inputs") or {}, "outputs": record.get("outputs"), "metadata_": metadata,
+            "source_run_id": record.get("source_run_id"), "created_at": created, "modified_at": created,
+        })
+        entries += [
+            _entry_row(workspace_id, k, v) | {"example_id": example_id, "dataset_id": record["dataset_id"]}
+            for k, v in metadata_entries(metadata)
+        ]
+        ids.append(example_id)
+    if rows:
+        await db.execute(insert(Example), rows)
+    if entries:
+        await db.execute(insert(ExampleMetadata), entries)
+    return ids
+
+
+async def insert_session(db: AsyncSession, workspace_id: uuid.UUID, **fields: Any) -> TracerSession:
+    session = TracerSession(workspace_id=workspace_id, id=fields.pop("id", None) or uuid.uuid4(),
+                            start_time=fields.pop("start_time", None) or utcnow(), **fields)
+    db.add(session)
+    await db.flush()
+    return session
+
+
+async def _session_ids_by_name(db: AsyncSession, workspace_id: uuid.UUID, names: set[str]) -> dict[str, uuid.UUID]:
+    found = dict((await db.execute(
+        select(TracerSession.name, TracerSession.id)
+        .where(TracerSession.workspace_id == workspace_id, TracerSession.name.in_(names))
+    )).tuples().all())
+    for name in names - found.keys():
+        found[name] = (await insert_session(db, workspace_id, name=name)).id
+    return found
+
+
+async def insert_runs(db: AsyncSession, workspace_id: uuid.UUID, records: list[dict[str, Any]]) -> None:
+    """Insert post records (spec §7.5.1) with derived columns, then roll usage up.
+
+    Parents may come earlier in the same list or already be stored.
+    """
+    names = {r["session_name"] for r in records if not r.get("session_id") and r.get("session_name")}
+    if any(not r.get("session_id") and not r.get("session_name") for r in records):
+        names.add("default")
+    session_by_name = await _session_ids_by_name(db, workspace_id, names) if names else {}
+
+    parsed = [_run_row(workspace_id, record, session_by_name) for record in records]
+    by_id = {row["id"]: row for row in parsed}
+    missing_parents = {
+        row["parent_run_id"] for row in parsed
+        if row["parent_run_id"] is not None and row["parent_run_id"] not in by_id and row["trace_id"] is None
+    }
+    stored: dict[uuid.UUID, tuple[uuid.UUID, str]] = {}
+    if missing_parents:
+        result = await db.execute(
+            select(Run.id, Run.trace_id, Run.dotted_order)
+            .where(Run.workspace_id == workspace_id, Run.id.in_(missing_parents))
+        )
+        stored = {rid: (tid, order) for rid, tid, order in result}
+    for row in parsed:
+        _fill_trace_fields(row, by_id, stored)
+
+    entries = [
+        _entry_row(workspace_id, k, v) | {"run_id": row["id"], "session_id": row["session_id"]}
+        for row in parsed
+        for k, v in metadata_entries((row["extra"] or {}).get("metadata"))
+    ]
+    if parsed:
+        await db.execute(insert(Run), [{k: v for k, v in row.items() if not k.startswith("_")} for row in parsed])
+    if entries:
+        await db.execute(insert(RunMetadata), entries)
+    await roll_up_usage(db, workspace_id, {row["trace_id"] for row in parsed})
+
+
+def _run_row(workspace_id: uuid.UUID, record: dict[str, Any], session_by_name: dict[str, uuid.UUID]) -> dict[str, Any]:
+    run_id = uuid.UUID(str(record["id"]))
+    start = derive.parse_timestamp(record["start_time"])
+    end = derive.parse_timestamp(record.get("end_time"))
+    first_token = derive.first_token_time(derive.parse_timestamp(record.get("first_token_time")), record.get("events"))
+    usage = derive.own_usage(record)
+    parent = record.get("parent_run_id")
+    session_id = record.get("session_id") or session_by_name[record.get("session_name") or "default"]
+    return {
+        "workspace_id": workspace_id, "id": run_id, "session_id": uuid.UUID(str(session_id)),
+        "trace_id": uuid.UUID(str(record["trace_id"])) if record.get("trace_id") else None,
+        "dotted_order": record.get("dotted_order"),
+        "parent_run_id": uuid.UUID(str(parent)) if parent else None, "is_root": not parent,
+        "name": record["name"], "run_type": record["run_type"], "start_time": start, "end_time": end,
+        "status": derive.run_status(record.get("error"), end), "error": record.get("error"),
+        "inputs": record.get("inputs"), "outputs": record.get("outputs"), "extra": record.get("extra"),
+        "events": record.get("events"), "tags": record.get("tags"), "serialized": record.get("serialized"),
+        "reference_example_id": record.get("reference_example_id"),
+        "first_token_time": first_token,
+        "latency": derive.seconds_between(start, end),
+        "first_token_latency": derive.seconds_between(start, first_token),
+        **{f"own_{f}": getattr(usage, f) for f in derive.TOKEN_FIELDS + derive.COST_FIELDS},
+        "prompt_token_details": usage.prompt_token_details,
+        "completion_token_details": usage.completion_token_details,
+        "created_at": utcnow(),
+    }
+
+
+def _fill_trace_fields(row: dict[str, Any], by_id: dict[uuid.UUID, dict[str, Any]],
+                       stored: dict[uuid.UUID, tuple[uuid.UUID, str]]) -> None:
+    if row["trace_id"] is not None and row["dotted_order"]:
+        return
+    segment = derive.dotted_segment(row["start_time"], row["id"])
+    parent_id = row["parent_run_id"]
+    if parent_id is None:
+        row["trace_id"], row["dotted_order"] = row["id"], segment
+        return
+    if parent_id in by_id:
+        parent = by_id[parent_id]
+        _fill_trace_fields(parent, by_id, stored)
+        trace_id, parent_order = parent["trace_id"], parent["dotted_order"]
+    elif parent_id in stored:
+        trace_id, parent_order = stored[parent_id]
+    else:
+        raise ValueError(f"Run {row['id']}: parent run {parent_id} is unknown")
+    row["trace_id"], row["dotted_order"] = trace_id, f"{parent_order}.{segment}"
+
+
+async def roll_up_usage(db: AsyncSession, workspace_id: uuid.UUID, trace_ids: set[uuid.UUID]) -> None:
+    """Recompute reported usage (spec §2.4) of every run in the given traces."""
+    own_cols = [getattr(Run, f"own_{f}") for f in derive.TOKEN_FIELDS + derive.COST_FIELDS]
+    ids = list(trace_ids)
+    updates: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 500):  # stay below bound-parameter limits
+        rows = (await db.execute(
+            select(Run.id, Run.parent_run_id, Run.trace_id, *own_cols)
+            .where(Run.workspace_id == workspace_id, Run.trace_id.in_(ids[start:start + 500]))
+        )).all()
+        own = {row[0]: derive.Usage(*row[3:]) for row in rows}
+        children: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        roots = []
+        for run_id, parent_id, _trace, *_ in rows:
+            if parent_id is None or parent_id not in own:
+                roots.append(run_id)
+            else:
+                children[parent_id].append(run_id)
+        for root in roots:
+            for run_id, totals in derive.rolled_up_usage(own, children, root).items():
+                updates.append({"workspace_id": workspace_id, "id": run_id, **totals})
+    if updates:
+        await db.execute(update(Run), updates)
+
+
+async def insert_feedback(db: AsyncSession, workspace_id: uuid.UUID, records: list[dict[str, Any]]) -> list[uuid.UUID]:
+    """Create bodies of spec §7.6. A trace_id without run_id targets the trace's root run,
+    whose id is the trace id."""
+    rows, now = [], utcnow()
+    for record in records:
+        score = record.get("score")
+        run_id = record.get("run_id") or record.get("trace_id")
+        created = derive.parse_timestamp(record.get("created_at")) or now
+        rows.append({
+            "workspace_id": workspace_id, "id": uuid.UUID(str(record["id"])) if record.get("id") else uuid.uuid4(),
+            "run_id": run_id, "trace_id": record.get("trace_id") or record.get("run_id"),
+            "session_id": record.get("session_id"), "key": record["key"],
+            "score": None if score is None else float(score), "score_is_bool": isinstance(score, bool),
+            "value": record.get("value"), "value_label": value_label(record.get("value")),
+            "comment": record.get("comment"), "correction": record.get("correction"),
+            "feedback_source": record.get("feedback_source") or {"type": "api", "metadata": {}},
+            "feedback_config": record.get("feedback_config"),
+            "feedback_group_id": record.get("feedback_group_id"),
+            "comparative_experiment_id": record.get("comparative_experiment_id"),
+            "start_time": derive.parse_timestamp(record.get("start_time")), "extra": record.get("extra"),
+            "error": bool(record.get("error") or False), "created_at": created,
+            "modified_at": derive.parse_timestamp(record.get("modified_at")) or created,
+        })
+    if rows:
+        await db.execute(insert(Feedback), rows)
+    return [row["id"] for row in rows]
