@@ -1,0 +1,114 @@
+"""The candidate runs of the group query (spec §5.3 steps 1–4), as SQL.
+
+`candidates()` yields one row per candidate root run with its group identity; the
+intersection `E(g)` and the run set `R(g)` are built on top of it. Everything stays
+in SQL so no Python work grows with the number of runs in a group.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import CTE, ColumnElement, Select, and_, case, func, or_, select, tuple_
+
+from evalql.db.models import Example, ExampleMetadata, Run, RunMetadata
+from evalql.db.scope import Scope, readable
+from evalql.resolvers.results import GroupIdentity
+
+
+class GroupBy(enum.Enum):
+    RUN_METADATA = "run_metadata"
+    EXAMPLE_METADATA = "example_metadata"
+
+
+@dataclass(frozen=True)
+class GroupQuery:
+    dataset_id: uuid.UUID
+    session_ids: Sequence[uuid.UUID]  # de-duplicated, request order
+    group_by: GroupBy
+    metadata_key: str
+    offset: int = 0
+    limit: int = 10
+    per_group_limit: int = 5
+    preview: bool = False
+    # Per-session SQL conditions on `Run`, AND-ed (compiled from filter strings).
+    run_conditions: Mapping[uuid.UUID, Sequence[ColumnElement[bool]]] = field(default_factory=dict)
+    # Per-session filter strings, echoed into the session `filter` (spec §5.5).
+    filter_strings: Mapping[uuid.UUID, Sequence[str]] = field(default_factory=dict)
+
+
+def candidates(scope: Scope, query: GroupQuery, page: Sequence[GroupIdentity] | None = None) -> CTE:
+    """Root runs of the sessions, linked to live examples of the dataset, with a
+    non-null group value; restricted to the given groups when `page` is set."""
+    entry = RunMetadata if query.group_by is GroupBy.RUN_METADATA else ExampleMetadata
+    is_text = case((entry.kind == "number", 0), else_=1)
+    stmt: Select = (
+        readable(scope, Run, Run.id.label("run_id"), Run.session_id.label("session_id"),
+                 Run.reference_example_id.label("example_id"), is_text.label("is_text"),
+                 entry.value.label("value"), entry.num.label("num"))
+        .join(Example, and_(Example.workspace_id == Run.workspace_id,
+                            Example.id == Run.reference_example_id,
+                            Example.dataset_id == query.dataset_id,
+                            Example.deleted_at.is_(None)))
+        .where(Run.session_id.in_(query.session_ids), Run.is_root.is_(True))
+    )
+    if entry is RunMetadata:
+        stmt = stmt.join(RunMetadata, and_(RunMetadata.workspace_id == Run.workspace_id,
+                                           RunMetadata.run_id == Run.id,
+                                           RunMetadata.key == query.metadata_key))
+    else:
+        stmt = stmt.join(ExampleMetadata, and_(ExampleMetadata.workspace_id == Example.workspace_id,
+                                               ExampleMetadata.example_id == Example.id,
+                                               ExampleMetadata.key == query.metadata_key))
+    stmt = stmt.where(entry.kind != "null")
+    per_session = [
+        and_(Run.session_id == session_id, *conditions)
+        for session_id, conditions in query.run_conditions.items() if conditions
+    ]
+    if per_session:
+        filtered = set(query.run_conditions)
+        unfiltered = [s for s in query.session_ids if s not in filtered or not query.run_conditions[s]]
+        stmt = stmt.where(or_(Run.session_id.in_(unfiltered), *per_session))
+    if page is not None:
+        stmt = stmt.where(tuple_(is_text, entry.value).in_([(g.is_text, g.value) for g in page]))
+    return stmt.cte("candidates")
+
+
+def intersection(cand: CTE) -> CTE:
+    """E(g): examples on which every session of S(g) has a candidate run in g."""
+    sessions_per_group = (
+        select(cand.c.is_text, cand.c.value, func.count(cand.c.session_id.distinct()).label("n_sessions"))
+        .group_by(cand.c.is_text, cand.c.value)
+        .cte("sessions_per_group")
+    )
+    return (
+        select(cand.c.is_text, cand.c.value, cand.c.example_id, func.min(cand.c.num).label("num"))
+        .join(sessions_per_group, and_(sessions_per_group.c.is_text == cand.c.is_text,
+                                       sessions_per_group.c.value == cand.c.value))
+        .group_by(cand.c.is_text, cand.c.value, cand.c.example_id, sessions_per_group.c.n_sessions)
+        .having(func.count(cand.c.session_id.distinct()) == sessions_per_group.c.n_sessions)
+        .cte("group_examples")
+    )
+
+
+def group_runs(cand: CTE, examples: CTE) -> CTE:
+    """R(g): candidate runs in g whose example is in E(g)."""
+    return (
+        select(cand)
+        .join(examples, and_(examples.c.is_text == cand.c.is_text, examples.c.value == cand.c.value,
+                             examples.c.example_id == cand.c.example_id))
+        .cte("group_runs")
+    )
+
+
+def group_of(row: object) -> GroupIdentity:
+    return GroupIdentity(int(row.is_text), row.value)  # type: ignore[attr-defined]
+
+
+def ordered_text(column: ColumnElement[str], dialect_name: str) -> ColumnElement[str]:
+    """Unicode code-point order: SQLite's BINARY collation already is; PostgreSQL needs "C"."""
+    return column.collate("C") if dialect_name == "postgresql" else column
+

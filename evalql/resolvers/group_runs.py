@@ -1,0 +1,157 @@
+"""The group query (spec §5.3): groups of examples that the sessions ran, per metadata value.
+
+A fixed number of statements answers any request, whatever the number of groups,
+sessions, examples or runs: page of groups; run aggregates; percentiles; feedback
+stats (run-level and session-level); the page's examples; their runs; their feedback.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import and_, func, select, tuple_
+
+from evalql.db.models import Example, Feedback, Run
+from evalql.db.scope import Scope, readable
+from evalql.filters.render import group_filter, session_filter
+from evalql.resolvers import feedback_stats as fbs
+from evalql.resolvers.candidates import GroupQuery, candidates, group_of, group_runs, intersection, ordered_text
+from evalql.resolvers.results import (
+    ExampleWithRuns, Group, GroupIdentity, RunSetStats, RunWithFeedback, SessionInGroup,
+)
+from evalql.resolvers.run_stats import apply_percentiles, latency_percentiles, merge_stats, stats_by_partition
+from evalql.resolvers.sessions import SessionRow
+from evalql.values import group_key
+
+GROUP = ("is_text", "value")
+GROUP_SESSION = ("is_text", "value", "session_id")
+
+
+async def page_of_groups(scope: Scope, query: GroupQuery) -> list[tuple[GroupIdentity, int]]:
+    """Groups with a non-empty E(g), numbers first then strings, sliced by offset/limit."""
+    examples = intersection(candidates(scope, query))
+    dialect = scope.db.bind.dialect.name
+    stmt = (
+        select(examples.c.is_text, examples.c.value, func.count().label("example_count"))
+        .group_by(examples.c.is_text, examples.c.value)
+        .order_by(examples.c.is_text, func.min(examples.c.num), ordered_text(examples.c.value, dialect))
+        .offset(query.offset).limit(query.limit)
+    )
+    return [(group_of(row), row.example_count) for row in await scope.db.execute(stmt)]
+
+
+async def run_group_query(scope: Scope, query: GroupQuery, sessions: dict[uuid.UUID, SessionRow]) -> list[Group]:
+    page = await page_of_groups(scope, query)
+    if not page:
+        return []
+    identities = [identity for identity, _ in page]
+    cand = candidates(scope, query, identities)
+    members = group_runs(cand, intersection(cand))
+
+    per_session = await stats_by_partition(scope, members, GROUP_SESSION)
+    session_pct = await latency_percentiles(scope, members, GROUP_SESSION, first_token=True)
+    group_pct = await latency_percentiles(scope, members, GROUP, first_token=False)
+    feedback_base = readable(scope, Feedback, *[members.c[c] for c in GROUP_SESSION], *fbs.FEEDBACK_COLUMNS).join(
+        members, members.c.run_id == Feedback.run_id)
+    run_feedback = await fbs.partials_by_partition(scope.db, feedback_base, GROUP_SESSION)
+    session_feedback = await _session_level_feedback(scope, query.session_ids)
+    examples = await _page_examples(scope, query, members)
+    runs = await _page_runs(scope, query, cand, examples)
+
+    groups = []
+    for identity, example_count in page:
+        key = group_key("string" if identity.is_text else "number", identity.value)
+        gfilter = group_filter(query.group_by.value, query.metadata_key, key)  # type: ignore[arg-type]
+        in_group: list[SessionInGroup] = []
+        session_parts, feedback_parts = [], []
+        for session_id in query.session_ids:  # S(g) in request order
+            part_key = (identity.is_text, identity.value, session_id)
+            stats = per_session.get(part_key)
+            if stats is None:
+                continue
+            partials = run_feedback.get(part_key, {})
+            session_parts.append(stats)
+            feedback_parts.append(partials)
+            apply_percentiles(stats, session_pct.get(part_key))
+            stats.feedback_stats = fbs.finish(partials)
+            row = sessions[session_id]
+            in_group.append(SessionInGroup(
+                session=row.session, stats=stats, example_count=example_count,
+                filter=session_filter(gfilter, query.filter_strings.get(session_id, ())),
+                session_feedback_stats=fbs.finish(session_feedback.get((session_id,), {})),
+                test_run_number=row.test_run_number,
+            ))
+        total: RunSetStats = merge_stats(session_parts)
+        apply_percentiles(total, group_pct.get((identity.is_text, identity.value)))
+        total.first_token_p50 = total.first_token_p99 = None
+        total.feedback_stats = fbs.finish(fbs.merge_all(feedback_parts))
+        groups.append(Group(
+            key=key, filter=gfilter, example_count=example_count, stats=total, sessions=in_group,
+            examples=[ExampleWithRuns(example, runs.get((identity, example.id), []))
+                      for example in examples.get(identity, [])],
+        ))
+    return groups
+
+
+async def _session_level_feedback(scope: Scope, session_ids: Sequence[uuid.UUID]) -> dict[tuple, fbs.Partials]:
+    base = readable(scope, Feedback, Feedback.session_id, *fbs.FEEDBACK_COLUMNS).where(
+        Feedback.session_id.in_(session_ids), Feedback.run_id.is_(None))
+    return await fbs.partials_by_partition(scope.db, base, ("session_id",))
+
+
+async def _page_examples(scope: Scope, query: GroupQuery, members) -> dict[GroupIdentity, list[Example]]:
+    """The first `per_group_limit` examples of each E(g), by (created_at, id)."""
+    in_group = select(members.c.is_text, members.c.value, members.c.example_id).distinct().subquery()
+    ranked = (
+        readable(scope, Example, in_group.c.is_text, in_group.c.value, Example.id.label("example_id"),
+                 func.row_number().over(partition_by=[in_group.c.is_text, in_group.c.value],
+                                        order_by=[Example.created_at, Example.id]).label("rn"))
+        .join(in_group, in_group.c.example_id == Example.id)
+        .subquery("ranked_examples")
+    )
+    stmt = (
+        readable(scope, Example, ranked.c.is_text, ranked.c.value, Example)
+        .join(ranked, ranked.c.example_id == Example.id)
+        .where(ranked.c.rn <= query.per_group_limit)
+        .order_by(ranked.c.is_text, ranked.c.value, ranked.c.rn)
+    )
+    out: dict[GroupIdentity, list[Example]] = defaultdict(list)
+    for is_text, value, example in (await scope.db.execute(stmt)).tuples():
+        out[GroupIdentity(int(is_text), value)].append(example)
+    return out
+
+
+async def _page_runs(scope: Scope, query: GroupQuery, cand, examples: dict[GroupIdentity, list[Example]]
+                     ) -> dict[tuple[GroupIdentity, uuid.UUID], list[RunWithFeedback]]:
+    """Every run of R(g) on the page's examples, ordered by (session position, start_time, id),
+    with its run-level feedback."""
+    wanted = [(g.is_text, g.value, e.id) for g, page in examples.items() for e in page]
+    if not wanted:
+        return {}
+    stmt = (
+        readable(scope, Run, cand.c.is_text, cand.c.value, Run)
+        .join(cand, and_(cand.c.run_id == Run.id))
+        .where(tuple_(cand.c.is_text, cand.c.value, cand.c.example_id).in_(wanted))
+    )
+    rows = (await scope.db.execute(stmt)).tuples().all()
+    feedbacks = await feedbacks_by_run(scope, list({run.id for _, _, run in rows}))
+    position = {session_id: i for i, session_id in enumerate(query.session_ids)}
+    rows.sort(key=lambda r: (position[r[2].session_id], r[2].start_time, r[2].id))
+    out: dict[tuple[GroupIdentity, uuid.UUID], list[RunWithFeedback]] = defaultdict(list)
+    for is_text, value, run in rows:
+        found = feedbacks.get(run.id, [])
+        out[(GroupIdentity(int(is_text), value), run.reference_example_id)].append(
+            RunWithFeedback(run, found, fbs.finish(fbs.partials_from_rows(found))))
+    return out
+
+
+async def feedbacks_by_run(scope: Scope, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Feedback]]:
+    out: dict[uuid.UUID, list[Feedback]] = defaultdict(list)
+    if not run_ids:
+        return out
+    stmt = readable(scope, Feedback).where(Feedback.run_id.in_(run_ids)).order_by(Feedback.created_at, Feedback.id)
+    for feedback in await scope.db.scalars(stmt):
+        out[feedback.run_id].append(feedback)  # type: ignore[index]
+    return out

@@ -1,0 +1,104 @@
+"""Typed results of the group query, shared by the REST shim and GraphQL.
+
+Both interfaces serialise these same objects, so they cannot disagree on a value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from evalql.db.models import Example, Feedback, Run, TracerSession
+from evalql.values import GroupKey
+
+
+@dataclass(slots=True)
+class FeedbackStat:
+    key: str
+    n: int
+    avg: float | None
+    stdev: float | None
+    min: float | None
+    max: float | None
+    errors: int
+    values: dict[str, int] = field(default_factory=dict)
+    comments: list[str] = field(default_factory=list)
+
+
+FeedbackStats = dict[str, FeedbackStat]  # keyed by feedback key, in key order
+
+
+@dataclass(slots=True)
+class RunSetStats:
+    """The §3.2 stats block over a run set."""
+
+    run_count: int = 0
+    latency_p50: float | None = None
+    latency_p99: float | None = None
+    first_token_p50: float | None = None
+    first_token_p99: float | None = None
+    total_tokens: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_cost: Decimal | None = None
+    prompt_cost: Decimal | None = None
+    completion_cost: Decimal | None = None
+    min_start_time: dt.datetime | None = None
+    max_start_time: dt.datetime | None = None
+    error_count: int = 0
+    streaming_count: int = 0
+    feedback_stats: FeedbackStats = field(default_factory=dict)
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.error_count / self.run_count if self.run_count else None
+
+    @property
+    def streaming_rate(self) -> float | None:
+        return self.streaming_count / self.run_count if self.run_count else None
+
+
+@dataclass(slots=True)
+class SessionInGroup:
+    session: TracerSession
+    stats: RunSetStats
+    example_count: int
+    filter: str
+    session_feedback_stats: FeedbackStats
+    test_run_number: int | None
+
+
+@dataclass(slots=True)
+class RunWithFeedback:
+    run: Run
+    feedbacks: list[Feedback]
+    feedback_stats: FeedbackStats
+
+
+@dataclass(slots=True)
+class ExampleWithRuns:
+    example: Example
+    runs: list[RunWithFeedback]
+
+
+@dataclass(slots=True)
+class Group:
+    key: GroupKey
+    filter: str
+    example_count: int
+    stats: RunSetStats
+    sessions: list[SessionInGroup]
+    examples: list[ExampleWithRuns]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupIdentity:
+    """How a group is told apart in SQL: numbers (0) before strings (1), then the text."""
+
+    is_text: int
+    value: str
+
+
+SessionId = uuid.UUID
