@@ -115,7 +115,7 @@ async def _session_ids_by_name(db: AsyncSession, workspace_id: uuid.UUID, names:
     found = dict((await db.execute(
         select(TracerSession.name, TracerSession.id)
         .where(TracerSession.workspace_id == workspace_id, TracerSession.name.in_(names))
-    )).tuples().all())
+    )).all())
     for name in names - found.keys():
         found[name] = (await insert_session(db, workspace_id, name=name)).id
     return found

@@ -1,0 +1,48 @@
+"""The per-request loader registry. Built in the GraphQL context getter: loaders cache
+per request, so sharing them across requests would leak one workspace's rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from evalql.db.scope import Scope
+from evalql.loaders.by_id import DatasetById, ExampleById, RunById
+from evalql.loaders.child_runs import ChildRunsByParent
+from evalql.loaders.dataset_counts import DatasetCounts
+from evalql.loaders.example_runs import RootRunsByExample
+from evalql.loaders.feedbacks import FeedbacksByRun
+from evalql.loaders.session_stats import SessionStatsBySession
+from evalql.loaders.sessions import SessionById
+
+
+@dataclass
+class Loaders:
+    scope: Scope
+
+    @cached_property
+    def dataset(self) -> DatasetById: return DatasetById(self.scope)
+
+    @cached_property
+    def dataset_counts(self) -> DatasetCounts: return DatasetCounts(self.scope)
+
+    @cached_property
+    def example(self) -> ExampleById: return ExampleById(self.scope)
+
+    @cached_property
+    def run(self) -> RunById: return RunById(self.scope)
+
+    @cached_property
+    def session(self) -> SessionById: return SessionById(self.scope)
+
+    @cached_property
+    def session_stats(self) -> SessionStatsBySession: return SessionStatsBySession(self.scope)
+
+    @cached_property
+    def child_runs(self) -> ChildRunsByParent: return ChildRunsByParent(self.scope)
+
+    @cached_property
+    def feedbacks(self) -> FeedbacksByRun: return FeedbacksByRun(self.scope)
+
+    @cached_property
+    def example_runs(self) -> RootRunsByExample: return RootRunsByExample(self.scope)

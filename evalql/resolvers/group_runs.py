@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import and_, func, select, tuple_
 
-from evalql.db.models import Example, Feedback, Run
+from evalql.db.models import Dataset, Example, Feedback, Run
 from evalql.db.scope import Scope, readable
+from evalql.errors import NotFoundError
 from evalql.filters.render import group_filter, session_filter
 from evalql.resolvers import feedback_stats as fbs
 from evalql.resolvers.candidates import GroupQuery, candidates, group_of, group_runs, intersection, ordered_text
@@ -22,7 +23,7 @@ from evalql.resolvers.results import (
     ExampleWithRuns, Group, GroupIdentity, RunSetStats, RunWithFeedback, SessionInGroup,
 )
 from evalql.resolvers.run_stats import apply_percentiles, latency_percentiles, merge_stats, stats_by_partition
-from evalql.resolvers.sessions import SessionRow
+from evalql.resolvers.sessions import SessionRow, sessions_by_id
 from evalql.values import group_key
 
 GROUP = ("is_text", "value")
@@ -56,7 +57,7 @@ async def run_group_query(scope: Scope, query: GroupQuery, sessions: dict[uuid.U
     feedback_base = readable(scope, Feedback, *[members.c[c] for c in GROUP_SESSION], *fbs.FEEDBACK_COLUMNS).join(
         members, members.c.run_id == Feedback.run_id)
     run_feedback = await fbs.partials_by_partition(scope.db, feedback_base, GROUP_SESSION)
-    session_feedback = await _session_level_feedback(scope, query.session_ids)
+    session_feedback = await session_level_feedback(scope, query.session_ids)
     examples = await _page_examples(scope, query, members)
     runs = await _page_runs(scope, query, cand, examples)
 
@@ -95,7 +96,7 @@ async def run_group_query(scope: Scope, query: GroupQuery, sessions: dict[uuid.U
     return groups
 
 
-async def _session_level_feedback(scope: Scope, session_ids: Sequence[uuid.UUID]) -> dict[tuple, fbs.Partials]:
+async def session_level_feedback(scope: Scope, session_ids: Sequence[uuid.UUID]) -> dict[tuple, fbs.Partials]:
     base = readable(scope, Feedback, Feedback.session_id, *fbs.FEEDBACK_COLUMNS).where(
         Feedback.session_id.in_(session_ids), Feedback.run_id.is_(None))
     return await fbs.partials_by_partition(scope.db, base, ("session_id",))
@@ -118,7 +119,7 @@ async def _page_examples(scope: Scope, query: GroupQuery, members) -> dict[Group
         .order_by(ranked.c.is_text, ranked.c.value, ranked.c.rn)
     )
     out: dict[GroupIdentity, list[Example]] = defaultdict(list)
-    for is_text, value, example in (await scope.db.execute(stmt)).tuples():
+    for is_text, value, example in (await scope.db.execute(stmt)):
         out[GroupIdentity(int(is_text), value)].append(example)
     return out
 
@@ -135,16 +136,26 @@ async def _page_runs(scope: Scope, query: GroupQuery, cand, examples: dict[Group
         .join(cand, and_(cand.c.run_id == Run.id))
         .where(tuple_(cand.c.is_text, cand.c.value, cand.c.example_id).in_(wanted))
     )
-    rows = (await scope.db.execute(stmt)).tuples().all()
+    rows = (await scope.db.execute(stmt)).all()
     feedbacks = await feedbacks_by_run(scope, list({run.id for _, _, run in rows}))
+    bounds = await trace_bounds(scope, list({run.trace_id for _, _, run in rows}))
     position = {session_id: i for i, session_id in enumerate(query.session_ids)}
     rows.sort(key=lambda r: (position[r[2].session_id], r[2].start_time, r[2].id))
     out: dict[tuple[GroupIdentity, uuid.UUID], list[RunWithFeedback]] = defaultdict(list)
     for is_text, value, run in rows:
         found = feedbacks.get(run.id, [])
         out[(GroupIdentity(int(is_text), value), run.reference_example_id)].append(
-            RunWithFeedback(run, found, fbs.finish(fbs.partials_from_rows(found))))
+            RunWithFeedback(run, found, fbs.finish(fbs.partials_from_rows(found)), *bounds.get(run.trace_id, (None, None))))
     return out
+
+
+async def trace_bounds(scope: Scope, trace_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple]:
+    """(min, max) start_time over each trace's runs."""
+    if not trace_ids:
+        return {}
+    stmt = (readable(scope, Run, Run.trace_id, func.min(Run.start_time), func.max(Run.start_time))
+            .where(Run.trace_id.in_(trace_ids)).group_by(Run.trace_id))
+    return {trace_id: (lo, hi) for trace_id, lo, hi in (await scope.db.execute(stmt)).tuples()}
 
 
 async def feedbacks_by_run(scope: Scope, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Feedback]]:
@@ -155,3 +166,16 @@ async def feedbacks_by_run(scope: Scope, run_ids: list[uuid.UUID]) -> dict[uuid.
     for feedback in await scope.db.scalars(stmt):
         out[feedback.run_id].append(feedback)  # type: ignore[index]
     return out
+
+
+async def answer_group_query(scope: Scope, query: GroupQuery) -> list[Group]:
+    """Checks of spec §5.2 (dataset, then the first unknown session in request order), then the query."""
+    dataset = await scope.db.scalar(
+        readable(scope, Dataset, Dataset.id).where(Dataset.id == query.dataset_id, Dataset.deleted_at.is_(None)))
+    if dataset is None:
+        raise NotFoundError(f"Dataset {query.dataset_id} not found")
+    sessions = await sessions_by_id(scope, query.session_ids)
+    for session_id in query.session_ids:
+        if session_id not in sessions:
+            raise NotFoundError(f"Session {session_id} not found")
+    return await run_group_query(scope, query, sessions)

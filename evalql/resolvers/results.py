@@ -35,6 +35,7 @@ class RunSetStats:
     """The §3.2 stats block over a run set."""
 
     run_count: int = 0
+    example_count: int = 0  # distinct reference examples of the run set
     latency_p50: float | None = None
     latency_p99: float | None = None
     first_token_p50: float | None = None
@@ -75,6 +76,8 @@ class RunWithFeedback:
     run: Run
     feedbacks: list[Feedback]
     feedback_stats: FeedbackStats
+    trace_min_start_time: dt.datetime | None = None
+    trace_max_start_time: dt.datetime | None = None
 
 
 @dataclass(slots=True)

@@ -24,6 +24,7 @@ async def stats_by_partition(scope: Scope, source: FromClause, partition: Sequen
     keys = [source.c[name] for name in partition]
     stmt = (
         readable(scope, Run, *keys, func.count().label("run_count"),
+                 func.count(Run.reference_example_id.distinct()).label("example_count"),
                  *[func.coalesce(func.sum(getattr(Run, t)), 0).label(t) for t in TOKENS],
                  *[func.sum(getattr(Run, c)).label(c) for c in COSTS],
                  func.min(Run.start_time).label("min_start_time"), func.max(Run.start_time).label("max_start_time"),
@@ -35,7 +36,7 @@ async def stats_by_partition(scope: Scope, source: FromClause, partition: Sequen
     out: dict[tuple, RunSetStats] = {}
     for row in await scope.db.execute(stmt):
         out[tuple(row[:len(keys)])] = RunSetStats(
-            run_count=row.run_count, **{t: int(getattr(row, t)) for t in TOKENS},
+            run_count=row.run_count, example_count=row.example_count, **{t: int(getattr(row, t)) for t in TOKENS},
             **{c: getattr(row, c) for c in COSTS},
             min_start_time=row.min_start_time, max_start_time=row.max_start_time,
             error_count=int(row.error_count), streaming_count=int(row.streaming_count),

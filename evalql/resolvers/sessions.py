@@ -37,5 +37,5 @@ async def sessions_by_id(scope: Scope, ids: Sequence[uuid.UUID]) -> dict[uuid.UU
     stmt = readable(scope, TracerSession, TracerSession, rank.label("rank")).where(TracerSession.id.in_(ids))
     return {
         session.id: SessionRow(session, rank if session.reference_dataset_id is not None else None)
-        for session, rank in (await scope.db.execute(stmt)).tuples()
+        for session, rank in (await scope.db.execute(stmt))
     }

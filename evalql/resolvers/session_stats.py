@@ -1,0 +1,40 @@
+"""The §3.2 stats block of whole sessions (over their root runs)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from evalql.db.models import Feedback, Run
+from evalql.db.scope import Scope, readable
+from evalql.resolvers import feedback_stats as fbs
+from evalql.resolvers.group_runs import session_level_feedback
+from evalql.resolvers.results import FeedbackStats, RunSetStats
+from evalql.resolvers.run_stats import apply_percentiles, latency_percentiles, stats_by_partition
+
+PARTITION = ("session_id",)
+
+
+@dataclass(slots=True)
+class SessionStatsRow:
+    stats: RunSetStats
+    session_feedback_stats: FeedbackStats
+
+
+async def stats_for_sessions(scope: Scope, session_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, SessionStatsRow]:
+    roots = (readable(scope, Run, Run.id.label("run_id"), Run.session_id.label("session_id"))
+             .where(Run.session_id.in_(session_ids), Run.is_root.is_(True)).subquery("session_roots"))
+    stats = await stats_by_partition(scope, roots, PARTITION)
+    pct = await latency_percentiles(scope, roots, PARTITION, first_token=True)
+    feedback_base = readable(scope, Feedback, roots.c.session_id, *fbs.FEEDBACK_COLUMNS).join(
+        roots, roots.c.run_id == Feedback.run_id)
+    run_feedback = await fbs.partials_by_partition(scope.db, feedback_base, PARTITION)
+    session_feedback = await session_level_feedback(scope, session_ids)
+    out = {}
+    for session_id in session_ids:
+        block = stats.get((session_id,), RunSetStats())
+        apply_percentiles(block, pct.get((session_id,)))
+        block.feedback_stats = fbs.finish(run_feedback.get((session_id,), {}))
+        out[session_id] = SessionStatsRow(block, fbs.finish(session_feedback.get((session_id,), {})))
+    return out

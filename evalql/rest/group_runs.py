@@ -1,0 +1,94 @@
+"""`POST /datasets/{dataset_id}/group/runs` (spec §5): the REST view of the group query."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from evalql.errors import NotFoundError
+from evalql.resolvers.candidates import GroupBy, GroupQuery
+from evalql.resolvers.group_runs import answer_group_query
+from evalql.rest.context import request_scope
+from evalql.rest.errors import ApiError, Problem, problem, problems_from
+from evalql.rest.json import json_response, read_json
+from evalql.rest.shapes import group_json
+
+SessionFilters = dict[uuid.UUID, list[str]]
+
+
+class GroupRunsBody(BaseModel):
+    session_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=10)]
+    group_by: GroupBy
+    metadata_key: Annotated[str, Field(min_length=1, max_length=1024)]
+    offset: Annotated[int, Field(ge=0)] = 0
+    limit: Annotated[int, Field(ge=1, le=20)] = 10
+    per_group_limit: Annotated[int, Field(ge=1, le=10)] = 5
+    preview: bool = False
+    filters: SessionFilters | None = None
+
+
+_SESSION_IDS = TypeAdapter(list[uuid.UUID])
+_FILTERS = TypeAdapter(SessionFilters | None)
+
+
+def parse_path_uuid(value: str, name: str) -> tuple[uuid.UUID | None, list[Problem]]:
+    try:
+        return uuid.UUID(value), []
+    except ValueError:
+        return None, [problem(["path", name], "Input should be a valid UUID", "uuid_parsing", value)]
+
+
+def filter_problems(raw: Any) -> list[Problem]:
+    """Rules on `filters` that need `session_ids` too; checked whenever both parse, so they
+    are reported together with every other problem."""
+    if not isinstance(raw, dict):
+        return []
+    try:
+        session_ids = set(_SESSION_IDS.validate_python(raw.get("session_ids")))
+        filters = _FILTERS.validate_python(raw.get("filters"))
+    except ValidationError:
+        return []
+    out = []
+    for session_id, strings in (filters or {}).items():
+        if session_id not in session_ids:
+            out.append(problem(["body", "filters", str(session_id)], f"Session {session_id} is not in session_ids",
+                               "value_error"))
+        elif strings:
+            # Until the filter language lands, refuse rather than silently ignore.
+            out.append(problem(["body", "filters", str(session_id)],
+                               "Filters are not supported yet: send null, {} or empty lists", "value_error"))
+    return out
+
+
+def to_query(dataset_id: uuid.UUID, body: GroupRunsBody) -> GroupQuery:
+    return GroupQuery(
+        dataset_id=dataset_id, session_ids=list(dict.fromkeys(body.session_ids)),
+        group_by=body.group_by, metadata_key=body.metadata_key, offset=body.offset,
+        limit=body.limit, per_group_limit=body.per_group_limit, preview=body.preview,
+    )
+
+
+async def group_runs_route(request: Request) -> Response:
+    async with request_scope(request) as scope:
+        dataset_id, problems = parse_path_uuid(request.path_params["dataset_id"], "dataset_id")
+        raw, json_problems = await read_json(request)
+        problems += json_problems
+        body = None
+        if not json_problems:
+            try:
+                body = GroupRunsBody.model_validate(raw)
+            except ValidationError as exc:
+                problems += problems_from(exc, ["body"])
+            problems += filter_problems(raw)
+        if problems or body is None or dataset_id is None:
+            raise ApiError(422, problems)
+        query = to_query(dataset_id, body)
+        try:
+            groups = await answer_group_query(scope, query)
+        except NotFoundError as exc:
+            raise ApiError(404, exc.detail) from None
+        return json_response({"groups": [group_json(g, query.preview) for g in groups]})

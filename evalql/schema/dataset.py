@@ -1,0 +1,73 @@
+"""Dataset (spec §2.1) with its examples and sessions as connections."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import strawberry
+
+from evalql.db import models
+from evalql.db.scope import readable
+from evalql.schema.connection import Connection, keyset_page
+from evalql.schema.context import Info
+from evalql.schema.errors import BadUserInput
+from evalql.schema.example import Example
+from evalql.schema.session import Session
+from evalql.resolvers.examples import in_any_split
+from evalql.resolvers.sessions import sessions_by_id
+
+
+@strawberry.type
+class Dataset:
+    row: strawberry.Private[models.Dataset]
+
+    @strawberry.field
+    def id(self) -> uuid.UUID: return self.row.id
+
+    @strawberry.field
+    def name(self) -> str: return self.row.name
+
+    @strawberry.field
+    def description(self) -> str | None: return self.row.description
+
+    @strawberry.field
+    def data_type(self) -> str: return self.row.data_type
+
+    @strawberry.field
+    def created_at(self) -> dt.datetime: return self.row.created_at
+
+    @strawberry.field
+    def modified_at(self) -> dt.datetime: return self.row.modified_at
+
+    @strawberry.field
+    async def example_count(self, info: Info) -> int:
+        return (await info.context.loaders.dataset_counts.load(self.row.id))[0]
+
+    @strawberry.field
+    async def session_count(self, info: Info) -> int:
+        return (await info.context.loaders.dataset_counts.load(self.row.id))[1]
+
+    @strawberry.field(description="Live examples by (created_at, id).")
+    async def examples(self, info: Info, first: int = 20, after: str | None = None,
+                       splits: list[str] | None = None, filter: str | None = None) -> Connection[Example]:
+        if filter:
+            raise BadUserInput("filter: filters are not supported yet")
+        scope = info.context.scope
+        stmt = readable(scope, models.Example).where(models.Example.dataset_id == self.row.id,
+                                                     models.Example.deleted_at.is_(None))
+        if splits:
+            stmt = stmt.where(in_any_split(scope, splits))
+        return await keyset_page(scope, stmt, models.Example.created_at, models.Example.id,
+                                 first=first, after=after, descending=False, node=lambda r: Example(row=r))
+
+    @strawberry.field(description="Sessions whose reference dataset is this one, by (start_time, id).")
+    async def sessions(self, info: Info, first: int = 20, after: str | None = None) -> Connection[Session]:
+        scope = info.context.scope
+        stmt = readable(scope, models.TracerSession).where(models.TracerSession.reference_dataset_id == self.row.id)
+        page = await keyset_page(scope, stmt, models.TracerSession.start_time, models.TracerSession.id,
+                                 first=first, after=after, descending=False, node=lambda r: r)
+        ranks = await sessions_by_id(scope, [edge.node.id for edge in page.edges])
+        for edge in page.edges:
+            edge.node = Session.of(ranks[edge.node.id])
+        return page  # type: ignore[return-value]

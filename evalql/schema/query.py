@@ -1,0 +1,100 @@
+"""The Query root."""
+
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+from pydantic import ValidationError
+
+from evalql.db import models
+from evalql.db.scope import readable
+from evalql.errors import NotFoundError
+from evalql.resolvers.group_runs import answer_group_query
+from evalql.rest.group_runs import GroupRunsBody, filter_problems, to_query
+from evalql.schema.connection import Connection, keyset_page
+from evalql.schema.context import Info
+from evalql.schema.dataset import Dataset
+from evalql.schema.errors import BadUserInput, NotFound
+from evalql.schema.example import Example
+from evalql.schema.group import ExampleGroupWithSessions
+from evalql.schema.inputs import GroupRunsInput
+from evalql.schema.run import Run
+from evalql.schema.session import Session
+
+
+def _body(input: GroupRunsInput) -> dict:
+    """The REST body for the same request, so both interfaces share one validation."""
+    return {
+        "session_ids": [str(s) for s in input.session_ids], "group_by": input.group_by.value,
+        "metadata_key": input.metadata_key, "offset": input.offset, "limit": input.limit,
+        "per_group_limit": input.per_group_limit, "preview": input.preview,
+        "filters": None if input.filters is None else {str(f.session_id): f.filters for f in input.filters},
+    }
+
+
+def _problem_text(loc: list, msg: str) -> str:
+    field = ".".join(str(part) for part in loc[1:]) or "input"
+    return f"input.{field}: {msg}"
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def dataset(self, info: Info, id: uuid.UUID) -> Dataset | None:
+        found = await info.context.loaders.dataset.load(id)
+        return None if found is None else Dataset(row=found)
+
+    @strawberry.field(description="Live datasets, newest first.")
+    async def datasets(self, info: Info, first: int = 20, after: str | None = None,
+                       name_contains: str | None = None) -> Connection[Dataset]:
+        scope = info.context.scope
+        stmt = readable(scope, models.Dataset).where(models.Dataset.deleted_at.is_(None))
+        if name_contains:
+            stmt = stmt.where(models.Dataset.name.icontains(name_contains, autoescape=True))
+        return await keyset_page(scope, stmt, models.Dataset.created_at, models.Dataset.id, first=first,
+                                 after=after, descending=True, node=lambda r: Dataset(row=r))
+
+    @strawberry.field
+    async def session(self, info: Info, id: uuid.UUID) -> Session | None:
+        found = await info.context.loaders.session.load(id)
+        return None if found is None else Session.of(found)
+
+    @strawberry.field
+    async def example(self, info: Info, id: uuid.UUID) -> Example | None:
+        found = await info.context.loaders.example.load(id)
+        return None if found is None else Example(row=found)
+
+    @strawberry.field
+    async def run(self, info: Info, id: uuid.UUID) -> Run | None:
+        found = await info.context.loaders.run.load(id)
+        return None if found is None else Run(row=found)
+
+    @strawberry.field(description="The group query of spec §5: REST group/runs, typed.")
+    async def group_runs(self, info: Info, dataset_id: uuid.UUID, input: GroupRunsInput) -> list[ExampleGroupWithSessions]:
+        raw = _body(input)
+        problems = filter_problems(raw)
+        try:
+            body = GroupRunsBody.model_validate(raw)
+        except ValidationError as exc:
+            problems = [{"loc": ["body", *e["loc"]], "msg": e["msg"]} for e in exc.errors()] + problems
+        if problems:
+            raise BadUserInput("; ".join(_problem_text(p["loc"], p["msg"]) for p in problems))
+        query = to_query(dataset_id, body)
+        try:
+            groups = await answer_group_query(info.context.scope, query)
+        except NotFoundError as exc:
+            raise NotFound(exc.detail) from None
+        _prime(info, groups)
+        return [ExampleGroupWithSessions(group=g) for g in groups]
+
+
+def _prime(info: Info, groups: list) -> None:
+    """Rows the group query already holds serve later lookups without a statement."""
+    loaders = info.context.loaders
+    for group in groups:
+        for item in group.examples:
+            loaders.example.prime(item.example.id, item.example)
+            for run in item.runs:
+                loaders.run.prime(run.run.id, run.run)
+                loaders.feedbacks.prime(run.run.id, run.feedbacks)

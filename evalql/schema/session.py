@@ -1,0 +1,157 @@
+"""Session (a tracer session, project or experiment; spec §2.3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from evalql.db import models
+from evalql.db.scope import readable
+from evalql.resolvers.results import FeedbackStats as StatsByKey
+from evalql.resolvers.results import RunSetStats
+from evalql.resolvers.sessions import SessionRow
+from evalql.schema.connection import Connection, keyset_page
+from evalql.schema.context import Info
+from evalql.schema.errors import BadUserInput
+from evalql.schema.feedback_stats import FeedbackStats, feedback_stats_list
+from evalql.schema.run import Run
+
+if TYPE_CHECKING:
+    from evalql.schema.dataset import Dataset
+
+
+@strawberry.type
+class Session:
+    row: strawberry.Private[models.TracerSession]
+    test_run_number_: strawberry.Private[int | None] = None
+
+    @classmethod
+    def of(cls, found: SessionRow) -> "Session":
+        return cls(row=found.session, test_run_number_=found.test_run_number)
+
+    @strawberry.field
+    def id(self) -> uuid.UUID: return self.row.id
+
+    @strawberry.field
+    def name(self) -> str: return self.row.name
+
+    @strawberry.field
+    def description(self) -> str | None: return self.row.description
+
+    @strawberry.field
+    def start_time(self) -> dt.datetime: return self.row.start_time
+
+    @strawberry.field
+    def end_time(self) -> dt.datetime | None: return self.row.end_time
+
+    @strawberry.field
+    def metadata(self) -> JSON | None: return (self.row.extra or {}).get("metadata") or {}
+
+    @strawberry.field
+    def extra(self) -> JSON | None: return self.row.extra
+
+    @strawberry.field
+    async def reference_dataset(self, info: Info) -> Annotated["Dataset", strawberry.lazy("evalql.schema.dataset")] | None:
+        from evalql.schema.dataset import Dataset
+
+        if self.row.reference_dataset_id is None:
+            return None
+        found = await info.context.loaders.dataset.load(self.row.reference_dataset_id)
+        return None if found is None else Dataset(row=found)
+
+    @strawberry.field(description="Stats over the session's root runs (spec §3.2).")
+    async def stats(self, info: Info, filter: str | None = None) -> "SessionStats":
+        if filter:
+            raise BadUserInput("filter: filters are not supported yet")
+        found = await info.context.loaders.session_stats.load(self.row.id)
+        return SessionStats(session_=self, block=found.stats, session_feedback=found.session_feedback_stats,
+                            filter="eq(is_root, true)")
+
+    @strawberry.field
+    async def runs(self, info: Info, first: int = 20, after: str | None = None, filter: str | None = None,
+                   is_root: bool | None = None) -> Connection[Run]:
+        if filter:
+            raise BadUserInput("filter: filters are not supported yet")
+        stmt = readable(info.context.scope, models.Run).where(models.Run.session_id == self.row.id)
+        if is_root is not None:
+            stmt = stmt.where(models.Run.is_root.is_(is_root))
+        return await keyset_page(info.context.scope, stmt, models.Run.start_time, models.Run.id,
+                                 first=first, after=after, descending=True, node=lambda r: Run(row=r))
+
+
+@strawberry.type
+class SessionStats:
+    """A session's stats over a run set: one group's runs, or all its root runs."""
+
+    session_: strawberry.Private[Session]
+    block: strawberry.Private[RunSetStats]
+    session_feedback: strawberry.Private[StatsByKey]
+    filter: str
+
+    @strawberry.field
+    def example_count(self) -> int: return self.block.example_count
+
+    @strawberry.field
+    def session(self) -> Session: return self.session_
+
+    @strawberry.field
+    def run_count(self) -> int: return self.block.run_count
+
+    @strawberry.field
+    def latency_p50(self) -> float | None: return self.block.latency_p50
+
+    @strawberry.field
+    def latency_p99(self) -> float | None: return self.block.latency_p99
+
+    @strawberry.field
+    def first_token_p50(self) -> float | None: return self.block.first_token_p50
+
+    @strawberry.field
+    def first_token_p99(self) -> float | None: return self.block.first_token_p99
+
+    @strawberry.field
+    def total_tokens(self) -> int: return self.block.total_tokens
+
+    @strawberry.field
+    def prompt_tokens(self) -> int: return self.block.prompt_tokens
+
+    @strawberry.field
+    def completion_tokens(self) -> int: return self.block.completion_tokens
+
+    @strawberry.field
+    def total_cost(self) -> Decimal | None: return self.block.total_cost
+
+    @strawberry.field
+    def prompt_cost(self) -> Decimal | None: return self.block.prompt_cost
+
+    @strawberry.field
+    def completion_cost(self) -> Decimal | None: return self.block.completion_cost
+
+    @strawberry.field
+    def error_rate(self) -> float | None: return self.block.error_rate
+
+    @strawberry.field
+    def streaming_rate(self) -> float | None: return self.block.streaming_rate
+
+    @strawberry.field
+    def min_start_time(self) -> dt.datetime | None: return self.block.min_start_time
+
+    @strawberry.field
+    def max_start_time(self) -> dt.datetime | None: return self.block.max_start_time
+
+    @strawberry.field
+    def last_run_start_time(self) -> dt.datetime | None: return self.block.max_start_time
+
+    @strawberry.field
+    def feedback_stats(self) -> list[FeedbackStats]: return feedback_stats_list(self.block.feedback_stats)
+
+    @strawberry.field
+    def session_feedback_stats(self) -> list[FeedbackStats]: return feedback_stats_list(self.session_feedback)
+
+    @strawberry.field
+    def test_run_number(self) -> int | None: return self.session_.test_run_number_
