@@ -1,0 +1,33 @@
+# The README's two commands: `make serve` and `make test`. Each sets itself up.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: serve test setup assets bench clean
+
+serve: setup
+	$(VENV)/bin/evalql serve --demo --host $(HOST) --port $(PORT)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.installed assets
+
+# Reinstall when the dependency list changes.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+# GraphiQL's JS/CSS from their npm packages (not kept in git), served by evalql offline.
+assets: $(VENV)/.installed
+	$(PY) scripts/build_assets.py
+
+bench: setup
+	$(PY) bench/group_runs.py
+
+clean:
+	rm -rf $(VENV) assets/node_modules evalql/static/graphiql .pytest_cache .hypothesis

@@ -1,0 +1,5 @@
+import sys
+
+from evalql.cli import main
+
+sys.exit(main())

@@ -1,0 +1,183 @@
+"""`evalql serve | seed | keys | migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import socket
+import sys
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from evalql.config import Settings
+from evalql.db.engine import DatabaseUrlError, create_engine, create_schema, session_factory
+from evalql.db import writes
+
+
+class CliError(Exception):
+    """A failure the user can fix; printed as one line, without a traceback."""
+
+
+def _database(url: str | None) -> tuple[Settings, Any]:
+    settings = Settings.from_env(url)
+    try:
+        engine = create_engine(settings.database_url)
+    except DatabaseUrlError as exc:
+        raise CliError(str(exc)) from None
+    return settings, engine
+
+
+async def _prepare(engine: Any) -> None:
+    try:
+        await create_schema(engine)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        raise CliError(f"Cannot open the database {engine.url.render_as_string(hide_password=True)}: "
+                       f"{getattr(exc, 'orig', exc)}") from None
+
+
+async def _default_workspace(engine: Any, *, demo: bool) -> tuple[str | None, Any]:
+    """Creates the default workspace (and prints its first key) if the database has none;
+    loads the demo when asked. Returns (new key or None, demo summary or None)."""
+    from evalql.demo import load_demo
+
+    async with session_factory(engine)() as db:
+        workspace, created = await writes.get_or_create_workspace(db, writes.DEFAULT_WORKSPACE)
+        key = await writes.create_api_key(db, workspace.id) if created else None
+        summary = await load_demo(db, workspace.id) if demo else None
+        await db.commit()
+    return key, summary
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CliError(f"Port {port} on {host} is already in use: stop the other server "
+                               f"or pick another with --port") from None
+            raise CliError(f"Cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from evalql.app import create_app
+
+    _check_port(args.host, args.port)
+    settings, engine = _database(args.database_url)
+
+    async def prepare() -> tuple[str | None, Any]:
+        await _prepare(engine)
+        try:
+            return await _default_workspace(engine, demo=args.demo)
+        finally:
+            await engine.dispose()
+
+    key, summary = asyncio.run(prepare())
+    base = f"http://{args.host}:{args.port}"
+    print(f"evalql: database {settings.database_url}", file=sys.stderr)
+    if summary is not None:
+        print(f"evalql: demo dataset {summary.dataset_id} with {len(summary.session_ids)} sessions", file=sys.stderr)
+    if key is not None:
+        print("evalql: created the default workspace. Its API key (shown once, keep it):", file=sys.stderr)
+        print(key, flush=True)
+        print(f"evalql: send it as the header  X-API-Key: {key}", file=sys.stderr)
+    print(f"evalql: GraphiQL at {base}/graphql (put the key in its Headers tab); "
+          f"REST at {base}/api/v1", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+
+
+def cmd_seed(args: argparse.Namespace) -> None:
+    if not args.demo:
+        raise CliError("Nothing to seed: pass --demo")
+    settings, engine = _database(args.database_url)
+
+    async def run() -> Any:
+        await _prepare(engine)
+        try:
+            return await _default_workspace(engine, demo=True)
+        finally:
+            await engine.dispose()
+
+    key, summary = asyncio.run(run())
+    if key is not None:
+        print(f"evalql: created the default workspace; its API key (shown once): {key}", file=sys.stderr)
+    print(f"evalql: demo dataset {summary.dataset_id} loaded in {settings.database_url}", file=sys.stderr)
+
+
+def cmd_keys_create(args: argparse.Namespace) -> None:
+    _settings, engine = _database(args.database_url)
+
+    async def run() -> str:
+        await _prepare(engine)
+        try:
+            async with session_factory(engine)() as db:
+                workspace, _ = await writes.get_or_create_workspace(db, args.workspace)
+                key = await writes.create_api_key(db, workspace.id, read_only=args.read_only)
+                await db.commit()
+                return key
+        finally:
+            await engine.dispose()
+
+    print(asyncio.run(run()))
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    settings, engine = _database(args.database_url)
+
+    async def run() -> None:
+        try:
+            await _prepare(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print(f"evalql: schema is up to date in {settings.database_url}", file=sys.stderr)
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--database-url", default=None,
+                        help="SQLAlchemy URL (default: $EVALQL_DATABASE_URL, else a SQLite file in the user data dir)")
+    top = argparse.ArgumentParser(prog="evalql", description="Compare LLM experiment sessions, grouped by metadata.")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="serve the GraphQL and REST API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="load the demo dataset and experiments first")
+    serve.set_defaults(func=cmd_serve)
+
+    seed = sub.add_parser("seed", parents=[common], help="load data without serving")
+    seed.add_argument("--demo", action="store_true", help="the demo dataset and experiments")
+    seed.set_defaults(func=cmd_seed)
+
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", parents=[common], help="create a key and print it once")
+    create.add_argument("--workspace", default=writes.DEFAULT_WORKSPACE, help="workspace name (created if new)")
+    create.add_argument("--read-only", action="store_true", help="a key that can only read")
+    create.set_defaults(func=cmd_keys_create)
+
+    migrate = sub.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
+    migrate.set_defaults(func=cmd_migrate)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except CliError as exc:
+        print(f"evalql: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
