@@ -155,7 +155,7 @@ async def trace_bounds(scope: Scope, trace_ids: list[uuid.UUID]) -> dict[uuid.UU
         return {}
     stmt = (readable(scope, Run, Run.trace_id, func.min(Run.start_time), func.max(Run.start_time))
             .where(Run.trace_id.in_(trace_ids)).group_by(Run.trace_id))
-    return {trace_id: (lo, hi) for trace_id, lo, hi in (await scope.db.execute(stmt)).tuples()}
+    return {trace_id: (lo, hi) for trace_id, lo, hi in await scope.db.execute(stmt)}
 
 
 async def feedbacks_by_run(scope: Scope, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Feedback]]:
