@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,13 +21,23 @@ from evalql.rest.shapes import group_json
 SessionFilters = dict[uuid.UUID, list[str]]
 
 
+def _not_bool(value: Any) -> Any:
+    # Lax mode would read `true` as 1; spec §5.1 wants booleans rejected for integers.
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer, not a boolean")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+
+
 class GroupRunsBody(BaseModel):
     session_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=10)]
     group_by: GroupBy
     metadata_key: Annotated[str, Field(min_length=1, max_length=1024)]
-    offset: Annotated[int, Field(ge=0)] = 0
-    limit: Annotated[int, Field(ge=1, le=20)] = 10
-    per_group_limit: Annotated[int, Field(ge=1, le=10)] = 5
+    offset: Annotated[Int, Field(ge=0)] = 0
+    limit: Annotated[Int, Field(ge=1, le=20)] = 10
+    per_group_limit: Annotated[Int, Field(ge=1, le=10)] = 5
     preview: bool = False
     filters: SessionFilters | None = None
 

@@ -31,8 +31,10 @@ def _unexpected(error: GraphQLError) -> bool:
     code = (error.extensions or {}).get("code")
     if code in EXPECTED_CODES:
         return False
-    if error.original_error is None:
-        return False  # syntax/validation/limit errors: the message is for the user
+    if error.original_error is None or error.path is None:
+        # Syntax, validation, limit and variable-coercion errors happen before any
+        # resolver runs (no path): their message is for the user.
+        return False
     log.error("unexpected GraphQL error at %s", error.path, exc_info=error.original_error)
     return True
 
@@ -54,7 +56,7 @@ class UserErrorCodes(SchemaExtension):
         yield
         result = self.execution_context.result
         for error in getattr(result, "errors", None) or []:
-            if error.original_error is None and not (error.extensions or {}).get("code"):
+            if (error.original_error is None or error.path is None) and not (error.extensions or {}).get("code"):
                 error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
 
 
