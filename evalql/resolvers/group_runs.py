@@ -11,7 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import and_, func, select, tuple_
+from sqlalchemy import ColumnElement, and_, case, func, select, tuple_
 
 from evalql.db.models import Dataset, Example, Feedback, Run
 from evalql.db.scope import Scope, readable
@@ -37,10 +37,20 @@ async def page_of_groups(scope: Scope, query: GroupQuery) -> list[tuple[GroupIde
     stmt = (
         select(examples.c.is_text, examples.c.value, func.count().label("example_count"))
         .group_by(examples.c.is_text, examples.c.value)
-        .order_by(examples.c.is_text, func.min(examples.c.num), ordered_text(examples.c.value, dialect))
+        .order_by(examples.c.is_text, *numeric_order(examples.c.num, examples.c.value),
+                  ordered_text(examples.c.value, dialect))
         .offset(query.offset).limit(query.limit)
     )
     return [(group_of(row), row.example_count) for row in await scope.db.execute(stmt)]
+
+
+def numeric_order(num: ColumnElement[float], text: ColumnElement[str]) -> list[ColumnElement]:
+    """Numbers order by their float value; integers too large for a float to tell apart
+    (|n| > 2**53) then order by their digits: longer is larger when positive, smaller
+    when negative, and equal lengths compare as text in the same direction."""
+    low = func.min(num)  # null for strings: every tie-break below is then null too
+    return [low, case((low >= 0, func.length(text)), (low < 0, -func.length(text))),
+            case((low >= 0, text)), case((low < 0, text)).desc()]
 
 
 async def run_group_query(scope: Scope, query: GroupQuery, sessions: dict[uuid.UUID, SessionRow]) -> list[Group]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import json
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,9 +13,17 @@ from starlette.responses import Response
 MAX_BODY_BYTES = 20 * 1024 * 1024  # spec §1.3
 
 
+def dumps(content: Any) -> bytes:
+    try:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        # orjson refuses integers beyond 64 bits, which JSON allows (a metadata value of
+        # 1e300 is an integral number, so its group key is an int); stdlib json writes them.
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS), status_code=status,
-                    headers=headers, media_type="application/json")
+    return Response(dumps(content), status_code=status, headers=headers, media_type="application/json")
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:

@@ -37,11 +37,16 @@ def feedback_stats_json(stats: FeedbackStats) -> dict[str, Any]:
     }
 
 
+def session_extra(session: TracerSession) -> dict[str, Any]:
+    """`extra` as the SDK expects it: always an object, with `metadata` at least."""
+    return session.extra if session.extra is not None else {"metadata": {}}
+
+
 def session_json(session: TracerSession) -> dict[str, Any]:
     return {
         "id": uid(session.id), "name": session.name, "description": session.description,
         "tenant_id": uid(session.workspace_id), "start_time": ts(session.start_time),
-        "end_time": ts(session.end_time), "extra": session.extra if session.extra is not None else {"metadata": {}},
+        "end_time": ts(session.end_time), "extra": session_extra(session),
         "default_dataset_id": uid(session.default_dataset_id),
         "reference_dataset_id": uid(session.reference_dataset_id), "trace_tier": session.trace_tier,
         "last_run_start_time_live": None,

@@ -25,6 +25,7 @@ class ExampleWithRuns:
 @strawberry.type
 class ExampleGroupWithSessions:
     group: strawberry.Private[results.Group]
+    preview: strawberry.Private[bool] = False
 
     @strawberry.field
     def group_key(self) -> GroupKey: return self.group.key  # type: ignore[return-value]
@@ -86,6 +87,7 @@ class ExampleGroupWithSessions:
     def examples(self) -> list[ExampleWithRuns]:
         return [
             ExampleWithRuns(example=Example(row=item.example),
-                            runs=[Run(row=r.run, prefetched_feedbacks=r.feedbacks) for r in item.runs])
+                            runs=[Run(row=r.run, prefetched_feedbacks=r.feedbacks, preview=self.preview)
+                                  for r in item.runs])
             for item in self.group.examples
         ]

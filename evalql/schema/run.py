@@ -28,6 +28,8 @@ class Run:
     row: strawberry.Private[models.Run]
     # Handed down by the group query; None means "ask the loader".
     prefetched_feedbacks: strawberry.Private[list[models.Feedback] | None] = None
+    # `preview: true` of the group query nulls the heavy fields (spec §5.6).
+    preview: strawberry.Private[bool] = False
 
     @strawberry.field
     def id(self) -> uuid.UUID: return self.row.id
@@ -54,10 +56,10 @@ class Run:
     def first_token_time(self) -> dt.datetime | None: return self.row.first_token_time
 
     @strawberry.field
-    def inputs(self) -> JSON | None: return self.row.inputs
+    def inputs(self) -> JSON | None: return None if self.preview else self.row.inputs
 
     @strawberry.field
-    def outputs(self) -> JSON | None: return self.row.outputs
+    def outputs(self) -> JSON | None: return None if self.preview else self.row.outputs
 
     @strawberry.field
     def inputs_preview(self) -> str | None: return preview_text(self.row.inputs)
@@ -78,10 +80,10 @@ class Run:
     def tags(self) -> list[str]: return list(self.row.tags or [])
 
     @strawberry.field
-    def events(self) -> JSON | None: return self.row.events
+    def events(self) -> JSON | None: return None if self.preview else self.row.events
 
     @strawberry.field
-    def serialized(self) -> JSON | None: return self.row.serialized
+    def serialized(self) -> JSON | None: return None if self.preview else self.row.serialized
 
     @strawberry.field
     def trace_id(self) -> uuid.UUID: return self.row.trace_id

@@ -15,6 +15,7 @@ from evalql.db.scope import readable
 from evalql.resolvers.results import FeedbackStats as StatsByKey
 from evalql.resolvers.results import RunSetStats
 from evalql.resolvers.sessions import SessionRow
+from evalql.rest.shapes import session_extra
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.errors import BadUserInput
@@ -53,7 +54,7 @@ class Session:
     def metadata(self) -> JSON | None: return (self.row.extra or {}).get("metadata") or {}
 
     @strawberry.field
-    def extra(self) -> JSON | None: return self.row.extra
+    def extra(self) -> JSON | None: return session_extra(self.row)
 
     @strawberry.field
     async def reference_dataset(self, info: Info) -> Annotated["Dataset", strawberry.lazy("evalql.schema.dataset")] | None:

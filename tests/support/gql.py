@@ -1,0 +1,48 @@
+"""GraphQL selections of every field, shared by the comparison and statement-count tests."""
+
+from __future__ import annotations
+
+FEEDBACK_STATS = "feedbackStats { key n avg stdev min max errors values { value count } comments }"
+SESSION_FEEDBACK_STATS = "sessionFeedbackStats { key n avg stdev min max errors values { value count } comments }"
+
+DATASET = "id name description dataType createdAt modifiedAt exampleCount sessionCount"
+SESSION = ("id name description startTime endTime metadata extra "
+           "referenceDataset { id name exampleCount }")
+EXAMPLE = ("id name inputs outputs metadata splits sourceRunId createdAt modifiedAt "
+           "dataset { id name exampleCount }")
+FEEDBACK = ("id key score value comment correction "
+            "feedbackSource { type metadata userId lsUserId userName } "
+            "feedbackGroupId comparativeExperimentId startTime createdAt modifiedAt isRoot traceId "
+            "run { id } session { id }")
+RUN_SCALARS = ("id name runType status startTime endTime latency firstTokenTime inputs outputs "
+               "inputsPreview outputsPreview error extra metadata tags events serialized traceId dottedOrder "
+               "executionOrder parentRunId totalTokens promptTokens completionTokens totalCost promptCost "
+               "completionCost appPath")
+RUN = (f"{RUN_SCALARS} parent {{ id }} children {{ id name runType parentRunId totalTokens }} "
+       f"session {{ id name }} referenceExample {{ id name }} feedbacks {{ {FEEDBACK} }} {FEEDBACK_STATS}")
+SESSION_STATS = (f"session {{ {SESSION} }} filter runCount exampleCount latencyP50 latencyP99 "
+                 "firstTokenP50 firstTokenP99 totalTokens promptTokens completionTokens totalCost promptCost "
+                 "completionCost errorRate streamingRate minStartTime maxStartTime lastRunStartTime "
+                 f"{FEEDBACK_STATS} {SESSION_FEEDBACK_STATS} testRunNumber")
+GROUP = ("groupKey filter count exampleCount totalTokens promptTokens completionTokens totalCost promptCost "
+         f"completionCost minStartTime maxStartTime latencyP50 latencyP99 errorRate {FEEDBACK_STATS} "
+         f"sessions {{ {SESSION_STATS} }} examples {{ example {{ {EXAMPLE} }} runs {{ {RUN} }} }}")
+
+GROUP_RUNS = f"""
+query GroupRuns($ds: UUID!, $input: GroupRunsInput!) {{
+  groupRuns(datasetId: $ds, input: $input) {{ {GROUP} }}
+}}
+"""
+
+
+def graphql_input(body: dict) -> dict:
+    """The GraphQL GroupRunsInput for a REST group/runs body."""
+    out: dict = {"sessionIds": body["session_ids"], "groupBy": body["group_by"].upper(),
+                 "metadataKey": body["metadata_key"]}
+    for rest, gql in (("offset", "offset"), ("limit", "limit"), ("per_group_limit", "perGroupLimit"),
+                      ("preview", "preview")):
+        if rest in body:
+            out[gql] = body[rest]
+    if body.get("filters") is not None:
+        out["filters"] = [{"sessionId": k, "filters": v} for k, v in body["filters"].items()]
+    return out

@@ -1,0 +1,218 @@
+"""graphql.md §2: groupRuns returns exactly what REST group/runs returns for the same input.
+Both are sent the same request over a varied world; GraphQL's answer is mapped to REST's
+names and compared value for value on every field both expose."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.gql import GROUP_RUNS, graphql_input
+from tests.support.world import build_world
+from tests.worlds import worked_example
+
+
+def stats_dict(items: list[dict]) -> dict:
+    out = {}
+    for s in items:
+        assert s["key"] not in out, "duplicate feedback key"
+        out[s["key"]] = {"n": s["n"], "avg": s["avg"], "stdev": s["stdev"], "min": s["min"], "max": s["max"],
+                         "errors": s["errors"], "values": {v["value"]: v["count"] for v in s["values"]},
+                         "comments": s["comments"]}
+    return out
+
+
+def rest_stats(stats: dict) -> dict:
+    for value in stats.values():
+        assert value["contains_thread_feedback"] is False
+    return {k: {f: v for f, v in value.items() if f != "contains_thread_feedback"} for k, value in stats.items()}
+
+
+def feedback_from_graphql(f: dict) -> dict:
+    src = f["feedbackSource"]
+    return {
+        "id": f["id"], "key": f["key"], "score": f["score"], "value": f["value"], "comment": f["comment"],
+        "correction": f["correction"],
+        "feedback_source": {"type": src["type"], "metadata": src["metadata"], "user_id": src["userId"],
+                            "user_name": src["userName"]},
+        "feedback_group_id": f["feedbackGroupId"], "comparative_experiment_id": f["comparativeExperimentId"],
+        "start_time": f["startTime"], "created_at": f["createdAt"], "modified_at": f["modifiedAt"],
+        "is_root": f["isRoot"], "run_id": f["run"]["id"] if f["run"] else None, "trace_id": f["traceId"],
+    }
+
+
+def run_from_graphql(r: dict) -> dict:
+    return {
+        "id": r["id"], "name": r["name"], "run_type": r["runType"].lower(), "status": r["status"].lower(),
+        "start_time": r["startTime"], "end_time": r["endTime"], "first_token_time": r["firstTokenTime"],
+        "inputs": r["inputs"], "outputs": r["outputs"], "inputs_preview": r["inputsPreview"],
+        "outputs_preview": r["outputsPreview"], "error": r["error"], "extra": r["extra"], "tags": r["tags"],
+        "events": r["events"], "serialized": r["serialized"], "trace_id": r["traceId"],
+        "dotted_order": r["dottedOrder"], "execution_order": r["executionOrder"], "parent_run_id": r["parentRunId"],
+        "session_id": r["session"]["id"],
+        "reference_example_id": r["referenceExample"]["id"] if r["referenceExample"] else None,
+        "total_tokens": r["totalTokens"], "prompt_tokens": r["promptTokens"],
+        "completion_tokens": r["completionTokens"], "total_cost": r["totalCost"], "prompt_cost": r["promptCost"],
+        "completion_cost": r["completionCost"], "app_path": r["appPath"],
+        "feedback_stats": stats_dict(r["feedbackStats"]),
+        "feedbacks": [feedback_from_graphql(f) for f in r["feedbacks"]],
+    }
+
+
+def example_from_graphql(e: dict) -> dict:
+    return {"id": e["id"], "dataset_id": e["dataset"]["id"], "name": e["name"], "inputs": e["inputs"],
+            "outputs": e["outputs"], "metadata": e["metadata"], "source_run_id": e["sourceRunId"],
+            "created_at": e["createdAt"], "modified_at": e["modifiedAt"]}
+
+
+def session_from_graphql(s: dict) -> dict:
+    session = s["session"]
+    return {
+        "id": session["id"], "name": session["name"], "description": session["description"],
+        "start_time": session["startTime"], "end_time": session["endTime"], "extra": session["extra"],
+        "reference_dataset_id": session["referenceDataset"]["id"] if session["referenceDataset"] else None,
+        "filter": s["filter"], "run_count": s["runCount"], "example_count": s["exampleCount"],
+        "latency_p50": s["latencyP50"], "latency_p99": s["latencyP99"], "first_token_p50": s["firstTokenP50"],
+        "first_token_p99": s["firstTokenP99"], "total_tokens": s["totalTokens"], "prompt_tokens": s["promptTokens"],
+        "completion_tokens": s["completionTokens"], "total_cost": s["totalCost"], "prompt_cost": s["promptCost"],
+        "completion_cost": s["completionCost"], "error_rate": s["errorRate"], "streaming_rate": s["streamingRate"],
+        "min_start_time": s["minStartTime"], "max_start_time": s["maxStartTime"],
+        "last_run_start_time": s["lastRunStartTime"], "feedback_stats": stats_dict(s["feedbackStats"]),
+        "session_feedback_stats": stats_dict(s["sessionFeedbackStats"]), "test_run_number": s["testRunNumber"],
+    }
+
+
+def group_from_graphql(g: dict) -> dict:
+    return {
+        "group_key": g["groupKey"], "filter": g["filter"], "count": g["count"], "example_count": g["exampleCount"],
+        "total_tokens": g["totalTokens"], "prompt_tokens": g["promptTokens"],
+        "completion_tokens": g["completionTokens"], "total_cost": g["totalCost"], "prompt_cost": g["promptCost"],
+        "completion_cost": g["completionCost"], "min_start_time": g["minStartTime"],
+        "max_start_time": g["maxStartTime"], "latency_p50": g["latencyP50"], "latency_p99": g["latencyP99"],
+        "error_rate": g["errorRate"], "feedback_stats": stats_dict(g["feedbackStats"]),
+        "sessions": [session_from_graphql(s) for s in g["sessions"]],
+        "examples": [{**example_from_graphql(e["example"]), "runs": [run_from_graphql(r) for r in e["runs"]]}
+                     for e in g["examples"]],
+    }
+
+
+def restrict(rest: dict, mapped: dict, where: str) -> dict:
+    """REST's values for the keys GraphQL exposes (every mapped key must exist in REST)."""
+    missing = set(mapped) - set(rest)
+    assert not missing, f"{where}: not in REST: {missing}"
+    return {k: rest[k] for k in mapped}
+
+
+def assert_same(rest: dict, gql: dict, where: str) -> None:
+    for key, value in gql.items():
+        expected = rest[key]
+        if key in ("feedback_stats", "session_feedback_stats"):
+            expected = rest_stats(expected)
+        if key == "score" and isinstance(expected, bool):
+            expected = float(expected)
+        assert value == expected, (where, key, value, expected)
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (value, expected))
+        assert type(value) is type(expected) or numbers, (where, key, value, expected)
+
+
+def compare(rest_groups: list[dict], gql_groups: list[dict]) -> int:
+    """Field-by-field comparison; returns how many values were compared."""
+    compared = 0
+    assert [g["group_key"] for g in rest_groups] == [g["groupKey"] for g in gql_groups]
+    for rg, gg in zip(rest_groups, gql_groups):
+        mapped = group_from_graphql(gg)
+        where = f"group {rg['group_key']!r}"
+        scalars = {k: v for k, v in mapped.items() if k not in ("sessions", "examples")}
+        assert_same(restrict(rg, scalars, where), scalars, where)
+        compared += len(scalars)
+        assert len(rg["sessions"]) == len(mapped["sessions"]), where
+        for rs, gs in zip(rg["sessions"], mapped["sessions"]):
+            w = f"{where} session {rs['id']}"
+            assert_same(restrict(rs, gs, w), gs, w)
+            assert rs["last_run_start_time_live"] == gs["last_run_start_time"]
+            compared += len(gs)
+        assert [e["id"] for e in rg["examples"]] == [e["id"] for e in mapped["examples"]], where
+        for re_, ge in zip(rg["examples"], mapped["examples"]):
+            w = f"{where} example {re_['id']}"
+            plain = {k: v for k, v in ge.items() if k != "runs"}
+            assert_same(restrict(re_, plain, w), plain, w)
+            compared += len(plain)
+            assert [r["id"] for r in re_["runs"]] == [r["id"] for r in ge["runs"]], w
+            for rr, gr in zip(re_["runs"], ge["runs"]):
+                wr = f"{w} run {rr['id']}"
+                plain = {k: v for k, v in gr.items() if k != "feedbacks"}
+                assert_same(restrict(rr, plain, wr), plain, wr)
+                compared += len(plain)
+                assert [f["id"] for f in rr["feedbacks"]] == [f["id"] for f in gr["feedbacks"]], wr
+                for rf, gf in zip(rr["feedbacks"], gr["feedbacks"]):
+                    wf = f"{wr} feedback {rf['id']}"
+                    assert_same(restrict(rf, gf, wf), gf, wf)
+                    compared += len(gf)
+    return compared
+
+
+async def both(api, dataset_id, body: dict) -> tuple[list[dict], list[dict]]:
+    rest = await api.group_runs(dataset_id, body)
+    assert rest.status_code == 200, rest.text
+    gql = await api.graphql(GROUP_RUNS, {"ds": str(dataset_id), "input": graphql_input(body)})
+    assert gql.status_code == 200, gql.text
+    payload = gql.json()
+    assert "errors" not in payload, payload
+    return rest.json()["groups"], payload["data"]["groupRuns"]
+
+
+@pytest.fixture
+async def world(api):
+    async with api.sessions() as db:
+        return await build_world(db, api.workspace_id, n_examples=24, n_sessions=4, seed=11)
+
+
+CASES = [
+    ("example_metadata", "category", {}),
+    ("example_metadata", "difficulty", {"per_group_limit": 10}),
+    ("run_metadata", "model", {"limit": 20, "per_group_limit": 10}),
+    ("run_metadata", "temperature", {"offset": 1, "limit": 2, "per_group_limit": 3}),
+    ("example_metadata", "category", {"offset": 2, "limit": 3, "per_group_limit": 1}),
+    ("example_metadata", "missing-key", {}),
+]
+
+
+@pytest.mark.parametrize("group_by,key,extra", CASES, ids=[f"{c[0]}-{c[1]}-{sorted(c[2])}" for c in CASES])
+async def test_rest_equals_graphql(api, world, group_by, key, extra):
+    body = {"session_ids": [str(s) for s in world.session_ids], "group_by": group_by, "metadata_key": key, **extra}
+    rest, gql = await both(api, world.dataset_id, body)
+    compared = compare(rest, gql)
+    if key != "missing-key":
+        assert rest and compared > 100, compared
+        runs = [r for g in rest for e in g["examples"] for r in e["runs"]]
+        assert any(r["error"] for r in runs) and any(r["feedbacks"] for r in runs)
+        assert any(r["total_cost"] is None for r in runs) or group_by == "run_metadata"
+    else:
+        assert rest == [] and gql == []
+
+
+async def test_rest_equals_graphql_session_subset_and_order(api, world):
+    s = [str(i) for i in world.session_ids]
+    body = {"session_ids": [s[2], s[0], s[2]], "group_by": "example_metadata", "metadata_key": "category",
+            "limit": 20, "per_group_limit": 10}
+    rest, gql = await both(api, world.dataset_id, body)
+    assert compare(rest, gql) > 100
+
+
+async def test_rest_equals_graphql_with_preview(api, world):
+    """§5.6 preview nulls inputs, outputs, events and serialized in REST; groupRuns must agree."""
+    body = {"session_ids": [str(i) for i in world.session_ids], "group_by": "example_metadata",
+            "metadata_key": "category", "preview": True}
+    rest, gql = await both(api, world.dataset_id, body)
+    runs = [r for g in rest for e in g["examples"] for r in e["runs"]]
+    assert runs and all(r["inputs"] is None and r["outputs"] is None for r in runs)
+    compare(rest, gql)
+
+
+async def test_rest_equals_graphql_worked_example(api):
+    async with api.sessions() as db:
+        world = await worked_example.load(db, api.workspace_id)
+    body = {"session_ids": [str(world.sessions["A"]), str(world.sessions["B"])], "group_by": "example_metadata",
+            "metadata_key": "category"}
+    rest, gql = await both(api, world.dataset_id, body)
+    compare(rest, gql)
+    assert [g["total_cost"] for g in rest] == ["0.008", "0.005"]
