@@ -34,6 +34,7 @@ from evalql.db import writes
 from evalql.db.models import Dataset, Example, Feedback, Run, TracerSession
 
 DATASET_NAME = "qa-demo"
+DEMO_DATASET_ID = uuid.UUID("502bccf1-b1e3-59ca-b0d3-e0e6e9d7980c")  # uuid5(NAMESPACE_OID, "evalql.demo.qa-demo")
 DATASET_DESCRIPTION = (
     "Short-answer questions over geography, math, science, history and coding, "
     "for comparing models and prompt versions."
@@ -343,7 +344,11 @@ async def load_demo(db: AsyncSession, workspace_id: uuid.UUID) -> DemoSummary:
     if existing is not None:
         return await summarize(db, workspace_id, existing)
 
-    data = build_demo(uuid.uuid4(), await _free_suffix(db, workspace_id))
+    # A fixed id makes the README's curl work as printed; a soft-deleted demo keeps its
+    # row, so a later demo in the same workspace takes a fresh id.
+    taken = await db.scalar(select(Dataset.id).where(Dataset.workspace_id == workspace_id,
+                                                     Dataset.id == DEMO_DATASET_ID))
+    data = build_demo(DEMO_DATASET_ID if taken is None else uuid.uuid4(), await _free_suffix(db, workspace_id))
     await writes.insert_dataset(db, workspace_id, **data.dataset)
     await writes.insert_examples(db, workspace_id, data.examples)
     for session in data.sessions:
