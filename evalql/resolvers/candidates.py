@@ -74,33 +74,42 @@ def candidates(scope: Scope, query: GroupQuery, page: Sequence[GroupIdentity] | 
         stmt = stmt.where(or_(Run.session_id.in_(unfiltered), *per_session))
     if page is not None:
         stmt = stmt.where(tuple_(is_text, entry.value).in_([(g.is_text, g.value) for g in page]))
-    return stmt.cte("candidates")
+    return stmt.cte("candidates").prefix_with("MATERIALIZED")
 
 
-def intersection(cand: CTE) -> CTE:
-    """E(g): examples on which every session of S(g) has a candidate run in g."""
-    sessions_per_group = (
-        select(cand.c.is_text, cand.c.value, func.count(cand.c.session_id.distinct()).label("n_sessions"))
-        .group_by(cand.c.is_text, cand.c.value)
-        .cte("sessions_per_group")
-    )
+def group_members(cand: CTE) -> CTE:
+    """R(g): candidate runs in g whose example every session of S(g) ran.
+
+    Window functions instead of joins: dense_rank over session ids counts the distinct
+    sessions of a group, and of a group's example, in one sort each. A run belongs to
+    R(g) when its example has as many sessions as its group. (Joining two derived sets
+    would have no index to use and grow with the product of their sizes.)
+    """
+    group = [cand.c.is_text, cand.c.value]
+    ranked = select(
+        cand,
+        func.dense_rank().over(partition_by=group, order_by=cand.c.session_id).label("s_rank"),
+        func.dense_rank().over(partition_by=[*group, cand.c.example_id], order_by=cand.c.session_id).label("e_rank"),
+    ).subquery("ranked_sessions")
+    rgroup = [ranked.c.is_text, ranked.c.value]
+    counted = select(
+        *[ranked.c[name] for name in cand.c.keys()],
+        func.max(ranked.c.s_rank).over(partition_by=rgroup).label("n_sessions"),
+        func.max(ranked.c.e_rank).over(partition_by=[*rgroup, ranked.c.example_id]).label("n_example_sessions"),
+    ).subquery("counted_sessions")
     return (
-        select(cand.c.is_text, cand.c.value, cand.c.example_id, func.min(cand.c.num).label("num"))
-        .join(sessions_per_group, and_(sessions_per_group.c.is_text == cand.c.is_text,
-                                       sessions_per_group.c.value == cand.c.value))
-        .group_by(cand.c.is_text, cand.c.value, cand.c.example_id, sessions_per_group.c.n_sessions)
-        .having(func.count(cand.c.session_id.distinct()) == sessions_per_group.c.n_sessions)
+        select(*[counted.c[name] for name in cand.c.keys()])
+        .where(counted.c.n_example_sessions == counted.c.n_sessions)
+        .cte("group_runs").prefix_with("MATERIALIZED")
+    )
+
+
+def intersection(members: CTE) -> CTE:
+    """E(g): the distinct examples of R(g)."""
+    return (
+        select(members.c.is_text, members.c.value, members.c.example_id, func.min(members.c.num).label("num"))
+        .group_by(members.c.is_text, members.c.value, members.c.example_id)
         .cte("group_examples")
-    )
-
-
-def group_runs(cand: CTE, examples: CTE) -> CTE:
-    """R(g): candidate runs in g whose example is in E(g)."""
-    return (
-        select(cand)
-        .join(examples, and_(examples.c.is_text == cand.c.is_text, examples.c.value == cand.c.value,
-                             examples.c.example_id == cand.c.example_id))
-        .cte("group_runs")
     )
 
 

@@ -18,7 +18,7 @@ from evalql.db.scope import Scope, readable
 from evalql.errors import NotFoundError
 from evalql.filters.render import group_filter, session_filter
 from evalql.resolvers import feedback_stats as fbs
-from evalql.resolvers.candidates import GroupQuery, candidates, group_of, group_runs, intersection, ordered_text
+from evalql.resolvers.candidates import GroupQuery, candidates, group_members, group_of, intersection, ordered_text
 from evalql.resolvers.results import (
     ExampleWithRuns, Group, GroupIdentity, RunSetStats, RunWithFeedback, SessionInGroup,
 )
@@ -32,7 +32,7 @@ GROUP_SESSION = ("is_text", "value", "session_id")
 
 async def page_of_groups(scope: Scope, query: GroupQuery) -> list[tuple[GroupIdentity, int]]:
     """Groups with a non-empty E(g), numbers first then strings, sliced by offset/limit."""
-    examples = intersection(candidates(scope, query))
+    examples = intersection(group_members(candidates(scope, query)))
     dialect = scope.db.bind.dialect.name
     stmt = (
         select(examples.c.is_text, examples.c.value, func.count().label("example_count"))
@@ -59,7 +59,7 @@ async def run_group_query(scope: Scope, query: GroupQuery, sessions: dict[uuid.U
         return []
     identities = [identity for identity, _ in page]
     cand = candidates(scope, query, identities)
-    members = group_runs(cand, intersection(cand))
+    members = group_members(cand)
 
     per_session = await stats_by_partition(scope, members, GROUP_SESSION)
     session_pct = await latency_percentiles(scope, members, GROUP_SESSION, first_token=True)
