@@ -23,6 +23,7 @@ import datetime as dt
 import math
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -240,7 +241,7 @@ def build_demo(dataset_id: uuid.UUID, name_suffix: str = "", seed: int = SEED) -
     return DemoData(dataset, clean, sessions, runs, feedback)
 
 
-def _trace(rng: random.Random, new_id: Any, exp: Experiment, session_id: uuid.UUID, example: dict[str, Any],
+def _trace(rng: random.Random, new_id: Callable[[str], uuid.UUID], exp: Experiment, session_id: uuid.UUID, example: dict[str, Any],
            label: str, start: dt.datetime, *, missing_model: bool, pending: bool) -> tuple[list[dict], list[dict]]:
     """One root `qa_pipeline` run with its retriever and LLM children, and its feedback."""
     difficulty = example["metadata"]["difficulty"]
