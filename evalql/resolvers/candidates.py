@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import CTE, ColumnElement, Select, and_, case, func, or_, select, tuple_
+from sqlalchemy import CTE, ColumnElement, Select, and_, case, func, or_, select
 
 from evalql.db.models import Example, ExampleMetadata, Run, RunMetadata
 from evalql.db.scope import Scope, readable
@@ -40,9 +40,9 @@ class GroupQuery:
     filter_strings: Mapping[uuid.UUID, Sequence[str]] = field(default_factory=dict)
 
 
-def candidates(scope: Scope, query: GroupQuery, page: Sequence[GroupIdentity] | None = None) -> CTE:
+def candidates(scope: Scope, query: GroupQuery) -> CTE:
     """Root runs of the sessions, linked to live examples of the dataset, with a
-    non-null group value; restricted to the given groups when `page` is set."""
+    non-null group value."""
     entry = RunMetadata if query.group_by is GroupBy.RUN_METADATA else ExampleMetadata
     is_text = case((entry.kind == "number", 0), else_=1)
     stmt: Select = (
@@ -72,8 +72,6 @@ def candidates(scope: Scope, query: GroupQuery, page: Sequence[GroupIdentity] | 
         filtered = set(query.run_conditions)
         unfiltered = [s for s in query.session_ids if s not in filtered or not query.run_conditions[s]]
         stmt = stmt.where(or_(Run.session_id.in_(unfiltered), *per_session))
-    if page is not None:
-        stmt = stmt.where(tuple_(is_text, entry.value).in_([(g.is_text, g.value) for g in page]))
     return stmt.cte("candidates").prefix_with("MATERIALIZED")
 
 

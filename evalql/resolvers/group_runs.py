@@ -1,8 +1,9 @@
 """The group query (spec §5.3): groups of examples that the sessions ran, per metadata value.
 
 A fixed number of statements answers any request, whatever the number of groups,
-sessions, examples or runs: page of groups; run aggregates; percentiles; feedback
-stats (run-level and session-level); the page's examples; their runs; their feedback.
+sessions, examples or runs: R(g) of every group, once, into a scratch table; the page of
+groups; run aggregates; percentiles; feedback stats (run-level and session-level); the
+page's examples; their runs; their feedback.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, case, func, select, tuple_
+from sqlalchemy import Column, ColumnElement, Float, Integer, Table, Text, Uuid, case, func, select, tuple_
+from sqlalchemy.sql import FromClause
 
 from evalql.db.models import Dataset, Example, Feedback, Run
 from evalql.db.scope import Scope, readable
+from evalql.db.scratch import scratch_table
 from evalql.errors import NotFoundError
 from evalql.filters.render import group_filter, session_filter
 from evalql.resolvers import feedback_stats as fbs
@@ -30,9 +33,9 @@ GROUP = ("is_text", "value")
 GROUP_SESSION = ("is_text", "value", "session_id")
 
 
-async def page_of_groups(scope: Scope, query: GroupQuery) -> list[tuple[GroupIdentity, int]]:
+async def page_of_groups(scope: Scope, query: GroupQuery, members: FromClause) -> list[tuple[GroupIdentity, int]]:
     """Groups with a non-empty E(g), numbers first then strings, sliced by offset/limit."""
-    examples = intersection(group_members(candidates(scope, query)))
+    examples = intersection(members)
     dialect = scope.db.bind.dialect.name
     stmt = (
         select(examples.c.is_text, examples.c.value, func.count().label("example_count"))
@@ -53,13 +56,29 @@ def numeric_order(num: ColumnElement[float], text: ColumnElement[str]) -> list[C
             case((low >= 0, text)), case((low < 0, text)).desc()]
 
 
+MEMBER_COLUMNS = (
+    ("run_id", Uuid), ("session_id", Uuid), ("example_id", Uuid), ("is_text", Integer), ("value", Text), ("num", Float),
+)
+
+
 async def run_group_query(scope: Scope, query: GroupQuery, sessions: dict[uuid.UUID, SessionRow]) -> list[Group]:
-    page = await page_of_groups(scope, query)
+    membership = group_members(candidates(scope, query))
+    columns = [Column(name, type_) for name, type_ in MEMBER_COLUMNS]
+    async with scratch_table(scope.db, "evalql_group_runs", columns,
+                             select(*[membership.c[name] for name, _ in MEMBER_COLUMNS]),
+                             indexes=[("is_text", "value", "example_id"), ("run_id",)]) as all_members:
+        return await _answer(scope, query, sessions, all_members)
+
+
+async def _answer(scope: Scope, query: GroupQuery, sessions: dict[uuid.UUID, SessionRow], all_members: Table
+                  ) -> list[Group]:
+    page = await page_of_groups(scope, query, all_members)
     if not page:
         return []
     identities = [identity for identity, _ in page]
-    cand = candidates(scope, query, identities)
-    members = group_members(cand)
+    members = (select(all_members)
+               .where(tuple_(all_members.c.is_text, all_members.c.value).in_([(g.is_text, g.value) for g in identities]))
+               .subquery("page_members"))
 
     per_session = await stats_by_partition(scope, members, GROUP_SESSION)
     session_pct = await latency_percentiles(scope, members, GROUP_SESSION, first_token=True)
@@ -69,7 +88,7 @@ async def run_group_query(scope: Scope, query: GroupQuery, sessions: dict[uuid.U
     run_feedback = await fbs.partials_by_partition(scope.db, feedback_base, GROUP_SESSION)
     session_feedback = await session_level_feedback(scope, query.session_ids)
     examples = await _page_examples(scope, query, members)
-    runs = await _page_runs(scope, query, cand, examples)
+    runs = await _page_runs(scope, query, members, examples)
 
     groups = []
     for identity, example_count in page:
@@ -134,7 +153,7 @@ async def _page_examples(scope: Scope, query: GroupQuery, members) -> dict[Group
     return out
 
 
-async def _page_runs(scope: Scope, query: GroupQuery, cand, examples: dict[GroupIdentity, list[Example]]
+async def _page_runs(scope: Scope, query: GroupQuery, members: FromClause, examples: dict[GroupIdentity, list[Example]]
                      ) -> dict[tuple[GroupIdentity, uuid.UUID], list[RunWithFeedback]]:
     """Every run of R(g) on the page's examples, ordered by (session position, start_time, id),
     with its run-level feedback."""
@@ -142,9 +161,9 @@ async def _page_runs(scope: Scope, query: GroupQuery, cand, examples: dict[Group
     if not wanted:
         return {}
     stmt = (
-        readable(scope, Run, cand.c.is_text, cand.c.value, Run)
-        .join(cand, and_(cand.c.run_id == Run.id))
-        .where(tuple_(cand.c.is_text, cand.c.value, cand.c.example_id).in_(wanted))
+        readable(scope, Run, members.c.is_text, members.c.value, Run)
+        .join(members, members.c.run_id == Run.id)
+        .where(tuple_(members.c.is_text, members.c.value, members.c.example_id).in_(wanted))
     )
     rows = (await scope.db.execute(stmt)).all()
     feedbacks = await feedbacks_by_run(scope, list({run.id for _, _, run in rows}))

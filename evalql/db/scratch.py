@@ -1,0 +1,31 @@
+"""Per-request scratch tables: a derived set computed once and read by several statements.
+
+The group query reads the membership R(g) from about ten statements. As a CTE it would
+be recomputed by each of them (a scan of every candidate root run plus window sorts);
+a temporary table computes it once. Temporary tables are private to the connection on
+both SQLite and PostgreSQL, and the name is unique, so concurrent requests never meet.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from sqlalchemy import Column, Index, MetaData, Select, Table, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@asynccontextmanager
+async def scratch_table(
+    db: AsyncSession, prefix: str, columns: Sequence[Column], source: Select, indexes: Sequence[Sequence[str]] = (),
+) -> AsyncIterator[Table]:
+    table = Table(f"{prefix}_{uuid.uuid4().hex[:12]}", MetaData(), *columns, prefixes=["TEMPORARY"])
+    for i, names in enumerate(indexes):
+        Index(f"{table.name}_ix{i}", *[table.c[n] for n in names])
+    await db.run_sync(lambda session: table.create(session.connection()))
+    try:
+        await db.execute(insert(table).from_select([c.name for c in columns], source))
+        yield table
+    finally:
+        await db.run_sync(lambda session: table.drop(session.connection()))
