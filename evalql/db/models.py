@@ -81,6 +81,8 @@ class Example(TenantMixin, Base):
     __table_args__ = (
         # Serves "examples of dataset D ordered by (created_at, id)".
         Index("ix_examples_ws_dataset_created", "workspace_id", "dataset_id", "created_at", "id"),
+        # Covers the "live example of dataset D" check of the group query's candidate scan.
+        Index("ix_examples_ws_id_live", "workspace_id", "id", "dataset_id", "deleted_at"),
     )
 
 
@@ -148,7 +150,11 @@ class Run(TenantMixin, Base):
 
     __table_args__ = (
         # The group query's candidate scan: root runs of a session linked to examples.
-        Index("ix_runs_ws_session_root_example", "workspace_id", "session_id", "is_root", "reference_example_id"),
+        # It covers the metrics the stats block sums, so the scan never reads the wide
+        # rows (inputs/outputs JSON) of the table itself.
+        Index("ix_runs_group_scan", "workspace_id", "session_id", "is_root", "reference_example_id", "id",
+              "latency", "first_token_latency", "total_tokens", "prompt_tokens", "completion_tokens",
+              "total_cost", "prompt_cost", "completion_cost", "start_time", "status", "first_token_time"),
         Index("ix_runs_ws_trace", "workspace_id", "trace_id"),
         Index("ix_runs_ws_parent", "workspace_id", "parent_run_id"),
         Index("ix_runs_ws_example", "workspace_id", "reference_example_id"),

@@ -13,10 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import CTE, ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy.sql import FromClause
 
 from evalql.db.models import Example, ExampleMetadata, Run, RunMetadata
 from evalql.db.scope import Scope, readable
 from evalql.resolvers.results import GroupIdentity
+from evalql.resolvers.run_stats import metric_columns
 
 
 class GroupBy(enum.Enum):
@@ -40,15 +42,18 @@ class GroupQuery:
     filter_strings: Mapping[uuid.UUID, Sequence[str]] = field(default_factory=dict)
 
 
-def candidates(scope: Scope, query: GroupQuery) -> CTE:
+def candidates(scope: Scope, query: GroupQuery) -> Select:
     """Root runs of the sessions, linked to live examples of the dataset, with a
-    non-null group value."""
+    non-null group value, the bit of their session, and their metrics."""
     entry = RunMetadata if query.group_by is GroupBy.RUN_METADATA else ExampleMetadata
     is_text = case((entry.kind == "number", 0), else_=1)
+    # At most 10 sessions: session i is bit 2**i, so SUM(DISTINCT bit) over any set of
+    # runs is the set of their sessions, as one integer (see `group_members`).
+    bit = case(*[(Run.session_id == s, 1 << i) for i, s in enumerate(query.session_ids)])
     stmt: Select = (
-        readable(scope, Run, Run.id.label("run_id"), Run.session_id.label("session_id"),
+        readable(scope, Run, Run.id.label("run_id"), Run.session_id.label("session_id"), bit.label("bit"),
                  Run.reference_example_id.label("example_id"), is_text.label("is_text"),
-                 entry.value.label("value"), entry.num.label("num"))
+                 entry.value.label("value"), entry.num.label("num"), *metric_columns())
         .join(Example, and_(Example.workspace_id == Run.workspace_id,
                             Example.id == Run.reference_example_id,
                             Example.dataset_id == query.dataset_id,
@@ -72,33 +77,29 @@ def candidates(scope: Scope, query: GroupQuery) -> CTE:
         filtered = set(query.run_conditions)
         unfiltered = [s for s in query.session_ids if s not in filtered or not query.run_conditions[s]]
         stmt = stmt.where(or_(Run.session_id.in_(unfiltered), *per_session))
-    return stmt.cte("candidates").prefix_with("MATERIALIZED")
+    return stmt
 
 
-def group_members(cand: CTE) -> CTE:
+def group_members(cand: FromClause) -> Select:
     """R(g): candidate runs in g whose example every session of S(g) ran.
 
-    Window functions instead of joins: dense_rank over session ids counts the distinct
-    sessions of a group, and of a group's example, in one sort each. A run belongs to
-    R(g) when its example has as many sessions as its group. (Joining two derived sets
-    would have no index to use and grow with the product of their sizes.)
+    The session set of a group and of each (group, example) is SUM(DISTINCT bit); an
+    example is in E(g) when its set equals its group's. Two aggregations over the
+    candidates (served by an index on the scratch table) and a join, instead of sorting
+    every candidate once per window.
     """
     group = [cand.c.is_text, cand.c.value]
-    ranked = select(
-        cand,
-        func.dense_rank().over(partition_by=group, order_by=cand.c.session_id).label("s_rank"),
-        func.dense_rank().over(partition_by=[*group, cand.c.example_id], order_by=cand.c.session_id).label("e_rank"),
-    ).subquery("ranked_sessions")
-    rgroup = [ranked.c.is_text, ranked.c.value]
-    counted = select(
-        *[ranked.c[name] for name in cand.c.keys()],
-        func.max(ranked.c.s_rank).over(partition_by=rgroup).label("n_sessions"),
-        func.max(ranked.c.e_rank).over(partition_by=[*rgroup, ranked.c.example_id]).label("n_example_sessions"),
-    ).subquery("counted_sessions")
+    groups = (select(*group, func.sum(cand.c.bit.distinct()).label("mask")).group_by(*group)
+              .cte("group_sessions").prefix_with("MATERIALIZED"))
+    examples = (select(*group, cand.c.example_id, func.sum(cand.c.bit.distinct()).label("mask"))
+                .group_by(*group, cand.c.example_id).cte("example_sessions").prefix_with("MATERIALIZED"))
     return (
-        select(*[counted.c[name] for name in cand.c.keys()])
-        .where(counted.c.n_example_sessions == counted.c.n_sessions)
-        .cte("group_runs").prefix_with("MATERIALIZED")
+        select(cand)
+        .select_from(examples)
+        .join(groups, and_(groups.c.is_text == examples.c.is_text, groups.c.value == examples.c.value,
+                           groups.c.mask == examples.c.mask))
+        .join(cand, and_(cand.c.is_text == examples.c.is_text, cand.c.value == examples.c.value,
+                         cand.c.example_id == examples.c.example_id))
     )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, case, func, select
 
 from evalql.db.models import Feedback
 from evalql.resolvers.results import FeedbackStat, FeedbackStats
@@ -97,16 +97,17 @@ async def partials_by_partition(db: Any, base: Select, partition: Sequence[str])
     (numbers, value labels, comments) whatever the number of partitions."""
     fb = base.cte("fb")
     keys = [fb.c[name] for name in partition] + [fb.c.key]
-    means = select(*keys, func.avg(fb.c.score).label("mean")).group_by(*keys).cte("fb_mean")
-    joined = and_(*[means.c[c.name] == c for c in keys])
-    deviation = fb.c.score - means.c.mean
+    # Two-pass variance (stable for scores of any magnitude): the mean comes from a
+    # window over the same partition, so no join back to a table of means is needed.
+    with_mean = select(fb, func.avg(fb.c.score).over(partition_by=keys).label("mean")).subquery("fb_with_mean")
+    mkeys = [with_mean.c[c.name] for c in keys]
+    deviation = with_mean.c.score - with_mean.c.mean
     numbers = (
-        select(*keys, func.count().label("entries"), func.count(fb.c.score).label("n"), means.c.mean,
-               func.sum(deviation * deviation).label("m2"), func.min(fb.c.score).label("min"),
-               func.max(fb.c.score).label("max"),
-               func.sum(case((fb.c.error.is_(True), 1), else_=0)).label("errors"))
-        .join(means, joined)
-        .group_by(*keys, means.c.mean)
+        select(*mkeys, func.count().label("entries"), func.count(with_mean.c.score).label("n"),
+               func.max(with_mean.c.mean).label("mean"), func.sum(deviation * deviation).label("m2"),
+               func.min(with_mean.c.score).label("min"), func.max(with_mean.c.score).label("max"),
+               func.sum(case((with_mean.c.error.is_(True), 1), else_=0)).label("errors"))
+        .group_by(*mkeys)
     )
     out: dict[tuple, Partials] = defaultdict(dict)
     for row in await db.execute(numbers):

@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import Column, ColumnElement, Float, Integer, Table, Text, Uuid, case, func, select, tuple_
+from sqlalchemy import Column, ColumnElement, Table, case, func, select, tuple_
 from sqlalchemy.sql import FromClause
 
 from evalql.db.models import Dataset, Example, Feedback, Run
@@ -56,17 +56,15 @@ def numeric_order(num: ColumnElement[float], text: ColumnElement[str]) -> list[C
             case((low >= 0, text)), case((low < 0, text)).desc()]
 
 
-MEMBER_COLUMNS = (
-    ("run_id", Uuid), ("session_id", Uuid), ("example_id", Uuid), ("is_text", Integer), ("value", Text), ("num", Float),
-)
-
-
 async def run_group_query(scope: Scope, query: GroupQuery, sessions: dict[uuid.UUID, SessionRow]) -> list[Group]:
-    membership = group_members(candidates(scope, query))
-    columns = [Column(name, type_) for name, type_ in MEMBER_COLUMNS]
-    async with scratch_table(scope.db, "evalql_group_runs", columns,
-                             select(*[membership.c[name] for name, _ in MEMBER_COLUMNS]),
-                             indexes=[("is_text", "value", "example_id"), ("run_id",)]) as all_members:
+    found = candidates(scope, query)
+    columns = [Column(c.name, c.type) for c in found.selected_columns]
+    async with (
+        scratch_table(scope.db, "evalql_candidates", columns, found,
+                      indexes=[("is_text", "value", "example_id", "bit")]) as cand,
+        scratch_table(scope.db, "evalql_group_runs", [Column(c.name, c.type) for c in found.selected_columns], group_members(cand),
+                      indexes=[("is_text", "value", "example_id"), ("run_id",)]) as all_members,
+    ):
         return await _answer(scope, query, sessions, all_members)
 
 

@@ -7,58 +7,61 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.sql import FromClause
 
 from evalql.db.models import Run
 from evalql.db.percentile import percentiles
-from evalql.db.scope import Scope, readable
+from evalql.db.scope import Scope
 from evalql.resolvers.results import RunSetStats
 
 TOKENS = ("total_tokens", "prompt_tokens", "completion_tokens")
 COSTS = ("total_cost", "prompt_cost", "completion_cost")
 
 
+def metric_columns() -> list[ColumnElement[Any]]:
+    """The per-run values the stats block aggregates, selected with the run set itself so
+    that aggregating needs no second lookup of every run (a run set carries these next to
+    `run_id`, `session_id` and `example_id`)."""
+    return [
+        Run.latency.label("latency"), Run.first_token_latency.label("first_token"),
+        *[getattr(Run, t).label(t) for t in TOKENS], *[getattr(Run, c).label(c) for c in COSTS],
+        Run.start_time.label("start_time"),
+        case((Run.status == "error", 1), else_=0).label("is_error"),
+        case((Run.first_token_time.is_not(None), 1), else_=0).label("is_streaming"),
+    ]
+
+
 async def stats_by_partition(scope: Scope, source: FromClause, partition: Sequence[str]) -> dict[tuple, RunSetStats]:
-    """`source` has a `run_id` column and the partition columns."""
+    """`source` is a run set: the partition columns, `example_id` and `metric_columns()`."""
     keys = [source.c[name] for name in partition]
+    c = source.c
     stmt = (
-        readable(scope, Run, *keys, func.count().label("run_count"),
-                 func.count(Run.reference_example_id.distinct()).label("example_count"),
-                 *[func.coalesce(func.sum(getattr(Run, t)), 0).label(t) for t in TOKENS],
-                 *[func.sum(getattr(Run, c)).label(c) for c in COSTS],
-                 func.min(Run.start_time).label("min_start_time"), func.max(Run.start_time).label("max_start_time"),
-                 func.sum(case((Run.status == "error", 1), else_=0)).label("error_count"),
-                 func.sum(case((Run.first_token_time.is_not(None), 1), else_=0)).label("streaming_count"))
-        .join(source, source.c.run_id == Run.id)
+        select(*keys, func.count().label("run_count"), func.count(c.example_id.distinct()).label("example_count"),
+               *[func.coalesce(func.sum(c[t]), 0).label(t) for t in TOKENS],
+               *[func.sum(c[name]).label(name) for name in COSTS],
+               func.min(c.start_time).label("min_start_time"), func.max(c.start_time).label("max_start_time"),
+               func.sum(c.is_error).label("error_count"), func.sum(c.is_streaming).label("streaming_count"))
         .group_by(*keys)
     )
     out: dict[tuple, RunSetStats] = {}
     for row in await scope.db.execute(stmt):
         out[tuple(row[:len(keys)])] = RunSetStats(
             run_count=row.run_count, example_count=row.example_count, **{t: int(getattr(row, t)) for t in TOKENS},
-            **{c: getattr(row, c) for c in COSTS},
+            **{name: getattr(row, name) for name in COSTS},
             min_start_time=row.min_start_time, max_start_time=row.max_start_time,
             error_count=int(row.error_count), streaming_count=int(row.streaming_count),
         )
     return out
 
 
-def latency_source(scope: Scope, source: FromClause, partition: Sequence[str]) -> FromClause:
-    keys = [source.c[name] for name in partition]
-    return (readable(scope, Run, *keys, Run.latency.label("latency"), Run.first_token_latency.label("first_token"))
-            .join(source, source.c.run_id == Run.id).subquery("latencies"))
-
-
 async def latency_percentiles(scope: Scope, source: FromClause, partition: Sequence[str], *, first_token: bool
                               ) -> dict[tuple, dict[str, float]]:
-    """p50/p99 of latency (and of first-token latency) per partition."""
+    """p50/p99 of latency (and of first-token latency) per partition of a run set."""
     dialect = scope.db.bind.dialect.name
-    values = latency_source(scope, source, partition)
     out: dict[tuple, dict[str, float]] = {}
-    measures = [("latency", "latency")] + ([("first_token", "first_token")] if first_token else [])
-    for column, name in measures:
-        for row in await scope.db.execute(percentiles(values, partition, column, (0.5, 0.99), dialect)):
+    for name in ["latency"] + (["first_token"] if first_token else []):
+        for row in await scope.db.execute(percentiles(source, partition, name, (0.5, 0.99), dialect)):
             found = out.setdefault(tuple(row[:len(partition)]), {})
             found[f"{name}_p50"], found[f"{name}_p99"] = row.p0, row.p1
     return out

@@ -11,7 +11,7 @@ from evalql.db.scope import Scope, readable
 from evalql.resolvers import feedback_stats as fbs
 from evalql.resolvers.group_runs import session_level_feedback
 from evalql.resolvers.results import FeedbackStats, RunSetStats
-from evalql.resolvers.run_stats import apply_percentiles, latency_percentiles, stats_by_partition
+from evalql.resolvers.run_stats import apply_percentiles, latency_percentiles, metric_columns, stats_by_partition
 
 PARTITION = ("session_id",)
 
@@ -23,7 +23,8 @@ class SessionStatsRow:
 
 
 async def stats_for_sessions(scope: Scope, session_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, SessionStatsRow]:
-    roots = (readable(scope, Run, Run.id.label("run_id"), Run.session_id.label("session_id"))
+    roots = (readable(scope, Run, Run.id.label("run_id"), Run.session_id.label("session_id"),
+                      Run.reference_example_id.label("example_id"), *metric_columns())
              .where(Run.session_id.in_(session_ids), Run.is_root.is_(True)).subquery("session_roots"))
     stats = await stats_by_partition(scope, roots, PARTITION)
     pct = await latency_percentiles(scope, roots, PARTITION, first_token=True)
