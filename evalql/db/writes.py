@@ -24,6 +24,23 @@ KEY_PREFIX = "evq_"
 DEFAULT_WORKSPACE = "default"
 
 
+def as_uuid(value: Any) -> uuid.UUID | None:
+    """JSON ingest carries ids as strings; columns want UUIDs."""
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    return uuid.UUID(str(value))
+
+
+async def bulk_insert(db: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+    """ORM bulk INSERT, batched. SQLAlchemy leaves None values out of the statement and
+    batches only consecutive rows with the same columns, so rows are grouped by which of
+    their values are None first (roots and children, errored and finished runs differ);
+    the order of rows in an INSERT does not matter."""
+    if rows:
+        rows = sorted(rows, key=lambda row: tuple(value is None for value in row.values()))
+        await db.execute(insert(model), rows)
+
+
 def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -87,23 +104,24 @@ async def insert_examples(db: AsyncSession, workspace_id: uuid.UUID, records: It
             metadata["dataset_split"] = split_list(record.get("split"))
         created = derive.parse_timestamp(record.get("created_at")) or now
         rows.append({
-            "workspace_id": workspace_id, "id": example_id, "dataset_id": record["dataset_id"],
+            "workspace_id": workspace_id, "id": example_id, "dataset_id": as_uuid(record["dataset_id"]),
             "inputs": record.get("inputs") or {}, "outputs": record.get("outputs"), "metadata_": metadata,
-            "source_run_id": record.get("source_run_id"), "created_at": created, "modified_at": created,
+            "source_run_id": as_uuid(record.get("source_run_id")), "created_at": created, "modified_at": created,
         })
         entries += [
-            _entry_row(workspace_id, k, v) | {"example_id": example_id, "dataset_id": record["dataset_id"]}
+            _entry_row(workspace_id, k, v) | {"example_id": example_id, "dataset_id": as_uuid(record["dataset_id"])}
             for k, v in metadata_entries(metadata)
         ]
         ids.append(example_id)
-    if rows:
-        await db.execute(insert(Example), rows)
-    if entries:
-        await db.execute(insert(ExampleMetadata), entries)
+    await bulk_insert(db, Example, rows)
+    await bulk_insert(db, ExampleMetadata, entries)
     return ids
 
 
 async def insert_session(db: AsyncSession, workspace_id: uuid.UUID, **fields: Any) -> TracerSession:
+    for name in ("reference_dataset_id", "default_dataset_id"):
+        if name in fields:
+            fields[name] = as_uuid(fields[name])
     session = TracerSession(workspace_id=workspace_id, id=fields.pop("id", None) or uuid.uuid4(),
                             start_time=fields.pop("start_time", None) or utcnow(), **fields)
     db.add(session)
@@ -152,10 +170,8 @@ async def insert_runs(db: AsyncSession, workspace_id: uuid.UUID, records: list[d
         for row in parsed
         for k, v in metadata_entries((row["extra"] or {}).get("metadata"))
     ]
-    if parsed:
-        await db.execute(insert(Run), [{k: v for k, v in row.items() if not k.startswith("_")} for row in parsed])
-    if entries:
-        await db.execute(insert(RunMetadata), entries)
+    await bulk_insert(db, Run, parsed)
+    await bulk_insert(db, RunMetadata, entries)
     await roll_up_usage(db, workspace_id, {row["trace_id"] for row in parsed})
 
 
@@ -176,7 +192,7 @@ def _run_row(workspace_id: uuid.UUID, record: dict[str, Any], session_by_name: d
         "status": derive.run_status(record.get("error"), end), "error": record.get("error"),
         "inputs": record.get("inputs"), "outputs": record.get("outputs"), "extra": record.get("extra"),
         "events": record.get("events"), "tags": record.get("tags"), "serialized": record.get("serialized"),
-        "reference_example_id": record.get("reference_example_id"),
+        "reference_example_id": as_uuid(record.get("reference_example_id")),
         "first_token_time": first_token,
         "latency": derive.seconds_between(start, end),
         "first_token_latency": derive.seconds_between(start, first_token),
@@ -238,23 +254,22 @@ async def insert_feedback(db: AsyncSession, workspace_id: uuid.UUID, records: li
     rows, now = [], utcnow()
     for record in records:
         score = record.get("score")
-        run_id = record.get("run_id") or record.get("trace_id")
+        run_id = as_uuid(record.get("run_id") or record.get("trace_id"))
         created = derive.parse_timestamp(record.get("created_at")) or now
         rows.append({
             "workspace_id": workspace_id, "id": uuid.UUID(str(record["id"])) if record.get("id") else uuid.uuid4(),
-            "run_id": run_id, "trace_id": record.get("trace_id") or record.get("run_id"),
-            "session_id": record.get("session_id"), "key": record["key"],
+            "run_id": run_id, "trace_id": as_uuid(record.get("trace_id") or record.get("run_id")),
+            "session_id": as_uuid(record.get("session_id")), "key": record["key"],
             "score": None if score is None else float(score), "score_is_bool": isinstance(score, bool),
             "value": record.get("value"), "value_label": value_label(record.get("value")),
             "comment": record.get("comment"), "correction": record.get("correction"),
             "feedback_source": record.get("feedback_source") or {"type": "api", "metadata": {}},
             "feedback_config": record.get("feedback_config"),
-            "feedback_group_id": record.get("feedback_group_id"),
-            "comparative_experiment_id": record.get("comparative_experiment_id"),
+            "feedback_group_id": as_uuid(record.get("feedback_group_id")),
+            "comparative_experiment_id": as_uuid(record.get("comparative_experiment_id")),
             "start_time": derive.parse_timestamp(record.get("start_time")), "extra": record.get("extra"),
             "error": bool(record.get("error") or False), "created_at": created,
             "modified_at": derive.parse_timestamp(record.get("modified_at")) or created,
         })
-    if rows:
-        await db.execute(insert(Feedback), rows)
+    await bulk_insert(db, Feedback, rows)
     return [row["id"] for row in rows]

@@ -1,0 +1,72 @@
+"""The write path: ids given as strings (as JSON ingest sends them), batched INSERTs,
+and values derived at write time (spec §2.4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import event, select
+
+from evalql.db import writes
+from evalql.db.models import Feedback, Run
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
+async def test_string_ids_everywhere(api):
+    async with api.sessions() as db:
+        ws = api.workspace_id
+        dataset = await writes.insert_dataset(db, ws, name="d")
+        [example] = await writes.insert_examples(db, ws, [{"dataset_id": str(dataset.id), "inputs": {}}])
+        session = await writes.insert_session(db, ws, name="s", reference_dataset_id=str(dataset.id))
+        run_id = uuid.uuid4()
+        await writes.insert_runs(db, ws, [{
+            "id": str(run_id), "name": "r", "run_type": "chain", "start_time": "2026-01-01T00:00:00Z",
+            "session_id": str(session.id), "reference_example_id": str(example).upper()}])
+        await writes.insert_feedback(db, ws, [{"run_id": str(run_id), "key": "k", "score": True,
+                                               "session_id": str(session.id)}])
+        await db.commit()
+        run = await db.scalar(select(Run).where(Run.id == run_id))
+        feedback = await db.scalar(select(Feedback).where(Feedback.run_id == run_id))
+    assert run.reference_example_id == example and run.status == "pending" and run.latency is None
+    assert (feedback.trace_id, feedback.session_id, feedback.score, feedback.score_is_bool) == (
+        run_id, session.id, 1.0, True)
+
+
+async def test_mixed_records_insert_in_few_statements(api):
+    """Roots and children alternate and differ in which fields are null; the INSERTs
+    must still be batched, not one statement per row."""
+    statements: list[str] = []
+    engine = api.client._transport.app.state.engine  # type: ignore[attr-defined]
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with api.sessions() as db:
+            session = await writes.insert_session(db, api.workspace_id, name="s")
+            records = []
+            for i in range(50):
+                root = uuid.uuid4()
+                start = T0 + dt.timedelta(seconds=i)
+                records.append({"id": root, "name": "root", "run_type": "chain", "start_time": start,
+                                "end_time": start + dt.timedelta(seconds=2), "session_id": session.id,
+                                "error": "boom" if i % 3 == 0 else None, "extra": {"metadata": {"i": i}}})
+                records.append({"id": uuid.uuid4(), "parent_run_id": root, "name": "llm", "run_type": "llm",
+                                "start_time": start, "end_time": start + dt.timedelta(seconds=1),
+                                "session_id": session.id, "prompt_tokens": i, "completion_tokens": 1,
+                                "total_cost": "0.000001"})
+            statements.clear()
+            await writes.insert_runs(db, api.workspace_id, records)
+            await db.commit()
+            roots = list(await db.scalars(select(Run).where(Run.is_root.is_(True)).order_by(Run.start_time)))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO RUNS")]
+    assert len(inserts) <= 4, len(inserts)
+    # Reported usage rolled up from each root's one child (spec §2.4).
+    assert [r.total_tokens for r in roots] == [i + 1 for i in range(50)]
+    assert all(r.total_cost == Decimal("0.000001") for r in roots)
