@@ -14,10 +14,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from evalql.auth import AuthError
 from evalql.config import Settings
-from evalql.db.engine import create_engine, create_schema, session_factory
+from evalql.db.engine import create_engine, session_factory
+from evalql.db.migrate import ensure_schema
 from evalql.graphiql import graphiql_static_app
 from evalql.graphql_app import GraphQLEndpoint
-from evalql.rest.errors import ApiError, api_error_handler, auth_error_handler, http_error_handler
+from evalql.rest.errors import (
+    ApiError, PoolTimeout, api_error_handler, auth_error_handler, http_error_handler, pool_timeout_handler,
+)
 from evalql.rest.group_runs import group_runs_route
 from evalql.schema import build_schema
 
@@ -43,15 +46,17 @@ class CanonicalPath:
         await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, *, create_tables: bool = True) -> Starlette:
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The ASGI app. Also a factory for running several workers:
+    `uvicorn --factory evalql.app:create_app --workers 4` (settings from the environment)."""
     settings = settings or Settings.from_env()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.pool_size,
+                           max_overflow=settings.max_overflow, pool_timeout=settings.pool_timeout)
     sessions = session_factory(engine)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if create_tables:
-            await create_schema(engine)
+        await ensure_schema(engine)  # SQLite migrates itself; PostgreSQL refuses if behind
         yield
         await engine.dispose()
 
@@ -70,7 +75,7 @@ def create_app(settings: Settings | None = None, *, create_tables: bool = True) 
     app = Starlette(
         routes=routes, middleware=middleware, lifespan=lifespan,
         exception_handlers={ApiError: api_error_handler, AuthError: auth_error_handler,
-                            HTTPException: http_error_handler},
+                            HTTPException: http_error_handler, PoolTimeout: pool_timeout_handler},
     )
     app.state.settings, app.state.engine, app.state.sessions = settings, engine, sessions
     return app

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from evalql.config import Settings
-from evalql.db.engine import DatabaseUrlError, create_engine, create_schema, session_factory
+from evalql.db.engine import DatabaseUrlError, create_engine, session_factory
+from evalql.db.migrate import SchemaOutOfDate, ensure_schema, upgrade
 from evalql.db import writes
 
 
@@ -20,18 +21,30 @@ class CliError(Exception):
     """A failure the user can fix; printed as one line, without a traceback."""
 
 
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def _database(url: str | None) -> tuple[Settings, Any]:
-    settings = Settings.from_env(url)
     try:
-        engine = create_engine(settings.database_url)
-    except DatabaseUrlError as exc:
+        settings = Settings.from_env(url)
+        engine = create_engine(settings.database_url, pool_size=settings.pool_size,
+                               max_overflow=settings.max_overflow, pool_timeout=settings.pool_timeout)
+    except (DatabaseUrlError, ValueError) as exc:
         raise CliError(str(exc)) from None
     return settings, engine
 
 
-async def _prepare(engine: Any) -> None:
+async def _prepare(engine: Any, *, migrate: bool = False) -> None:
+    """Migrate (`evalql migrate`), or make sure the schema is current: the SQLite default
+    migrates itself, a PostgreSQL database must be migrated deliberately."""
     try:
-        await create_schema(engine)
+        await (upgrade(engine) if migrate else ensure_schema(engine))
+    except SchemaOutOfDate as exc:
+        raise CliError(str(exc)) from None
     except (OperationalError, DBAPIError, OSError) as exc:
         raise CliError(f"Cannot open the database {engine.url.render_as_string(hide_password=True)}: "
                        f"{getattr(exc, 'orig', exc)}") from None
@@ -78,7 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     key, summary = asyncio.run(prepare())
     base = f"http://{args.host}:{args.port}"
-    print(f"evalql: database {settings.database_url}", file=sys.stderr)
+    print(f"evalql: database {_safe(settings.database_url)}", file=sys.stderr)
     if summary is not None:
         print(f"evalql: demo dataset {summary.dataset_id} with {len(summary.session_ids)} sessions", file=sys.stderr)
     if key is not None:
@@ -105,7 +118,7 @@ def cmd_seed(args: argparse.Namespace) -> None:
     key, summary = asyncio.run(run())
     if key is not None:
         print(f"evalql: created the default workspace; its API key (shown once): {key}", file=sys.stderr)
-    print(f"evalql: demo dataset {summary.dataset_id} loaded in {settings.database_url}", file=sys.stderr)
+    print(f"evalql: demo dataset {summary.dataset_id} loaded in {_safe(settings.database_url)}", file=sys.stderr)
 
 
 def cmd_keys_create(args: argparse.Namespace) -> None:
@@ -130,12 +143,12 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
     async def run() -> None:
         try:
-            await _prepare(engine)
+            await _prepare(engine, migrate=True)
         finally:
             await engine.dispose()
 
     asyncio.run(run())
-    print(f"evalql: schema is up to date in {settings.database_url}", file=sys.stderr)
+    print(f"evalql: schema is up to date in {_safe(settings.database_url)}", file=sys.stderr)
 
 
 def parser() -> argparse.ArgumentParser:

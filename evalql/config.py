@@ -24,6 +24,16 @@ def _flag(value: str | None, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _int(env: os._Environ[str], name: str, default: int) -> int:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=default_database_url)
@@ -31,6 +41,10 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     graphiql: bool = True
     introspection: bool = True
+    # Connection pool (PostgreSQL): per process; several workers multiply it.
+    pool_size: int = 10
+    max_overflow: int = 10
+    pool_timeout: float = 10.0  # seconds a request waits for a connection before a 503
 
     @classmethod
     def from_env(cls, database_url: str | None = None) -> "Settings":
@@ -40,4 +54,7 @@ class Settings:
             cors_origins=_csv(env.get("EVALQL_CORS_ORIGINS")),
             graphiql=_flag(env.get("EVALQL_GRAPHIQL"), True),
             introspection=_flag(env.get("EVALQL_INTROSPECTION"), True),
+            pool_size=_int(env, "EVALQL_POOL_SIZE", 10),
+            max_overflow=_int(env, "EVALQL_POOL_MAX_OVERFLOW", 10),
+            pool_timeout=float(_int(env, "EVALQL_POOL_TIMEOUT", 10)),
         )

@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope as AsgiScope, Send
 from strawberry.asgi import GraphQL
 
 from evalql.auth import AuthError, authenticate
+from evalql.rest.errors import PoolTimeout, pool_timeout_response
 from evalql.db.scope import Scope
 from evalql.graphiql import graphiql_html
 from evalql.loaders import Loaders
@@ -57,6 +58,9 @@ class GraphQLEndpoint:
                 principal = await authenticate(db, request.headers)
             except AuthError as exc:
                 await _error(exc.status, exc.detail, exc.code)(scope, receive, send)
+                return
+            except PoolTimeout:
+                await pool_timeout_response()(scope, receive, send)
                 return
             scope["evalql.scope"] = Scope(principal.workspace_id, principal.read_only, db)
             await self.graphql(scope, _replay(body), send)

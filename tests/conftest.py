@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from evalql.app import create_app
 from evalql.config import Settings
 from evalql.db import writes
+from tests import databases
 
 
 @dataclass
@@ -37,9 +39,48 @@ class Api:
                                       headers=self.headers(key))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--db", default=os.environ.get("EVALQL_TEST_DB", "all"), choices=("sqlite", "postgresql", "all"),
+                     help="database backends for database tests (default: all)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends(*names): run this test only on these backends")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that touches a database runs once per selected backend."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    chosen = databases.BACKENDS if metafunc.config.getoption("--db") == "all" else (metafunc.config.getoption("--db"),)
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is not None:
+        chosen = tuple(b for b in chosen if b in marker.args)
+    metafunc.parametrize("backend", chosen)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    databases.drop_templates()
+
+
 @pytest.fixture
-def database_url(tmp_path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'evalql.db'}"
+async def new_database(backend: str, tmp_path) -> AsyncIterator:
+    """A factory of fresh, migrated databases of the test's backend (dropped afterwards)."""
+    made: list[str] = []
+
+    async def make() -> str:
+        url = await databases.new_database(backend, tmp_path)
+        made.append(url)
+        return url
+
+    yield make
+    for url in made:
+        await databases.drop_database(url)
+
+
+@pytest.fixture
+async def database_url(new_database) -> str:
+    return await new_database()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from evalql.db import writes
-from evalql.db.engine import create_engine, create_schema, session_factory
+from evalql.db.engine import create_engine, session_factory
 from evalql.db.models import Dataset, Example, ExampleMetadata, Feedback, Run, RunMetadata, TracerSession
 from evalql.demo import DATASET_NAME, EXPERIMENTS, REPETITIONS, DemoData, build_demo, load_demo
 
@@ -35,9 +35,8 @@ def _workload_module():
 
 
 @pytest.fixture
-async def db(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
-    await create_schema(engine)
+async def db(database_url):
+    engine = create_engine(database_url)
     async with session_factory(engine)() as session:
         yield session
     await engine.dispose()

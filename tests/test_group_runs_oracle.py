@@ -234,14 +234,10 @@ FILTERED = {
 
 
 @pytest.mark.parametrize("body", list(FILTERED.values()), ids=list(FILTERED))
-async def test_session_filters_refused_until_the_filter_language_lands(api, world, body):
-    """Until the filter-language issue lands, a non-empty filter list is a 422 naming
-    `filters` (core issue, item 5). That issue turns this back into `check(api, world, body)`:
-    the oracle already evaluates these filters (§5.1, §5.3 step 1, §5.5)."""
-    response = await api.group_runs(DATASET, body)
-    assert response.status_code == 422, response.text
-    [problem] = [p for p in response.json()["detail"] if p["msg"].startswith("Filters are not supported yet")]
-    assert problem["loc"][:2] == ["body", "filters"] and problem["type"] == "value_error"
+async def test_session_filters_match_oracle(api, world, body):
+    """§5.1/§5.3 step 1: per-session filters, AND-ed, applied before grouping; §5.5 the
+    session `filter` strings carry them."""
+    await check(api, world, body)
 
 
 # ---------------------------------------------------------------------------- hypothesis

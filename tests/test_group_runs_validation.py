@@ -174,20 +174,31 @@ async def test_filters_keys_compare_as_uuids(api, world):
     assert ids[0] == sid(world, "A")
 
 
-async def test_non_empty_filter_list_refused_for_now(api, world):
-    """Interim (until §4 lands): a non-empty filter list is refused with a 422 naming filters,
-    never silently ignored."""
-    body = valid_body(world, filters={sid(world, "A"): ['eq(status, "success")']})
-    problems = detail(await api.group_runs(world.dataset_id, body))
-    assert any(p["loc"][:3] == ["body", "filters", sid(world, "A")] and p["type"] == "value_error"
-               for p in problems), problems
+async def test_non_empty_filter_list_applied(api, world):
+    """A valid filter list filters the session's candidate runs (the oracle tests check the
+    numbers); here: it is accepted and changes the answer."""
+    body = valid_body(world, filters={sid(world, "A"): ['eq(status, "error")']})
+    response = await api.group_runs(world.dataset_id, body)
+    assert response.status_code == 200, response.text
+    plain = await api.group_runs(world.dataset_id, valid_body(world))
+    assert response.json() != plain.json()
 
 
-async def test_unparseable_filter_is_422_on_filters(api, world):
-    body = valid_body(world, filters={sid(world, "A"): ['eq(name, "unterminated)']})
+@pytest.mark.parametrize("text,words", [
+    ('eq(name, "unterminated)', "unterminated string at offset 9"),
+    ("eq(latncy, 1)", "unknown field 'latncy' at offset 3"),
+    ("eq(latency)", "eq() takes 2 arguments, got 1 at offset 0"),
+    ("and(", "unexpected end of the filter at offset 4"),
+    ('gt(latency, "5 parsecs")', "latency takes seconds or a duration"),
+    ('like(name, "%x%")', "unknown function 'like' at offset 0"),
+])
+async def test_unparseable_filter_is_422_on_filters(api, world, text, words):
+    """§4.7: value_error, loc pointing at the string, msg naming the problem and the offset."""
+    body = valid_body(world, filters={sid(world, "A"): ['eq(status, "success")', text]})
     problems = detail(await api.group_runs(world.dataset_id, body))
-    assert any(p["loc"][:3] == ["body", "filters", sid(world, "A")] and p["type"] == "value_error"
-               for p in problems), problems
+    [p] = problems
+    assert (p["loc"], p["type"]) == (["body", "filters", sid(world, "A"), 1], "value_error"), p
+    assert p["msg"].startswith("Invalid filter: ") and words in p["msg"], p
 
 
 # --- body and path -------------------------------------------------------------------

@@ -12,10 +12,10 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from evalql.db.types import Cost, Json, UtcDateTime, utcnow
+from evalql.db.types import Cost, Json, JsonDocument, UtcDateTime, utcnow
 
 
 class Base(DeclarativeBase):
@@ -119,12 +119,12 @@ class Run(TenantMixin, Base):
     end_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(8))  # derived: error | success | pending
     error: Mapped[str | None] = mapped_column(Text)
-    inputs: Mapped[Any] = mapped_column(Json, nullable=True)
-    outputs: Mapped[Any] = mapped_column(Json, nullable=True)
-    extra: Mapped[Any] = mapped_column(Json, nullable=True)
-    events: Mapped[Any] = mapped_column(Json, nullable=True)
+    inputs: Mapped[Any] = mapped_column(JsonDocument, nullable=True)
+    outputs: Mapped[Any] = mapped_column(JsonDocument, nullable=True)
+    extra: Mapped[Any] = mapped_column(JsonDocument, nullable=True)
+    events: Mapped[Any] = mapped_column(JsonDocument, nullable=True)
     tags: Mapped[Any] = mapped_column(Json, nullable=True)
-    serialized: Mapped[Any] = mapped_column(Json, nullable=True)
+    serialized: Mapped[Any] = mapped_column(JsonDocument, nullable=True)
     reference_example_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     first_token_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     # Derived at write time, in seconds.
@@ -181,7 +181,10 @@ class RunMetadata(MetadataEntryMixin, Base):
     run_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     session_id: Mapped[uuid.UUID] = mapped_column(Uuid)
 
-    __table_args__ = (Index("ix_run_metadata_ws_session_key_value", "workspace_id", "session_id", "key", "value"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "run_id", "key"),
+        Index("ix_run_metadata_ws_session_key_value", "workspace_id", "session_id", "key", "value"),
+    )
 
 
 class ExampleMetadata(MetadataEntryMixin, Base):
@@ -189,7 +192,10 @@ class ExampleMetadata(MetadataEntryMixin, Base):
     example_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     dataset_id: Mapped[uuid.UUID] = mapped_column(Uuid)
 
-    __table_args__ = (Index("ix_example_metadata_ws_dataset_key_value", "workspace_id", "dataset_id", "key", "value"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "example_id", "key"),
+        Index("ix_example_metadata_ws_dataset_key_value", "workspace_id", "dataset_id", "key", "value"),
+    )
 
 
 class Feedback(TenantMixin, Base):

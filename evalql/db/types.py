@@ -12,6 +12,9 @@ from sqlalchemy.types import TypeDecorator
 
 # JSONB on PostgreSQL (indexable, compared by value), JSON text on SQLite.
 Json = JSON().with_variant(JSONB(), "postgresql")
+# Run payloads (inputs, outputs, extra, events, serialized) stay JSON text on both:
+# JSONB reorders object keys, and previews and answers must keep the keys as sent.
+JsonDocument = JSON()
 
 # Costs are stored as integer multiples of 1e-12 (pico-units). SQLite has no exact
 # decimal type (NUMERIC columns are stored as REAL), and summing floats would turn

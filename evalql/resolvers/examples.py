@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, exists, func, select
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import ColumnElement, exists, func, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB, array
 
 from evalql.db.models import Example
 from evalql.db.scope import Scope
@@ -18,6 +18,7 @@ def in_any_split(scope: Scope, splits: Sequence[str]) -> ColumnElement[bool]:
     list is expanded with `json_each` and compared element by element.
     """
     if scope.db.bind.dialect.name == "postgresql":
-        return Example.metadata_["dataset_split"].has_any(array(list(splits)))  # type: ignore[index]
+        metadata = type_coerce(Example.metadata_, JSONB)
+        return metadata["dataset_split"].has_any(array(list(splits)))
     elements = func.json_each(Example.metadata_, "$.dataset_split").table_valued("value")
     return exists(select(1).select_from(elements).where(elements.c.value.in_(list(splits))))

@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement
+
 from evalql.db.models import Feedback, Run
 from evalql.db.scope import Scope, readable
 from evalql.resolvers import feedback_stats as fbs
@@ -22,10 +24,13 @@ class SessionStatsRow:
     session_feedback_stats: FeedbackStats
 
 
-async def stats_for_sessions(scope: Scope, session_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, SessionStatsRow]:
+async def stats_for_sessions(scope: Scope, session_ids: Sequence[uuid.UUID],
+                             conditions: Sequence[ColumnElement[bool]] = ()) -> dict[uuid.UUID, SessionStatsRow]:
+    """`conditions` (compiled filters) narrow the root runs; session-level feedback is not
+    restricted by them (spec §3.2)."""
     roots = (readable(scope, Run, Run.id.label("run_id"), Run.session_id.label("session_id"),
                       Run.reference_example_id.label("example_id"), *metric_columns())
-             .where(Run.session_id.in_(session_ids), Run.is_root.is_(True)).subquery("session_roots"))
+             .where(Run.session_id.in_(session_ids), Run.is_root.is_(True), *conditions).subquery("session_roots"))
     stats = await stats_by_partition(scope, roots, PARTITION)
     pct = await latency_percentiles(scope, roots, PARTITION, first_token=True)
     feedback_base = readable(scope, Feedback, roots.c.session_id, *fbs.FEEDBACK_COLUMNS).join(

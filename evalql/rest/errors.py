@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import TimeoutError as PoolTimeout  # re-exported for the app
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -55,3 +56,17 @@ async def auth_error_handler(_request: Request, exc: Exception) -> Response:
 async def http_error_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return json_response({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+
+RETRY_AFTER_SECONDS = 1
+
+
+def pool_timeout_response() -> Response:
+    """Every database connection of this process stayed busy past the pool timeout:
+    tell the client to come back rather than queue it forever (or answer 500)."""
+    return json_response({"detail": "The server is busy: no database connection is free. Retry shortly."},
+                         503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+async def pool_timeout_handler(_request: Request, _exc: Exception) -> Response:
+    return pool_timeout_response()

@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from evalql.errors import NotFoundError
+from evalql.filters.errors import FilterError
+from evalql.filters.runs import run_condition, validate_run_filter
 from evalql.resolvers.candidates import GroupBy, GroupQuery
 from evalql.resolvers.group_runs import answer_group_query
 from evalql.rest.context import request_scope
@@ -64,22 +66,35 @@ def filter_problems(raw: Any) -> list[Problem]:
     except ValidationError:
         return []
     out = []
-    for session_id, strings in (filters or {}).items():
+    for raw_key, strings in (raw.get("filters") or {}).items() if filters else ():
+        session_id = uuid.UUID(raw_key)
         if session_id not in session_ids:
             out.append(problem(["body", "filters", str(session_id)], f"Session {session_id} is not in session_ids",
                                "value_error"))
-        elif strings:
-            # Until the filter language lands, refuse rather than silently ignore.
-            out.append(problem(["body", "filters", str(session_id)],
-                               "Filters are not supported yet: send null, {} or empty lists", "value_error"))
+            continue
+        for i, text in enumerate(strings):
+            try:
+                validate_run_filter(text)
+            except FilterError as exc:
+                out.append(problem(["body", "filters", str(session_id), i], exc.message, "value_error", text))
     return out
 
 
-def to_query(dataset_id: uuid.UUID, body: GroupRunsBody) -> GroupQuery:
+def to_query(dataset_id: uuid.UUID, body: GroupRunsBody, dialect: str) -> GroupQuery:
+    """The group query of a validated body; filter strings (already checked by
+    `filter_problems`) are compiled into per-session conditions on runs (spec §5.3 step 1)."""
+    strings: dict[uuid.UUID, list[str]] = {}
+    for session_id, texts in (body.filters or {}).items():
+        strings.setdefault(session_id, []).extend(texts)  # keys compare as UUIDs
+    conditions = {
+        session_id: [run_condition(text, dialect, prefix=f"s{n}_{i}") for i, text in enumerate(texts)]
+        for n, (session_id, texts) in enumerate(strings.items()) if texts
+    }
     return GroupQuery(
         dataset_id=dataset_id, session_ids=list(dict.fromkeys(body.session_ids)),
         group_by=body.group_by, metadata_key=body.metadata_key, offset=body.offset,
         limit=body.limit, per_group_limit=body.per_group_limit, preview=body.preview,
+        run_conditions=conditions, filter_strings={s: t for s, t in strings.items() if t},
     )
 
 
@@ -97,7 +112,7 @@ async def group_runs_route(request: Request) -> Response:
             problems += filter_problems(raw)
         if problems or body is None or dataset_id is None:
             raise ApiError(422, problems)
-        query = to_query(dataset_id, body)
+        query = to_query(dataset_id, body, scope.db.bind.dialect.name)
         try:
             groups = await answer_group_query(scope, query)
         except NotFoundError as exc:

@@ -10,6 +10,8 @@ from pydantic import ValidationError
 from evalql.db import models
 from evalql.db.scope import readable
 from evalql.errors import NotFoundError
+from evalql.filters.errors import FilterError
+from evalql.filters.runs import validate_run_filter
 from evalql.resolvers.group_runs import answer_group_query
 from evalql.rest.group_runs import GroupRunsBody, filter_problems, to_query
 from evalql.schema.connection import Connection, keyset_page
@@ -36,6 +38,13 @@ def _body(input: GroupRunsInput) -> dict:
 def _problem_text(loc: list, msg: str) -> str:
     field = ".".join(str(part) for part in loc[1:]) or "input"
     return f"input.{field}: {msg}"
+
+
+@strawberry.type(description="The answer of validateFilter: the §4.7 message and offset when not ok.")
+class FilterValidation:
+    ok: bool
+    message: str | None
+    offset: int | None
 
 
 @strawberry.type
@@ -70,6 +79,14 @@ class Query:
         found = await info.context.loaders.run.load(id)
         return None if found is None else Run(row=found)
 
+    @strawberry.field(description="Check a run filter string (spec §4) as the user types it.")
+    def validate_filter(self, filter: str) -> FilterValidation:
+        try:
+            validate_run_filter(filter)
+        except FilterError as exc:
+            return FilterValidation(ok=False, message=exc.message, offset=exc.offset)
+        return FilterValidation(ok=True, message=None, offset=None)
+
     @strawberry.field(description="The group query of spec §5: REST group/runs, typed.")
     async def group_runs(self, info: Info, dataset_id: uuid.UUID, input: GroupRunsInput) -> list[ExampleGroupWithSessions]:
         raw = _body(input)
@@ -80,7 +97,7 @@ class Query:
             problems = [{"loc": ["body", *e["loc"]], "msg": e["msg"]} for e in exc.errors()] + problems
         if problems:
             raise BadUserInput("; ".join(_problem_text(p["loc"], p["msg"]) for p in problems))
-        query = to_query(dataset_id, body)
+        query = to_query(dataset_id, body, info.context.scope.db.bind.dialect.name)
         try:
             groups = await answer_group_query(info.context.scope, query)
         except NotFoundError as exc:

@@ -14,6 +14,9 @@ from evalql.db import models
 from evalql.db.scope import readable
 from evalql.resolvers.results import FeedbackStats as StatsByKey
 from evalql.resolvers.results import RunSetStats
+from evalql.filters.errors import FilterError
+from evalql.filters.runs import run_condition
+from evalql.resolvers.session_stats import stats_for_sessions
 from evalql.resolvers.sessions import SessionRow
 from evalql.rest.shapes import session_extra
 from evalql.schema.connection import Connection, keyset_page
@@ -24,6 +27,14 @@ from evalql.schema.run import Run
 
 if TYPE_CHECKING:
     from evalql.schema.dataset import Dataset
+
+
+def compiled_filter(text: str, dialect: str):
+    """A run filter argument as SQL, or BAD_USER_INPUT with the words of spec §4.7."""
+    try:
+        return run_condition(text, dialect)
+    except FilterError as exc:
+        raise BadUserInput(f"filter: {exc.message}") from None
 
 
 @strawberry.type
@@ -68,17 +79,22 @@ class Session:
     @strawberry.field(description="Stats over the session's root runs (spec §3.2).")
     async def stats(self, info: Info, filter: str | None = None) -> "SessionStats":
         if filter:
-            raise BadUserInput("filter: filters are not supported yet")
-        found = await info.context.loaders.session_stats.load(self.row.id)
+            scope = info.context.scope
+            condition = compiled_filter(filter, scope.db.bind.dialect.name)
+            found = (await stats_for_sessions(scope, [self.row.id], [condition]))[self.row.id]
+            shown = f"and(eq(is_root, true), {filter})"
+        else:
+            found = await info.context.loaders.session_stats.load(self.row.id)
+            shown = "eq(is_root, true)"
         return SessionStats(session_=self, block=found.stats, session_feedback=found.session_feedback_stats,
-                            filter="eq(is_root, true)")
+                            filter=shown)
 
     @strawberry.field
     async def runs(self, info: Info, first: int = 20, after: str | None = None, filter: str | None = None,
                    is_root: bool | None = None) -> Connection[Run]:
-        if filter:
-            raise BadUserInput("filter: filters are not supported yet")
         stmt = readable(info.context.scope, models.Run).where(models.Run.session_id == self.row.id)
+        if filter:
+            stmt = stmt.where(compiled_filter(filter, info.context.scope.db.bind.dialect.name))
         if is_root is not None:
             stmt = stmt.where(models.Run.is_root.is_(is_root))
         return await keyset_page(info.context.scope, stmt, models.Run.start_time, models.Run.id,

@@ -1,0 +1,82 @@
+"""Fresh, migrated databases for tests, fast: each backend gets a template built once
+per test session by the real migrations, and every test gets a copy of it (a file copy
+for SQLite, `CREATE DATABASE … TEMPLATE` for PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+from evalql.db.engine import create_engine
+from evalql.db.migrate import upgrade
+
+BACKENDS = ("sqlite", "postgresql")
+# The server the PostgreSQL tests use (a maintenance database on it; tests create their own).
+PG_ADMIN_DSN = os.environ.get("EVALQL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+_templates: dict[str, str] = {}
+
+
+def _pg_url(name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(PG_ADMIN_DSN).set(drivername="postgresql+asyncpg", database=name).render_as_string(
+        hide_password=False)
+
+
+async def _migrated(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def new_database(backend: str, directory: Path) -> str:
+    """A new database holding the current schema; returns its URL."""
+    if backend == "sqlite":
+        if "sqlite" not in _templates:
+            template = Path(tempfile.mkdtemp(prefix="evalql-template-")) / "template.db"
+            await _migrated(f"sqlite+aiosqlite:///{template}")
+            _templates["sqlite"] = str(template)
+        path = directory / f"evalql-{uuid.uuid4().hex[:8]}.db"
+        shutil.copyfile(_templates["sqlite"], path)
+        return f"sqlite+aiosqlite:///{path}"
+    if "postgresql" not in _templates:
+        template = f"evalql_template_{os.getpid()}"
+        await _admin(f'DROP DATABASE IF EXISTS "{template}"')
+        await _admin(f'CREATE DATABASE "{template}"')
+        await _migrated(_pg_url(template))
+        _templates["postgresql"] = template
+    name = f"evalql_test_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{_templates["postgresql"]}"')
+    return _pg_url(name)
+
+
+async def drop_database(url: str) -> None:
+    if url.startswith("postgresql"):
+        name = url.rsplit("/", 1)[1]
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def drop_templates() -> None:
+    template = _templates.pop("postgresql", None)
+    if template is not None:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+    sqlite = _templates.pop("sqlite", None)
+    if sqlite is not None:
+        shutil.rmtree(Path(sqlite).parent, ignore_errors=True)
