@@ -36,6 +36,7 @@ from evalql.app import create_app  # noqa: E402
 from evalql.config import Settings  # noqa: E402
 from evalql.db import writes  # noqa: E402
 from evalql.db.engine import create_engine, session_factory  # noqa: E402
+from evalql.db.migrate import upgrade  # noqa: E402
 from evalql.db.models import Base  # noqa: E402
 
 GROUPINGS = (("run_metadata", "model", 2), ("example_metadata", "difficulty", 3))  # (group_by, key, groups in W(N))
@@ -62,7 +63,8 @@ async def prepare(url: str, n: int) -> tuple[uuid.UUID, list[uuid.UUID], str, fl
     try:
         async with engine.begin() as conn:
             await conn.run_sync(Base.metadata.drop_all)
-            await conn.run_sync(Base.metadata.create_all)
+            await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        await upgrade(engine)  # the schema as `evalql migrate` makes it
         async with session_factory(engine)() as db:
             workspace = await writes.create_workspace(db, f"bench-{n}")
             key = await writes.create_api_key(db, workspace.id)

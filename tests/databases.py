@@ -80,3 +80,12 @@ def drop_templates() -> None:
     sqlite = _templates.pop("sqlite", None)
     if sqlite is not None:
         shutil.rmtree(Path(sqlite).parent, ignore_errors=True)
+
+
+async def new_empty_database(backend: str, directory: Path) -> str:
+    """A new database without any schema (as a first install finds it)."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{directory / f'empty-{uuid.uuid4().hex[:8]}.db'}"
+    name = f"evalql_test_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    return _pg_url(name)
