@@ -22,6 +22,7 @@ from evalql.app import create_app
 from evalql.config import Settings
 from evalql.db import writes
 from tests import oracle
+from tests import databases
 from tests.oracle import MISSING, Records
 from tests.worlds import rich
 
@@ -342,10 +343,13 @@ async def answer(database_url: str, rec: Records, body_spec: dict[str, Any]) -> 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=world_strategy, body_spec=body_strategy)
-def test_random_worlds_match_oracle(tmp_path_factory, spec, body_spec):
+def test_random_worlds_match_oracle(backend, tmp_path_factory, spec, body_spec):
     rec = random_world(spec)
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('hyp') / 'evalql.db'}"
-    body, got, expected = asyncio.run(answer(url, rec, body_spec))
+    url = asyncio.run(databases.new_database(backend, tmp_path_factory.mktemp("hyp")))
+    try:
+        body, got, expected = asyncio.run(answer(url, rec, body_spec))
+    finally:
+        asyncio.run(databases.drop_database(url))
     problems = oracle.compare(expected, got)
     assert not problems, f"{len(problems)} mismatches for {body}:\n" + "\n".join(problems[:40])
 

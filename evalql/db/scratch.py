@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from sqlalchemy import Column, Index, MetaData, Select, Table, insert
+from sqlalchemy import Column, Index, MetaData, Select, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -26,6 +26,10 @@ async def scratch_table(
     await db.run_sync(lambda session: table.create(session.connection()))
     try:
         await db.execute(insert(table).from_select([c.name for c in columns], source))
+        if db.bind.dialect.name == "postgresql":
+            # Autovacuum never sees temporary tables: without statistics the planner
+            # assumes a handful of rows and picks nested loops over thousands.
+            await db.execute(text(f'ANALYZE "{table.name}"'))
         yield table
     finally:
         await db.run_sync(lambda session: table.drop(session.connection()))

@@ -15,6 +15,7 @@ conditions of that same `and` to one entry.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -326,13 +327,12 @@ def _op(expr: Expr) -> str:
 
 
 def _ordered(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    return {"eq": column == value, "gt": column > value, "gte": column >= value, "lt": column < value,
-            "lte": column <= value, "neq": column != value}[op]
+    return getattr(operator, op if op in ("gt", "lt") else {"eq": "eq", "neq": "ne", "gte": "ge", "lte": "le"}[op])(
+        column, value)
 
 
 def _python_ordered(left: Any, op: str, right: Any) -> bool:
-    return {"eq": left == right, "neq": left != right, "gt": left > right, "gte": left >= right,
-            "lt": left < right, "lte": left <= right}[op]
+    return bool(_ordered(left, op, right))
 
 
 # -- entry points ---------------------------------------------------------------------------
