@@ -183,7 +183,7 @@ class FilterOracle:
         return not hit if fn == "neq" else hit
 
     def plain(self, fn: str, args: list[Any], rid: uuid.UUID) -> bool:
-        d, r = self.d, self.d.runs[rid]
+        r = self.d.runs[rid]
         if fn == "search":
             if len(args) == 1:
                 needle = fold(string_form(args[0][1]))

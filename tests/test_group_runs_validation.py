@@ -434,3 +434,33 @@ async def test_rejected_request_writes_nothing(api, world):
     await api.group_runs(uuid.uuid4(), valid_body(world))
     await api.group_runs(world.dataset_id, valid_body(world))
     assert await counts() == before
+
+
+async def test_two_spellings_of_one_session_and_their_filters(api, world):
+    """Keys compare as UUIDs, so `a…` and `A…` name one session: their lists are AND-ed,
+    not one of them silently dropped."""
+    a = sid(world, "A")
+    both = await api.group_runs(world.dataset_id, valid_body(world, filters={
+        a: ["lt(latency, 2.5)"], a.upper(): ["gt(latency, 1.5)"]}))
+    combined = await api.group_runs(world.dataset_id, valid_body(world, filters={
+        a: ["and(lt(latency, 2.5), gt(latency, 1.5))"]}))
+    last_only = await api.group_runs(world.dataset_id, valid_body(world, filters={a: ["gt(latency, 1.5)"]}))
+    assert both.status_code == combined.status_code == 200, (both.text, combined.text)
+    def without_session_filters(payload: dict) -> dict:
+        for group in payload["groups"]:
+            for session in group["sessions"]:
+                session.pop("filter")
+        return payload
+
+    assert both.json()["groups"], both.json()
+    assert without_session_filters(both.json()) == without_session_filters(combined.json())
+    assert without_session_filters(both.json()) != without_session_filters(last_only.json())
+    session_a = [s for g in last_only.json()["groups"] for s in g["sessions"] if s["id"] == a]
+    assert session_a and session_a[0]["filter"].endswith(", gt(latency, 1.5))"), session_a
+
+
+async def test_bad_filter_reported_with_bad_session_ids(api, world):
+    body = valid_body(world, session_ids=["nope"], filters={sid(world, "A"): ["eq(latncy, 1)"]})
+    found = {(tuple(p["loc"]), p["type"]) for p in detail(await api.group_runs(world.dataset_id, body))}
+    assert found == {(("body", "session_ids", 0), "uuid_parsing"),
+                     (("body", "filters", sid(world, "A"), 0), "value_error")}

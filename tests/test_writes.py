@@ -4,6 +4,7 @@ and values derived at write time (spec §2.4)."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import uuid
 from decimal import Decimal
 
@@ -70,3 +71,23 @@ async def test_mixed_records_insert_in_few_statements(api):
     # Reported usage rolled up from each root's one child (spec §2.4).
     assert [r.total_tokens for r in roots] == [i + 1 for i in range(50)]
     assert all(r.total_cost == Decimal("0.000001") for r in roots)
+
+
+async def test_long_metadata_values_store_and_group(api):
+    """A metadata value can be a whole prompt: no index may refuse it (PostgreSQL caps
+    index rows near 2.7 kB), and it still groups."""
+    prompt = "You are a careful assistant. " + secrets.token_hex(6000)  # 12 kB that barely compresses
+    async with api.sessions() as db:
+        ws = api.workspace_id
+        dataset = await writes.insert_dataset(db, ws, name="long")
+        [example] = await writes.insert_examples(db, ws, [{"dataset_id": dataset.id, "metadata": {"p": prompt}}])
+        session = await writes.insert_session(db, ws, name="s", reference_dataset_id=dataset.id)
+        await writes.insert_runs(db, ws, [{
+            "id": uuid.uuid4(), "name": "r", "run_type": "chain", "start_time": T0, "end_time": T0,
+            "session_id": session.id, "reference_example_id": example, "extra": {"metadata": {"prompt": prompt}}}])
+        await db.commit()
+    for group_by, key in (("run_metadata", "prompt"), ("example_metadata", "p")):
+        response = await api.group_runs(dataset.id, {"session_ids": [str(session.id)], "group_by": group_by,
+                                                     "metadata_key": key})
+        assert response.status_code == 200, response.text
+        assert [g["group_key"] for g in response.json()["groups"]] == [prompt]

@@ -183,7 +183,9 @@ class RunMetadata(MetadataEntryMixin, Base):
 
     __table_args__ = (
         PrimaryKeyConstraint("workspace_id", "run_id", "key"),
-        Index("ix_run_metadata_ws_session_key_value", "workspace_id", "session_id", "key", "value"),
+        # No `value` in the index: PostgreSQL refuses index rows over ~2.7 kB, and a
+        # metadata value (a prompt, say) can be longer; lookups go by run and key anyway.
+        Index("ix_run_metadata_ws_session_key", "workspace_id", "session_id", "key"),
     )
 
 
@@ -194,7 +196,7 @@ class ExampleMetadata(MetadataEntryMixin, Base):
 
     __table_args__ = (
         PrimaryKeyConstraint("workspace_id", "example_id", "key"),
-        Index("ix_example_metadata_ws_dataset_key_value", "workspace_id", "dataset_id", "key", "value"),
+        Index("ix_example_metadata_ws_dataset_key", "workspace_id", "dataset_id", "key"),
     )
 
 

@@ -9,6 +9,7 @@ both SQLite and PostgreSQL, and the name is unique, so concurrent requests never
 from __future__ import annotations
 
 import uuid
+from contextlib import suppress
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -23,6 +24,7 @@ async def scratch_table(
     table = Table(f"{prefix}_{uuid.uuid4().hex[:12]}", MetaData(), *columns, prefixes=["TEMPORARY"])
     for i, names in enumerate(indexes):
         Index(f"{table.name}_ix{i}", *[table.c[n] for n in names])
+    drop = lambda session: table.drop(session.connection())  # noqa: E731
     await db.run_sync(lambda session: table.create(session.connection()))
     try:
         await db.execute(insert(table).from_select([c.name for c in columns], source))
@@ -31,5 +33,11 @@ async def scratch_table(
             # assumes a handful of rows and picks nested loops over thousands.
             await db.execute(text(f'ANALYZE "{table.name}"'))
         yield table
-    finally:
-        await db.run_sync(lambda session: table.drop(session.connection()))
+    except BaseException:
+        # On PostgreSQL the failed statement aborted the transaction, and its rollback
+        # removes the table; a DROP now would only replace the real error with another.
+        if db.bind.dialect.name != "postgresql":
+            with suppress(Exception):
+                await db.run_sync(drop)
+        raise
+    await db.run_sync(drop)

@@ -7,17 +7,14 @@ else in the compiler is portable Core. Literals are always bound parameters.
 from __future__ import annotations
 
 import string
-
-import orjson
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     CTE, Boolean, ColumnElement, Text, and_, case, cast, column, exists, func, literal, literal_column, or_, select, true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-
-
 
 from evalql.values import number_text
 

@@ -221,7 +221,7 @@ class _Parser:
         field = self.field_arg(args[0], name, offset)
         if name == "in":
             if not isinstance(args[1], list):
-                raise FilterError(f"in() takes a list [...] as its second argument", _offset_of(args[1], offset))
+                raise FilterError("in() takes a list [...] as its second argument", _offset_of(args[1], offset))
             return In(field, tuple(args[1]), offset)
         value = self.value(args[1], name, offset)
         if name in COMPARISONS:

@@ -59,11 +59,13 @@ def numeric_order(num: ColumnElement[float], text: ColumnElement[str]) -> list[C
 async def run_group_query(scope: Scope, query: GroupQuery, sessions: dict[uuid.UUID, SessionRow]) -> list[Group]:
     found = candidates(scope, query)
     columns = [Column(c.name, c.type) for c in found.selected_columns]
+    # SQLite aggregates and joins along these indexes. PostgreSQL hashes instead, and
+    # must not index `value`: a metadata value can exceed its ~2.7 kB index-row limit.
+    by_group = ("is_text", "value", "example_id") if scope.db.bind.dialect.name == "sqlite" else ("example_id",)
     async with (
-        scratch_table(scope.db, "evalql_candidates", columns, found,
-                      indexes=[("is_text", "value", "example_id", "bit")]) as cand,
-        scratch_table(scope.db, "evalql_group_runs", [Column(c.name, c.type) for c in found.selected_columns], group_members(cand),
-                      indexes=[("is_text", "value", "example_id"), ("run_id",)]) as all_members,
+        scratch_table(scope.db, "evalql_candidates", columns, found, indexes=[by_group]) as cand,
+        scratch_table(scope.db, "evalql_group_runs", [Column(c.name, c.type) for c in found.selected_columns],
+                      group_members(cand), indexes=[by_group, ("run_id",)]) as all_members,
     ):
         return await _answer(scope, query, sessions, all_members)
 

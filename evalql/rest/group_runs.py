@@ -20,7 +20,9 @@ from evalql.rest.errors import ApiError, Problem, problem, problems_from
 from evalql.rest.json import json_response, read_json
 from evalql.rest.shapes import group_json
 
-SessionFilters = dict[uuid.UUID, list[str]]
+# Keys stay strings here: two spellings of one session (case) must AND their lists,
+# which a UUID-keyed dict would silently collapse to the last one.
+SessionFilters = dict[str, list[str]]
 
 
 def _not_bool(value: Any) -> Any:
@@ -45,7 +47,6 @@ class GroupRunsBody(BaseModel):
 
 
 _SESSION_IDS = TypeAdapter(list[uuid.UUID])
-_FILTERS = TypeAdapter(SessionFilters | None)
 
 
 def parse_path_uuid(value: str, name: str) -> tuple[uuid.UUID | None, list[Problem]]:
@@ -58,21 +59,28 @@ def parse_path_uuid(value: str, name: str) -> tuple[uuid.UUID | None, list[Probl
 def filter_problems(raw: Any) -> list[Problem]:
     """Rules on `filters` that need `session_ids` too; checked whenever both parse, so they
     are reported together with every other problem."""
-    if not isinstance(raw, dict):
+    if not isinstance(raw, dict) or not isinstance(raw.get("filters"), dict):
         return []
     try:
-        session_ids = set(_SESSION_IDS.validate_python(raw.get("session_ids")))
-        filters = _FILTERS.validate_python(raw.get("filters"))
+        session_ids: set[uuid.UUID] | None = set(_SESSION_IDS.validate_python(raw.get("session_ids")))
     except ValidationError:
-        return []
+        session_ids = None  # reported by the model; filter strings are still checked
     out = []
-    for raw_key, strings in (raw.get("filters") or {}).items() if filters else ():
-        session_id = uuid.UUID(raw_key)
-        if session_id not in session_ids:
-            out.append(problem(["body", "filters", str(session_id)], f"Session {session_id} is not in session_ids",
+    for raw_key, strings in raw["filters"].items():
+        try:
+            session_id = uuid.UUID(str(raw_key))
+        except ValueError:
+            out.append(problem(["body", "filters", raw_key], "Input should be a valid UUID", "uuid_parsing", raw_key))
+            continue
+        if session_ids is not None and session_id not in session_ids:
+            out.append(problem(["body", "filters", raw_key], f"Session {session_id} is not in session_ids",
                                "value_error"))
             continue
+        if not isinstance(strings, list):
+            continue  # list_type, reported by the model
         for i, text in enumerate(strings):
+            if not isinstance(text, str):
+                continue  # string_type, reported by the model
             try:
                 validate_run_filter(text)
             except FilterError as exc:
@@ -84,8 +92,8 @@ def to_query(dataset_id: uuid.UUID, body: GroupRunsBody, dialect: str) -> GroupQ
     """The group query of a validated body; filter strings (already checked by
     `filter_problems`) are compiled into per-session conditions on runs (spec §5.3 step 1)."""
     strings: dict[uuid.UUID, list[str]] = {}
-    for session_id, texts in (body.filters or {}).items():
-        strings.setdefault(session_id, []).extend(texts)  # keys compare as UUIDs
+    for key, texts in (body.filters or {}).items():
+        strings.setdefault(uuid.UUID(key), []).extend(texts)  # keys compare as UUIDs
     conditions = {
         session_id: [run_condition(text, dialect, prefix=f"s{n}_{i}") for i, text in enumerate(texts)]
         for n, (session_id, texts) in enumerate(strings.items()) if texts

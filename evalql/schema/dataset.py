@@ -9,6 +9,8 @@ import strawberry
 
 from evalql.db import models
 from evalql.db.scope import readable
+from evalql.filters.errors import FilterError
+from evalql.filters.examples import example_condition
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.errors import BadUserInput
@@ -48,14 +50,17 @@ class Dataset:
     async def session_count(self, info: Info) -> int:
         return (await info.context.loaders.dataset_counts.load(self.row.id))[1]
 
-    @strawberry.field(description="Live examples by (created_at, id).")
+    @strawberry.field(description="Live examples by (created_at, id); `filter` is an example filter (spec §4.5).")
     async def examples(self, info: Info, first: int = 20, after: str | None = None,
                        splits: list[str] | None = None, filter: str | None = None) -> Connection[Example]:
-        if filter:
-            raise BadUserInput("filter: filters are not supported yet")
         scope = info.context.scope
         stmt = readable(scope, models.Example).where(models.Example.dataset_id == self.row.id,
                                                      models.Example.deleted_at.is_(None))
+        if filter:
+            try:
+                stmt = stmt.where(example_condition(scope, filter))
+            except FilterError as exc:
+                raise BadUserInput(f"filter: {exc.message}") from None
         if splits:
             stmt = stmt.where(in_any_split(scope, splits))
         return await keyset_page(scope, stmt, models.Example.created_at, models.Example.id,

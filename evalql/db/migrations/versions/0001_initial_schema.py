@@ -50,7 +50,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('workspace_id', 'example_id', 'key')
     )
     with op.batch_alter_table('example_metadata', schema=None) as batch_op:
-        batch_op.create_index('ix_example_metadata_ws_dataset_key_value', ['workspace_id', 'dataset_id', 'key', 'value'], unique=False)
+        batch_op.create_index('ix_example_metadata_ws_dataset_key', ['workspace_id', 'dataset_id', 'key'], unique=False)
 
     op.create_table('examples',
     sa.Column('dataset_id', sa.Uuid(), nullable=False),
@@ -108,7 +108,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('workspace_id', 'run_id', 'key')
     )
     with op.batch_alter_table('run_metadata', schema=None) as batch_op:
-        batch_op.create_index('ix_run_metadata_ws_session_key_value', ['workspace_id', 'session_id', 'key', 'value'], unique=False)
+        batch_op.create_index('ix_run_metadata_ws_session_key', ['workspace_id', 'session_id', 'key'], unique=False)
 
     op.create_table('runs',
     sa.Column('session_id', sa.Uuid(), nullable=False),
@@ -222,7 +222,7 @@ def downgrade() -> None:
 
     op.drop_table('runs')
     with op.batch_alter_table('run_metadata', schema=None) as batch_op:
-        batch_op.drop_index('ix_run_metadata_ws_session_key_value')
+        batch_op.drop_index('ix_run_metadata_ws_session_key')
 
     op.drop_table('run_metadata')
     with op.batch_alter_table('feedback', schema=None) as batch_op:
@@ -236,7 +236,7 @@ def downgrade() -> None:
 
     op.drop_table('examples')
     with op.batch_alter_table('example_metadata', schema=None) as batch_op:
-        batch_op.drop_index('ix_example_metadata_ws_dataset_key_value')
+        batch_op.drop_index('ix_example_metadata_ws_dataset_key')
 
     op.drop_table('example_metadata')
     with op.batch_alter_table('datasets', schema=None) as batch_op:
