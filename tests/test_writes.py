@@ -91,3 +91,19 @@ async def test_long_metadata_values_store_and_group(api):
                                                      "metadata_key": key})
         assert response.status_code == 200, response.text
         assert [g["group_key"] for g in response.json()["groups"]] == [prompt]
+
+
+async def test_feedback_is_idempotent_by_id(api):
+    """The dialect upsert: a second create with the same id replaces the first (§7.6)."""
+    feedback_id, run_id = uuid.uuid4(), uuid.uuid4()
+    async with api.sessions() as db:
+        await writes.insert_feedback(db, api.workspace_id, [
+            {"id": feedback_id, "run_id": run_id, "key": "k", "score": 0.5, "comment": "first"}])
+        await writes.insert_feedback(db, api.workspace_id, [
+            {"id": feedback_id, "run_id": run_id, "key": "k", "score": 1, "value": "good"},
+            {"id": uuid.uuid4(), "run_id": run_id, "key": "other", "score": None}])
+        await db.commit()
+        rows = list(await db.scalars(select(Feedback).where(Feedback.run_id == run_id).order_by(Feedback.key)))
+    assert [(f.key, f.score, f.value, f.value_label) for f in rows] == [("k", 1.0, "good", "good"),
+                                                                       ("other", None, None, None)]
+    assert rows[0].id == feedback_id and rows[0].comment is None  # replaced, not merged

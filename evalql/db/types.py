@@ -10,11 +10,12 @@ from sqlalchemy import JSON, BigInteger, DateTime
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-# JSONB on PostgreSQL (indexable, compared by value), JSON text on SQLite.
-Json = JSON().with_variant(JSONB(), "postgresql")
+# JSONB on PostgreSQL (indexable, compared by value), JSON text on SQLite. Python None
+# is SQL NULL (not the JSON text `null`) however the row is written.
+Json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 # Run payloads (inputs, outputs, extra, events, serialized) stay JSON text on both:
 # JSONB reorders object keys, and previews and answers must keep the keys as sent.
-JsonDocument = JSON()
+JsonDocument = JSON(none_as_null=True)
 
 # Costs are stored as integer multiples of 1e-12 (pico-units). SQLite has no exact
 # decimal type (NUMERIC columns are stored as REAL), and summing floats would turn

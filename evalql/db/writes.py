@@ -18,6 +18,7 @@ from evalql.db.models import (
     ApiKey, Dataset, Example, ExampleMetadata, Feedback, Run, RunMetadata, TracerSession, Workspace,
 )
 from evalql.db.types import utcnow
+from evalql.db.upsert import upsert
 from evalql.values import normalize, value_label
 
 KEY_PREFIX = "evq_"
@@ -271,5 +272,6 @@ async def insert_feedback(db: AsyncSession, workspace_id: uuid.UUID, records: li
             "error": bool(record.get("error") or False), "created_at": created,
             "modified_at": derive.parse_timestamp(record.get("modified_at")) or created,
         })
-    await bulk_insert(db, Feedback, rows)
+    # Idempotent by id (spec §7.6): creating an id that exists replaces it.
+    await upsert(db, Feedback, rows, key=("workspace_id", "id"))
     return [row["id"] for row in rows]

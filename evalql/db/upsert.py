@@ -1,0 +1,40 @@
+"""INSERT … ON CONFLICT DO UPDATE for both dialects.
+
+SQLite (3.24+) and PostgreSQL spell upserts the same way, but SQLAlchemy exposes them
+through each dialect's own `insert` construct; this picks the right one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def upsert(db: AsyncSession, model: Any, rows: list[dict[str, Any]], *, key: Sequence[str]) -> None:
+    """Insert `rows`; a row whose `key` columns exist already replaces the stored values
+    of the columns it carries (the key columns excepted)."""
+    if not rows:
+        return
+    dialect = db.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # One statement per distinct column set: each needs its own SET list.
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        by_columns.setdefault(tuple(sorted(row)), []).append(row)
+    table = model.__table__
+    for columns, batch in by_columns.items():
+        stmt = insert(table)
+        updates = {name: stmt.excluded[_column_name(model, name)] for name in columns if name not in key}
+        stmt = stmt.on_conflict_do_update(index_elements=[_column_name(model, k) for k in key], set_=updates)
+        await db.execute(stmt, [_by_column_name(model, row) for row in batch])
+
+
+def _column_name(model: Any, attribute: str) -> str:
+    return model.__mapper__.attrs[attribute].columns[0].name
+
+
+def _by_column_name(model: Any, row: dict[str, Any]) -> dict[str, Any]:
+    return {_column_name(model, name): value for name, value in row.items()}
