@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import uuid
-from decimal import Decimal
 
 import strawberry
 from graphql import GraphQLError
@@ -17,7 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from evalql.schema.errors import EXPECTED_CODES
 from evalql.schema.query import Query
-from evalql.schema.scalars import DateTime, DecimalScalar, UUID
+from evalql.schema.scalars import SCALARS
 
 log = logging.getLogger("evalql.graphql")
 
@@ -61,21 +58,22 @@ class UserErrorCodes(SchemaExtension):
 
 
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    # Factories, not instances: extensions keep per-operation state, so each request
+    # gets fresh ones.
     extensions: list = [
-        QueryDepthLimiter(max_depth=MAX_DEPTH),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        UserErrorCodes(),
-        CodedMaskErrors(should_mask_error=_unexpected, error_message="Internal error"),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        UserErrorCodes,
+        lambda: CodedMaskErrors(should_mask_error=_unexpected, error_message="Internal error"),
     ]
     if not introspection:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
         extensions=extensions,
         # Serialise exactly as REST does (UTC "+00:00" with microseconds, decimal strings).
-        scalar_overrides={dt.datetime: DateTime, uuid.UUID: UUID, Decimal: DecimalScalar},
-        config=StrawberryConfig(disable_field_suggestions=not introspection),
+        config=StrawberryConfig(disable_field_suggestions=not introspection, scalar_map=SCALARS),
     )
 
 
