@@ -21,7 +21,9 @@ from evalql.graphql_app import GraphQLEndpoint
 from evalql.rest.errors import (
     ApiError, PoolTimeout, api_error_handler, auth_error_handler, http_error_handler, pool_timeout_handler,
 )
+from evalql.rest import datasets, examples
 from evalql.rest.group_runs import group_runs_route
+from evalql.rest.info import info_route
 from evalql.schema import build_schema
 
 API_PREFIX = "/api/v1"
@@ -63,7 +65,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = GraphQLEndpoint(build_schema(introspection=settings.introspection), sessions,
                               graphiql=settings.graphiql)
     routes = [
+        Route("/info", info_route, methods=["GET"]),
+        Route("/datasets", datasets.create_dataset_route, methods=["POST"]),
+        Route("/datasets", datasets.list_datasets_route, methods=["GET"]),
+        Route("/datasets/{dataset_id}", datasets.read_dataset_route, methods=["GET"]),
+        Route("/datasets/{dataset_id}", datasets.delete_dataset_route, methods=["DELETE"]),
         Route("/datasets/{dataset_id}/group/runs", group_runs_route, methods=["POST"]),
+        Route("/examples/bulk", examples.bulk_create_route, methods=["POST"]),
+        Route("/examples", examples.create_route, methods=["POST"]),
+        Route("/examples", examples.list_route, methods=["GET"]),
+        Route("/examples/{example_id}", examples.read_route, methods=["GET"]),
+        Route("/examples/{example_id}", examples.patch_route, methods=["PATCH"]),
+        Route("/examples/{example_id}", examples.delete_route, methods=["DELETE"]),
         Mount("/graphql/static", graphiql_static_app()),
         Route("/graphql", graphql, methods=["GET", "POST"]),
     ]

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db import derive
@@ -94,6 +94,12 @@ def split_list(split: str | list[str] | None) -> list[str]:
     return list(dict.fromkeys(split))
 
 
+def _example_metadata_rows(workspace_id: uuid.UUID, example_id: uuid.UUID, dataset_id: uuid.UUID,
+                           metadata: Any) -> list[dict[str, Any]]:
+    return [_entry_row(workspace_id, k, v) | {"example_id": example_id, "dataset_id": dataset_id}
+            for k, v in metadata_entries(metadata)]
+
+
 async def insert_examples(db: AsyncSession, workspace_id: uuid.UUID, records: Iterable[dict[str, Any]]) -> list[uuid.UUID]:
     """Records: dataset_id, inputs, outputs, metadata, split, id, created_at, source_run_id."""
     rows, entries, ids = [], [], []
@@ -109,14 +115,50 @@ async def insert_examples(db: AsyncSession, workspace_id: uuid.UUID, records: It
             "inputs": record.get("inputs") or {}, "outputs": record.get("outputs"), "metadata_": metadata,
             "source_run_id": as_uuid(record.get("source_run_id")), "created_at": created, "modified_at": created,
         })
-        entries += [
-            _entry_row(workspace_id, k, v) | {"example_id": example_id, "dataset_id": as_uuid(record["dataset_id"])}
-            for k, v in metadata_entries(metadata)
-        ]
+        entries += _example_metadata_rows(workspace_id, example_id, as_uuid(record["dataset_id"]), metadata)
         ids.append(example_id)
     await bulk_insert(db, Example, rows)
     await bulk_insert(db, ExampleMetadata, entries)
     return ids
+
+
+async def update_example(db: AsyncSession, example: Example, *, inputs: Any = None, outputs: Any = None,
+                         metadata: Any = None, split: str | list[str] | None = None) -> None:
+    """PATCH semantics (spec §7.3): None leaves a field unchanged. The split list stays in
+    `metadata.dataset_split` (an explicit `split` wins over one in `metadata`), and the
+    normalised `example_metadata` rows are rewritten to match."""
+    if inputs is not None:
+        example.inputs = inputs
+    if outputs is not None:
+        example.outputs = outputs
+    if metadata is not None or split is not None:
+        current = example.metadata_ if isinstance(example.metadata_, dict) else {}
+        new = dict(metadata if metadata is not None else current)
+        if split is not None:
+            new["dataset_split"] = split_list(split)
+        elif "dataset_split" not in new:
+            new["dataset_split"] = current.get("dataset_split") or ["base"]
+        example.metadata_ = new
+        await db.execute(delete(ExampleMetadata).where(ExampleMetadata.workspace_id == example.workspace_id,
+                                                       ExampleMetadata.example_id == example.id))
+        await bulk_insert(db, ExampleMetadata,
+                          _example_metadata_rows(example.workspace_id, example.id, example.dataset_id, new))
+    example.modified_at = utcnow()
+    await db.flush()
+
+
+async def soft_delete_dataset(db: AsyncSession, workspace_id: uuid.UUID, dataset_id: uuid.UUID) -> None:
+    """Marks the dataset and its live examples deleted (spec §7.2)."""
+    now = utcnow()
+    await db.execute(update(Dataset).where(Dataset.workspace_id == workspace_id, Dataset.id == dataset_id)
+                     .values(deleted_at=now, modified_at=now))
+    await db.execute(update(Example).where(Example.workspace_id == workspace_id, Example.dataset_id == dataset_id,
+                                           Example.deleted_at.is_(None)).values(deleted_at=now))
+
+
+async def soft_delete_example(db: AsyncSession, workspace_id: uuid.UUID, example_id: uuid.UUID) -> None:
+    await db.execute(update(Example).where(Example.workspace_id == workspace_id, Example.id == example_id)
+                     .values(deleted_at=utcnow()))
 
 
 async def insert_session(db: AsyncSession, workspace_id: uuid.UUID, **fields: Any) -> TracerSession:

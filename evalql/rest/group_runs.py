@@ -18,6 +18,7 @@ from evalql.resolvers.group_runs import answer_group_query
 from evalql.rest.context import request_scope
 from evalql.rest.errors import ApiError, Problem, problem, problems_from
 from evalql.rest.json import json_response, read_json
+from evalql.rest.params import parse_path_uuid
 from evalql.rest.shapes import group_json
 
 # Keys stay strings here: two spellings of one session (case) must AND their lists,
@@ -47,13 +48,6 @@ class GroupRunsBody(BaseModel):
 
 
 _SESSION_IDS = TypeAdapter(list[uuid.UUID])
-
-
-def parse_path_uuid(value: str, name: str) -> tuple[uuid.UUID | None, list[Problem]]:
-    try:
-        return uuid.UUID(value), []
-    except ValueError:
-        return None, [problem(["path", name], "Input should be a valid UUID", "uuid_parsing", value)]
 
 
 def filter_problems(raw: Any) -> list[Problem]:

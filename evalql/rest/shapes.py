@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from evalql.db.models import Example, Feedback, Run, TracerSession
+from evalql.db.models import Dataset, Example, Feedback, Run, TracerSession
 from evalql.db.types import format_cost
 from evalql.resolvers.results import (
     ExampleWithRuns, FeedbackStats, Group, RunSetStats, RunWithFeedback, SessionInGroup,
@@ -78,6 +78,22 @@ def grouped_session_json(item: SessionInGroup) -> dict[str, Any]:
         "example_count": item.example_count,
         "min_start_time": ts(item.stats.min_start_time), "max_start_time": ts(item.stats.max_start_time),
         "filter": item.filter, "experiment_progress": None,
+    }
+
+
+def dataset_json(dataset: Dataset, example_count: int = 0, session_count: int = 0,
+                 last_session_start_time: dt.datetime | None = None) -> dict[str, Any]:
+    """Dataset (spec §2.1); the counts cover live examples and sessions referencing it."""
+    return {
+        "id": uid(dataset.id), "name": dataset.name, "description": dataset.description,
+        "data_type": dataset.data_type, "created_at": ts(dataset.created_at), "modified_at": ts(dataset.modified_at),
+        "tenant_id": uid(dataset.workspace_id), "example_count": example_count, "session_count": session_count,
+        "last_session_start_time": ts(last_session_start_time),
+        "inputs_schema_definition": dataset.inputs_schema_definition,
+        "outputs_schema_definition": dataset.outputs_schema_definition,
+        "transformations": dataset.transformations, "metadata": dataset.metadata_,
+        "externally_managed": bool(dataset.externally_managed),
+        "baseline_experiment_id": uid(dataset.baseline_experiment_id),
     }
 
 

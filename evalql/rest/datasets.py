@@ -1,0 +1,173 @@
+"""Datasets (spec §7.2): create, list, read, soft-delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from evalql.db import derive, writes
+from evalql.db.models import Dataset, Example, TracerSession
+from evalql.db.scope import Scope, readable
+from evalql.rest.context import request_scope
+from evalql.rest.errors import ApiError, problems_from
+from evalql.rest.json import json_response, read_json
+from evalql.rest.params import query_problems, require_path_uuid
+from evalql.rest.shapes import dataset_json
+
+
+class DataType(str, enum.Enum):
+    kv = "kv"
+    llm = "llm"
+    chat = "chat"
+
+
+class DatasetExtra(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    metadata: dict[str, Any] | None = None
+
+
+class DatasetCreate(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    description: str | None = None
+    data_type: DataType | None = None
+    inputs_schema_definition: dict[str, Any] | None = None
+    outputs_schema_definition: dict[str, Any] | None = None
+    transformations: list[Any] | None = None
+    extra: DatasetExtra | None = None
+    id: uuid.UUID | None = None
+    created_at: dt.datetime | None = None
+
+
+class DatasetListQuery(BaseModel):
+    name: str | None = None
+    name_contains: str | None = None
+    id: list[uuid.UUID] = []
+    metadata: Json[dict[str, Any]] | None = None
+    offset: Annotated[int, Field(ge=0)] = 0
+    limit: Annotated[int, Field(ge=1, le=100)] = 100
+
+
+def not_found(dataset_id: uuid.UUID) -> ApiError:
+    return ApiError(404, f"Dataset {dataset_id} not found")
+
+
+async def live_dataset(scope: Scope, dataset_id: uuid.UUID) -> Dataset:
+    """The workspace's dataset, or 404: deleted and foreign datasets behave as missing."""
+    found = await scope.db.scalar(readable(scope, Dataset).where(Dataset.id == dataset_id,
+                                                                 Dataset.deleted_at.is_(None)))
+    if found is None:
+        raise not_found(dataset_id)
+    return found
+
+
+async def datasets_json(scope: Scope, datasets: list[Dataset]) -> list[dict[str, Any]]:
+    """Dataset shapes with their counts, in three grouped reads whatever the page size."""
+    ids = [d.id for d in datasets]
+    if not ids:
+        return []
+    examples = dict((await scope.db.execute(
+        readable(scope, Example, Example.dataset_id, func.count())
+        .where(Example.dataset_id.in_(ids), Example.deleted_at.is_(None)).group_by(Example.dataset_id)
+    )).all())
+    sessions = {row[0]: row[1:] for row in (await scope.db.execute(
+        readable(scope, TracerSession, TracerSession.reference_dataset_id, func.count(),
+                 func.max(TracerSession.start_time))
+        .where(TracerSession.reference_dataset_id.in_(ids)).group_by(TracerSession.reference_dataset_id)
+    )).all()}
+    out = []
+    for d in datasets:
+        count, last = sessions.get(d.id, (0, None))
+        if isinstance(last, str):  # SQLite hands an aggregate of a text column back as text
+            last = derive.parse_timestamp(last)
+        out.append(dataset_json(d, examples.get(d.id, 0), count, last))
+    return out
+
+
+def contains(actual: Any, wanted: Any) -> bool:
+    """JSON containment, as PostgreSQL's `@>`: objects by subset of keys, arrays by every
+    wanted element being contained in some element, scalars by equality."""
+    if isinstance(wanted, dict):
+        return isinstance(actual, dict) and all(k in actual and contains(actual[k], v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(actual, list) and all(any(contains(a, w) for a in actual) for w in wanted)
+    if isinstance(wanted, bool) or isinstance(actual, bool):
+        return type(wanted) is type(actual) and wanted == actual
+    return wanted == actual
+
+
+async def create_dataset_route(request: Request) -> Response:
+    async with request_scope(request, write=True) as scope:
+        raw, problems = await read_json(request)
+        if problems:
+            raise ApiError(422, problems)
+        try:
+            body = DatasetCreate.model_validate(raw)
+        except ValidationError as exc:
+            raise ApiError(422, problems_from(exc, ["body"])) from None
+        if body.id is not None and await scope.db.scalar(readable(scope, Dataset, Dataset.id)
+                                                         .where(Dataset.id == body.id)) is not None:
+            raise ApiError(409, f"Dataset {body.id} already exists")
+        if await scope.db.scalar(readable(scope, Dataset, Dataset.id)
+                                 .where(Dataset.name == body.name, Dataset.deleted_at.is_(None))) is not None:
+            raise ApiError(409, "Dataset with this name already exists.")
+        try:
+            dataset = await writes.insert_dataset(
+                scope.db, scope.workspace_id, id=body.id, created_at=derive.parse_timestamp(body.created_at),
+                name=body.name, description=body.description,
+                data_type=(body.data_type or DataType.kv).value,
+                inputs_schema_definition=body.inputs_schema_definition,
+                outputs_schema_definition=body.outputs_schema_definition, transformations=body.transformations,
+                metadata_=body.extra.metadata if body.extra is not None else None,
+            )
+            await scope.db.commit()
+        except IntegrityError:  # a concurrent request took the id
+            await scope.db.rollback()
+            raise ApiError(409, f"Dataset {body.id} already exists") from None
+        [shape] = await datasets_json(scope, [dataset])
+        return json_response(shape)
+
+
+async def list_datasets_route(request: Request) -> Response:
+    async with request_scope(request) as scope:
+        query, problems = query_problems(request, DatasetListQuery, lists=("id",))
+        if query is None:
+            raise ApiError(422, problems)
+        stmt = readable(scope, Dataset).where(Dataset.deleted_at.is_(None))
+        if query.name is not None:
+            stmt = stmt.where(Dataset.name == query.name)
+        if query.name_contains:
+            stmt = stmt.where(func.lower(Dataset.name).contains(query.name_contains.lower(), autoescape=True))
+        if query.id:
+            stmt = stmt.where(Dataset.id.in_(query.id))
+        stmt = stmt.order_by(Dataset.created_at.desc(), Dataset.id)
+        if query.metadata is None:
+            datasets = list((await scope.db.scalars(stmt.offset(query.offset).limit(query.limit))).all())
+        else:
+            # A workspace holds few datasets; containment is checked here, alike on both databases.
+            matching = [d for d in (await scope.db.scalars(stmt)).all()
+                        if contains(d.metadata_ or {}, query.metadata)]
+            datasets = matching[query.offset:query.offset + query.limit]
+        return json_response(await datasets_json(scope, datasets))
+
+
+async def read_dataset_route(request: Request) -> Response:
+    async with request_scope(request) as scope:
+        dataset = await live_dataset(scope, require_path_uuid(request, "dataset_id"))
+        [shape] = await datasets_json(scope, [dataset])
+        return json_response(shape)
+
+
+async def delete_dataset_route(request: Request) -> Response:
+    async with request_scope(request, write=True) as scope:
+        dataset = await live_dataset(scope, require_path_uuid(request, "dataset_id"))
+        await writes.soft_delete_dataset(scope.db, scope.workspace_id, dataset.id)
+        await scope.db.commit()
+        return json_response({})
