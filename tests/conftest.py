@@ -46,6 +46,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backends(*names): run this test only on these backends")
+    config.addinivalue_line("markers", "needs_all_backends: compares backends; collected only with --db all")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test comparing the backends cannot run when only one is selected: deselect it
+    (reported as such) rather than skip it."""
+    if config.getoption("--db") == "all":
+        return
+    keep = [item for item in items if item.get_closest_marker("needs_all_backends") is None]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

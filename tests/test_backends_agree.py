@@ -51,9 +51,8 @@ async def answers(backend: str, tmp_path) -> dict[str, object]:
     return out
 
 
-async def test_sqlite_and_postgresql_answer_alike(request, tmp_path):
-    if request.config.getoption("--db") != "all":
-        pytest.skip("compares two backends: run with --db all (the default)")
+@pytest.mark.needs_all_backends  # deselected (not skipped) under --db sqlite|postgresql
+async def test_sqlite_and_postgresql_answer_alike(tmp_path):
     on_sqlite = await answers("sqlite", tmp_path)
     on_postgres = await answers("postgresql", tmp_path)
     for name in BODIES:

@@ -30,3 +30,10 @@ def readable(scope: Scope, model: type[M], *columns: Any) -> Select[Any]:
     """
     stmt = select(*columns) if columns else select(model)
     return stmt.select_from(model).where(model.workspace_id == scope.workspace_id)  # type: ignore[attr-defined]
+
+
+async def live(scope: Scope, model: type[M], row_id: Any) -> M | None:
+    """The workspace's row with this id unless soft-deleted: deleted and foreign rows
+    behave as missing (spec §1.2)."""
+    stmt = readable(scope, model).where(model.id == row_id, model.deleted_at.is_(None))  # type: ignore[attr-defined]
+    return await scope.db.scalar(stmt)

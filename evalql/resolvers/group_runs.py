@@ -16,7 +16,7 @@ from sqlalchemy import Column, ColumnElement, Table, case, func, select, tuple_
 from sqlalchemy.sql import FromClause
 
 from evalql.db.models import Dataset, Example, Feedback, Run
-from evalql.db.scope import Scope, readable
+from evalql.db.scope import Scope, live, readable
 from evalql.db.scratch import scratch_table
 from evalql.errors import NotFoundError
 from evalql.filters.render import group_filter, session_filter
@@ -199,9 +199,7 @@ async def feedbacks_by_run(scope: Scope, run_ids: list[uuid.UUID]) -> dict[uuid.
 
 async def answer_group_query(scope: Scope, query: GroupQuery) -> list[Group]:
     """Checks of spec §5.2 (dataset, then the first unknown session in request order), then the query."""
-    dataset = await scope.db.scalar(
-        readable(scope, Dataset, Dataset.id).where(Dataset.id == query.dataset_id, Dataset.deleted_at.is_(None)))
-    if dataset is None:
+    if await live(scope, Dataset, query.dataset_id) is None:
         raise NotFoundError(f"Dataset {query.dataset_id} not found")
     sessions = await sessions_by_id(scope, query.session_ids)
     for session_id in query.session_ids:

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from evalql.db import derive, writes
 from evalql.db.models import Dataset, Example, TracerSession
-from evalql.db.scope import Scope, readable
+from evalql.db.scope import Scope, live, readable
 from evalql.rest.context import request_scope
 from evalql.rest.errors import ApiError, problems_from
 from evalql.rest.json import json_response, read_json
@@ -61,8 +61,7 @@ def not_found(dataset_id: uuid.UUID) -> ApiError:
 
 async def live_dataset(scope: Scope, dataset_id: uuid.UUID) -> Dataset:
     """The workspace's dataset, or 404: deleted and foreign datasets behave as missing."""
-    found = await scope.db.scalar(readable(scope, Dataset).where(Dataset.id == dataset_id,
-                                                                 Dataset.deleted_at.is_(None)))
+    found = await live(scope, Dataset, dataset_id)
     if found is None:
         raise not_found(dataset_id)
     return found

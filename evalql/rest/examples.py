@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from evalql.db import derive, writes
 from evalql.db.models import Dataset, Example, ExampleMetadata
-from evalql.db.scope import Scope, readable
+from evalql.db.scope import Scope, live, readable
 from evalql.filters.errors import FilterError
 from evalql.filters.examples import example_condition
 from evalql.resolvers.examples import in_any_split
@@ -199,8 +199,7 @@ async def list_route(request: Request) -> Response:
 
 
 async def live_example(scope: Scope, example_id: uuid.UUID) -> Example:
-    found = await scope.db.scalar(readable(scope, Example).where(Example.id == example_id,
-                                                                 Example.deleted_at.is_(None)))
+    found = await live(scope, Example, example_id)
     if found is None:
         raise example_not_found(example_id)
     return found
