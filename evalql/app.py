@@ -21,7 +21,7 @@ from evalql.graphql_app import GraphQLEndpoint
 from evalql.rest.errors import (
     ApiError, PoolTimeout, api_error_handler, auth_error_handler, http_error_handler, pool_timeout_handler,
 )
-from evalql.rest import datasets, examples
+from evalql.rest import dataset_runs, datasets, examples, feedback, runs_ingest, runs_read, sessions
 from evalql.rest.group_runs import group_runs_route
 from evalql.rest.info import info_route
 from evalql.schema import build_schema
@@ -77,6 +77,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/examples/{example_id}", examples.read_route, methods=["GET"]),
         Route("/examples/{example_id}", examples.patch_route, methods=["PATCH"]),
         Route("/examples/{example_id}", examples.delete_route, methods=["DELETE"]),
+        *dataset_runs.ROUTES,
+        *sessions.ROUTES,
+        *runs_ingest.ROUTES,
+        *runs_read.ROUTES,
+        *feedback.ROUTES,
         Mount("/graphql/static", graphiql_static_app()),
         Route("/graphql", graphql, methods=["GET", "POST"]),
     ]

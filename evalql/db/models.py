@@ -12,7 +12,9 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Text, Uuid
+from sqlalchemy import (
+    Boolean, Float, ForeignKey, Index, Integer, LargeBinary, PrimaryKeyConstraint, String, Text, Uuid, text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from evalql.db.types import Cost, Json, JsonDocument, UtcDateTime, utcnow
@@ -63,7 +65,11 @@ class Dataset(TenantMixin, Base):
     modified_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
-    __table_args__ = (Index("ix_datasets_ws_name", "workspace_id", "name"),)
+    __table_args__ = (
+        # Names are unique among live datasets (spec §7.2); a deleted name can be reused.
+        Index("ix_datasets_ws_name_live", "workspace_id", "name", unique=True,
+              sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL")),
+    )
 
 
 class Example(TenantMixin, Base):
@@ -146,6 +152,10 @@ class Run(TenantMixin, Base):
     total_cost: Mapped[Decimal | None] = mapped_column(Cost)
     prompt_token_details: Mapped[Any] = mapped_column(Json, nullable=True)
     completion_token_details: Mapped[Any] = mapped_column(Json, nullable=True)
+    # What the merge rules of spec §7.5.2 need beyond the merged values: which fields
+    # patches set (a repeated post must not override them), the merged patch `extra`,
+    # and the usage/first-token fields as given (the columns above hold derived values).
+    ingest_state: Mapped[Any] = mapped_column(Json, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (
@@ -230,6 +240,35 @@ class Feedback(TenantMixin, Base):
     )
 
 
+class PendingRun(TenantMixin, Base):
+    """An ingest record that cannot be applied yet (spec §7.5.2, §7.7): a patch whose
+    post has not arrived, or a post whose parent run has not. Invisible to every query;
+    applied, in arrival order, when what it waits for is stored."""
+
+    __tablename__ = "pending_runs"
+    run_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(8))  # post | patch
+    waits_for: Mapped[uuid.UUID] = mapped_column(Uuid)  # the run id (patch) or parent id (post)
+    record: Mapped[Any] = mapped_column(JsonDocument)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # order within one request
+
+    __table_args__ = (Index("ix_pending_runs_ws_waits_for", "workspace_id", "waits_for"),)
+
+
+class RunAttachment(Base):
+    """Bytes of a run attachment (spec §7.5.4), served back by GET /runs/{id}/attachments/{name}."""
+
+    __tablename__ = "run_attachments"
+    workspace_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    run_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 TENANT_MODELS: tuple[type[Base], ...] = (
-    Dataset, Example, TracerSession, Run, RunMetadata, ExampleMetadata, Feedback, ApiKey,
+    Dataset, Example, TracerSession, Run, RunMetadata, ExampleMetadata, Feedback, PendingRun, RunAttachment, ApiKey,
 )

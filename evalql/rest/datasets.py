@@ -127,9 +127,9 @@ async def create_dataset_route(request: Request) -> Response:
                 metadata_=body.extra.metadata if body.extra is not None else None,
             )
             await scope.db.commit()
-        except IntegrityError:  # a concurrent request took the id
+        except IntegrityError:  # a concurrent request took the id or the name (unique among live datasets)
             await scope.db.rollback()
-            raise ApiError(409, f"Dataset {body.id} already exists") from None
+            raise ApiError(409, "Dataset with this name or id already exists.") from None
         [shape] = await datasets_json(scope, [dataset])
         return json_response(shape)
 
