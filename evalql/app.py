@@ -21,7 +21,8 @@ from evalql.graphql_app import GraphQLEndpoint
 from evalql.rest.errors import (
     ApiError, PoolTimeout, api_error_handler, auth_error_handler, http_error_handler, pool_timeout_handler,
 )
-from evalql.rest import dataset_runs, datasets, examples, feedback, runs_ingest, runs_read, sessions
+from evalql.rest import dataset_runs, datasets, examples, feedback, runs_ingest, runs_read
+from evalql.rest import sessions as session_routes
 from evalql.rest.group_runs import group_runs_route
 from evalql.rest.info import info_route
 from evalql.schema import build_schema
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/examples/{example_id}", examples.patch_route, methods=["PATCH"]),
         Route("/examples/{example_id}", examples.delete_route, methods=["DELETE"]),
         *dataset_runs.ROUTES,
-        *sessions.ROUTES,
+        *session_routes.ROUTES,
         *runs_ingest.ROUTES,
         *runs_read.ROUTES,
         *feedback.ROUTES,

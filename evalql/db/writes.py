@@ -8,6 +8,7 @@ import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -172,7 +173,7 @@ async def insert_session(db: AsyncSession, workspace_id: uuid.UUID, **fields: An
     return session
 
 
-async def _session_ids_by_name(db: AsyncSession, workspace_id: uuid.UUID, names: set[str]) -> dict[str, uuid.UUID]:
+async def session_ids_by_name(db: AsyncSession, workspace_id: uuid.UUID, names: set[str]) -> dict[str, uuid.UUID]:
     found = dict((await db.execute(
         select(TracerSession.name, TracerSession.id)
         .where(TracerSession.workspace_id == workspace_id, TracerSession.name.in_(names))
@@ -190,9 +191,9 @@ async def insert_runs(db: AsyncSession, workspace_id: uuid.UUID, records: list[d
     names = {r["session_name"] for r in records if not r.get("session_id") and r.get("session_name")}
     if any(not r.get("session_id") and not r.get("session_name") for r in records):
         names.add("default")
-    session_by_name = await _session_ids_by_name(db, workspace_id, names) if names else {}
+    session_by_name = await session_ids_by_name(db, workspace_id, names) if names else {}
 
-    parsed = [_run_row(workspace_id, record, session_by_name) for record in records]
+    parsed = [run_row(workspace_id, record, session_by_name) for record in records]
     by_id = {row["id"]: row for row in parsed}
     missing_parents = {
         row["parent_run_id"] for row in parsed
@@ -206,19 +207,36 @@ async def insert_runs(db: AsyncSession, workspace_id: uuid.UUID, records: list[d
         )
         stored = {rid: (tid, order) for rid, tid, order in result}
     for row in parsed:
-        _fill_trace_fields(row, by_id, stored)
+        fill_trace_fields(row, by_id, stored)
 
-    entries = [
-        _entry_row(workspace_id, k, v) | {"run_id": row["id"], "session_id": row["session_id"]}
-        for row in parsed
-        for k, v in metadata_entries((row["extra"] or {}).get("metadata"))
-    ]
     await bulk_insert(db, Run, parsed)
-    await bulk_insert(db, RunMetadata, entries)
+    await bulk_insert(db, RunMetadata, run_metadata_rows(parsed))
     await roll_up_usage(db, workspace_id, {row["trace_id"] for row in parsed})
 
 
-def _run_row(workspace_id: uuid.UUID, record: dict[str, Any], session_by_name: dict[str, uuid.UUID]) -> dict[str, Any]:
+def run_metadata_rows(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The normalised `run_metadata` entries of run rows (top-level `extra.metadata`)."""
+    return [
+        _entry_row(row["workspace_id"], k, v) | {"run_id": row["id"], "session_id": row["session_id"]}
+        for row in runs
+        for k, v in metadata_entries((row["extra"] or {}).get("metadata"))
+    ]
+
+
+# Given values that the row stores only in derived form; kept as given so that a later
+# merge (spec §7.5.2) can re-derive from the record rather than from derived values.
+GIVEN_FIELDS = ("first_token_time", *derive.TOKEN_FIELDS, *derive.COST_FIELDS,
+                "prompt_token_details", "completion_token_details")
+
+
+def as_given(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value) if isinstance(value, Decimal) else value
+
+
+def run_row(workspace_id: uuid.UUID, record: dict[str, Any], session_by_name: dict[str, uuid.UUID],
+            ingest_state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run row of a (merged) post record, with every derived column. Trace fields
+    stay None when the record does not give them (see `fill_trace_fields`)."""
     run_id = uuid.UUID(str(record["id"]))
     start = derive.parse_timestamp(record["start_time"])
     end = derive.parse_timestamp(record.get("end_time"))
@@ -242,11 +260,13 @@ def _run_row(workspace_id: uuid.UUID, record: dict[str, Any], session_by_name: d
         **{f"own_{f}": getattr(usage, f) for f in derive.TOKEN_FIELDS + derive.COST_FIELDS},
         "prompt_token_details": usage.prompt_token_details,
         "completion_token_details": usage.completion_token_details,
+        "ingest_state": ingest_state or {
+            "patched": [], "given": {f: as_given(record[f]) for f in GIVEN_FIELDS if record.get(f) is not None}},
         "created_at": utcnow(),
     }
 
 
-def _fill_trace_fields(row: dict[str, Any], by_id: dict[uuid.UUID, dict[str, Any]],
+def fill_trace_fields(row: dict[str, Any], by_id: dict[uuid.UUID, dict[str, Any]],
                        stored: dict[uuid.UUID, tuple[uuid.UUID, str]]) -> None:
     if row["trace_id"] is not None and row["dotted_order"]:
         return
@@ -257,7 +277,7 @@ def _fill_trace_fields(row: dict[str, Any], by_id: dict[uuid.UUID, dict[str, Any
         return
     if parent_id in by_id:
         parent = by_id[parent_id]
-        _fill_trace_fields(parent, by_id, stored)
+        fill_trace_fields(parent, by_id, stored)
         trace_id, parent_order = parent["trace_id"], parent["dotted_order"]
     elif parent_id in stored:
         trace_id, parent_order = stored[parent_id]

@@ -1,7 +1,67 @@
-"""(being written)"""
+"""Run ingest routes (spec §7.5.3, §7.5.4): `POST /runs`, `PATCH /runs/{id}`,
+`POST /runs/batch` and `POST /runs/multipart`.
+
+Each request is validated whole, applied in one transaction and answered (202) only
+after the commit, so a client that flushes and then reads sees its data (§7.7).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
-ROUTES: list[Route] = []
+from evalql.ingest.apply import Batch, apply_batch
+from evalql.ingest.multipart import parse_parts
+from evalql.ingest.wire import json_batch, multipart_batch, single_record
+from evalql.rest.context import request_scope
+from evalql.rest.encoding import content_encoding, read_decoded_body
+from evalql.rest.json import json_response
+from evalql.rest.params import require_path_uuid
+
+
+async def _ingest(request: Request, build: Callable[[bytes], Batch]) -> Response:
+    async with request_scope(request, write=True) as scope:
+        content_encoding(request)  # 415 before reading a body it could not decode
+        batch = build(await read_decoded_body(request))
+        try:
+            await apply_batch(scope.db, scope.workspace_id, batch)
+            await scope.db.commit()
+        except IntegrityError:
+            # Another request created a session of the same name between this batch's
+            # lookup and its insert (session creation is not under the ingest lock).
+            # The batch was rolled back whole (apply_batch never mutates it); applying
+            # it again finds that session.
+            await scope.db.rollback()
+            await apply_batch(scope.db, scope.workspace_id, batch)
+            await scope.db.commit()
+    return json_response({}, 202)
+
+
+async def post_run_route(request: Request) -> Response:
+    return await _ingest(request, lambda body: single_record(body, "post"))
+
+
+async def patch_run_route(request: Request) -> Response:
+    run_id = require_path_uuid(request, "run_id")
+    return await _ingest(request, lambda body: single_record(body, "patch", run_id))
+
+
+async def batch_route(request: Request) -> Response:
+    return await _ingest(request, json_batch)
+
+
+async def multipart_route(request: Request) -> Response:
+    content_type = request.headers.get("content-type")
+    return await _ingest(request, lambda body: multipart_batch(parse_parts(body, content_type)))
+
+
+ROUTES = [
+    Route("/runs", post_run_route, methods=["POST"]),
+    Route("/runs/batch", batch_route, methods=["POST"]),
+    Route("/runs/multipart", multipart_route, methods=["POST"]),
+    Route("/runs/{run_id}", patch_run_route, methods=["PATCH"]),
+]

@@ -1,0 +1,291 @@
+"""Apply one validated ingest batch in the caller's transaction (spec §7.5–§7.7).
+
+Everything is read and checked before the first write, so a 4xx leaves nothing behind
+(the caller rolls back; the sessions a batch would create by name go with it).
+
+A post is stored when its parent is stored (or it has none); otherwise it waits in
+`pending_runs`, invisible, until the parent arrives. A patch is applied when its post
+is stored; before that it waits too. Storing a run releases what waited for it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evalql.db import writes
+from evalql.db.models import PendingRun, Run, RunAttachment, RunMetadata, TracerSession
+from evalql.db.types import utcnow
+from evalql.db.upsert import upsert
+from evalql.ingest.lock import lock_for_ingest
+from evalql.ingest.merge import MergedRun, merge_posts
+from evalql.ingest.trace import derived_trace_problem, trace_problems
+from evalql.rest.errors import ApiError, Problem
+
+CHUNK = 500  # ids per IN list, well below both databases' bound-parameter limits
+
+
+@dataclass
+class Located:
+    """A record's given fields and where it was in the request (for 422 locations)."""
+
+    given: dict[str, Any]
+    loc: list[Any]
+
+    @property
+    def run_id(self) -> uuid.UUID:
+        return uuid.UUID(self.given["id"])
+
+
+@dataclass
+class Attachment:
+    run_id: uuid.UUID
+    name: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Batch:
+    posts: list[Located] = field(default_factory=list)
+    patches: list[Located] = field(default_factory=list)
+    feedback: list[dict[str, Any]] = field(default_factory=list)  # create records for writes.insert_feedback
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass
+class Candidate:
+    """A run whose post is known (from this batch or waiting) but which is not stored yet."""
+
+    post: dict[str, Any]
+    patches: list[dict[str, Any]]
+    loc: list[Any] | None  # set when this batch posted it
+
+
+def _problem(loc: list[Any], name: str, msg: str, type_: str = "value_error") -> Problem:
+    return {"loc": [*loc, name], "msg": msg, "type": type_}
+
+
+def _duplicates(records: list[Located], kind: str) -> list[Problem]:
+    seen: set[str] = set()
+    found = []
+    for record in records:
+        if record.given["id"] in seen:
+            found.append(_problem(record.loc, "id", f"Run {record.given['id']} has more than one {kind} in this batch"))
+        seen.add(record.given["id"])
+    return found
+
+
+async def _chunked(db: AsyncSession, ids: Iterable[Any], query: Any) -> list[Any]:
+    ids, rows = list(ids), []
+    for start in range(0, len(ids), CHUNK):
+        rows.extend((await db.execute(query(ids[start:start + CHUNK]))).all())
+    return rows
+
+
+async def _check(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -> None:
+    problems = _duplicates(batch.posts, "post") + _duplicates(batch.patches, "patch")
+    for post in batch.posts:
+        problems += [_problem(post.loc, name, f"Run {post.given['id']}: {name} {msg}")
+                     for name, msg in trace_problems(post.given)]
+    wanted = {post.given["session_id"] for post in batch.posts if "session_id" in post.given}
+    found = {str(row[0]) for row in await _chunked(db, wanted, lambda ids: select(TracerSession.id).where(
+        TracerSession.workspace_id == workspace_id, TracerSession.id.in_(ids)))}
+    problems += [_problem(post.loc, "session_id", f"Run {post.given['id']}: session {post.given['session_id']} not found")
+                 for post in batch.posts if post.given.get("session_id", None) not in (None, *found)]
+    if problems:
+        raise ApiError(422, problems)
+
+
+async def _resolve_sessions(db: AsyncSession, workspace_id: uuid.UUID, posts: list[Located]) -> list[Located]:
+    """Copies of the posts where `session_name` (else "default") became the session id,
+    creating the session on first use. The batch itself is left as it was, so that it
+    can be applied again after a rollback."""
+    names = {post.given.get("session_name") or "default" for post in posts if "session_id" not in post.given}
+    if not names:
+        return posts
+    by_name = await writes.session_ids_by_name(db, workspace_id, names)
+    return [post if "session_id" in post.given else Located(
+        {**post.given, "session_id": str(by_name[post.given.get("session_name") or "default"])}, post.loc)
+        for post in posts]
+
+
+class Ingest:
+    """The state of one batch while it is applied."""
+
+    def __init__(self, db: AsyncSession, workspace_id: uuid.UUID) -> None:
+        self.db, self.workspace_id = db, workspace_id
+        self.consumed: list[uuid.UUID] = []  # pending rows applied by this batch
+        self.new_pending: list[dict[str, Any]] = []
+        self.released_for: set[uuid.UUID] = set()  # runs whose waiting children were looked up
+
+    async def stored_runs(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, Run]:
+        found: dict[uuid.UUID, Run] = {}
+        ids_list = list(ids)
+        for start in range(0, len(ids_list), CHUNK):
+            rows = await self.db.scalars(select(Run).where(Run.workspace_id == self.workspace_id,
+                                                           Run.id.in_(ids_list[start:start + CHUNK])))
+            found.update((run.id, run) for run in rows)
+        return found
+
+    async def pending(self, column: Any, ids: Iterable[uuid.UUID], kind: str | None = None) -> list[PendingRun]:
+        ids_list, found = list(ids), []
+        for start in range(0, len(ids_list), CHUNK):
+            stmt = select(PendingRun).where(PendingRun.workspace_id == self.workspace_id,
+                                            column.in_(ids_list[start:start + CHUNK]))
+            if kind is not None:
+                stmt = stmt.where(PendingRun.kind == kind)
+            found.extend(await self.db.scalars(stmt))
+        found.sort(key=lambda p: (p.received_at, p.position))
+        self.consumed.extend(p.id for p in found)
+        return found
+
+    def hold(self, kind: str, run_id: uuid.UUID, waits_for: uuid.UUID, record: dict[str, Any]) -> None:
+        self.new_pending.append({
+            "workspace_id": self.workspace_id, "id": uuid.uuid4(), "run_id": run_id, "kind": kind,
+            "waits_for": waits_for, "record": record, "received_at": utcnow(), "position": len(self.new_pending),
+        })
+
+    async def stored_parents(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
+        rows = await _chunked(self.db, ids, lambda chunk: select(Run.id, Run.trace_id, Run.dotted_order).where(
+            Run.workspace_id == self.workspace_id, Run.id.in_(chunk)))
+        return {run_id: (trace_id, order) for run_id, trace_id, order in rows}
+
+
+async def apply_batch(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -> None:
+    await lock_for_ingest(db, workspace_id)
+    await _check(db, workspace_id, batch)
+    state = Ingest(db, workspace_id)
+    posts = {post.run_id: post for post in await _resolve_sessions(db, workspace_id, batch.posts)}
+    patches = {patch.run_id: patch for patch in batch.patches}
+    stored = await state.stored_runs(set(posts) | set(patches))
+
+    waiting: dict[uuid.UUID, list[PendingRun]] = defaultdict(list)
+    for row in await state.pending(PendingRun.run_id, (set(posts) | set(patches)) - set(stored)):
+        waiting[row.run_id].append(row)
+
+    updates: list[MergedRun] = []
+    for run_id, run in stored.items():
+        merged = MergedRun.from_row(run)
+        if run_id in posts:
+            merged.apply_post(posts[run_id].given)
+        if run_id in patches:
+            merged.apply_patch(patches[run_id].given)
+        updates.append(merged)
+
+    candidates: dict[uuid.UUID, Candidate] = {}
+    for run_id in (set(posts) | set(patches)) - set(stored):
+        held = [row.record for row in waiting[run_id] if row.kind == "post"]
+        later = [row.record for row in waiting[run_id] if row.kind == "patch"]
+        if run_id in patches:
+            later.append(patches[run_id].given)
+        if run_id not in posts and not held:
+            for record in later:  # still no post: the patches wait for it
+                state.hold("patch", run_id, run_id, record)
+            continue
+        post = merge_posts(held + ([posts[run_id].given] if run_id in posts else []))
+        candidates[run_id] = Candidate(post, later, posts[run_id].loc if run_id in posts else None)
+
+    storable, parents = await _release(state, candidates)
+    for run_id, candidate in candidates.items():
+        if run_id not in storable:  # its parent is not stored: the merged post and patches wait
+            parent = uuid.UUID(candidate.post["parent_run_id"])
+            state.hold("post", run_id, parent, candidate.post)
+            for record in candidate.patches:
+                state.hold("patch", run_id, run_id, record)
+
+    new_rows = _new_rows(workspace_id, [candidates[i] for i in storable], parents)
+    update_rows = [writes.run_row(workspace_id, m.record, {}, m.ingest_state()) for m in updates]
+    await _write(state, new_rows, update_rows, batch)
+
+
+async def _release(state: Ingest, candidates: dict[uuid.UUID, Candidate]
+                   ) -> tuple[list[uuid.UUID], dict[uuid.UUID, tuple[uuid.UUID, str]]]:
+    """The candidates that can be stored now (parent stored or storable), in an order
+    where parents come first, adding the waiting posts each stored run releases."""
+    parents = await state.stored_parents({
+        uuid.UUID(c.post["parent_run_id"]) for c in candidates.values() if "parent_run_id" in c.post
+    } - set(candidates))
+    order: list[uuid.UUID] = []
+    placed: set[uuid.UUID] = set()
+    while True:
+        progress = True
+        while progress:
+            progress = False
+            for run_id, candidate in candidates.items():
+                parent = candidate.post.get("parent_run_id")
+                if run_id not in placed and (parent is None or uuid.UUID(parent) in placed
+                                             or uuid.UUID(parent) in parents):
+                    order.append(run_id)
+                    placed.add(run_id)
+                    progress = True
+        # Posts that waited for a run placed just now can be stored too.
+        fresh = placed - state.released_for
+        state.released_for |= fresh
+        released = [row for row in await state.pending(PendingRun.waits_for, fresh, kind="post")
+                    if row.run_id not in candidates]
+        if not released:
+            return order, parents
+        patches = defaultdict(list)
+        for row in await state.pending(PendingRun.run_id, {r.run_id for r in released}, kind="patch"):
+            patches[row.run_id].append(row.record)
+        for row in released:
+            candidates[row.run_id] = Candidate(row.record, patches[row.run_id], None)
+
+
+def _new_rows(workspace_id: uuid.UUID, candidates: list[Candidate],
+              parents: dict[uuid.UUID, tuple[uuid.UUID, str]]) -> list[dict[str, Any]]:
+    rows, problems = [], []
+    for candidate in candidates:
+        merged = MergedRun(dict(candidate.post))
+        for patch in candidate.patches:
+            merged.apply_patch(patch)
+        rows.append(writes.run_row(workspace_id, merged.record, {}, merged.ingest_state()))
+    by_id = {row["id"]: row for row in rows}
+    for row, candidate in zip(rows, candidates):
+        writes.fill_trace_fields(row, by_id, parents)
+        found = derived_trace_problem(candidate.post, row["trace_id"])
+        if found is not None and candidate.loc is not None:
+            problems.append(_problem(candidate.loc, found[0], f"Run {row['id']}: {found[0]} {found[1]}"))
+    if problems:
+        raise ApiError(422, problems)
+    return rows
+
+
+async def _write(state: Ingest, new_rows: list[dict[str, Any]], update_rows: list[dict[str, Any]],
+                 batch: Batch) -> None:
+    db, workspace_id = state.db, state.workspace_id
+    await writes.bulk_insert(db, Run, new_rows)
+    if update_rows:
+        for row in update_rows:
+            row.pop("created_at")
+        await db.execute(update(Run), update_rows)
+        ids = [row["id"] for row in update_rows]
+        for start in range(0, len(ids), CHUNK):
+            await db.execute(delete(RunMetadata).where(RunMetadata.workspace_id == workspace_id,
+                                                       RunMetadata.run_id.in_(ids[start:start + CHUNK])))
+    await writes.bulk_insert(db, RunMetadata, writes.run_metadata_rows(new_rows + update_rows))
+    consumed = state.consumed
+    for start in range(0, len(consumed), CHUNK):
+        await db.execute(delete(PendingRun).where(PendingRun.workspace_id == workspace_id,
+                                                  PendingRun.id.in_(consumed[start:start + CHUNK])))
+    await writes.bulk_insert(db, PendingRun, state.new_pending)
+    if batch.attachments:
+        await upsert(db, RunAttachment, [
+            {"workspace_id": workspace_id, "run_id": a.run_id, "name": a.name, "content_type": a.content_type,
+             "size": len(a.data), "data": a.data, "created_at": utcnow()} for a in batch.attachments
+        ], key=("workspace_id", "run_id", "name"))
+    if batch.feedback:
+        await writes.insert_feedback(db, workspace_id, batch.feedback)
+    traces = {row["trace_id"] for row in new_rows + update_rows}
+    if traces:
+        await writes.roll_up_usage(db, workspace_id, traces)
+
+
+__all__ = ["Attachment", "Batch", "Located", "apply_batch"]

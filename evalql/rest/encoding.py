@@ -1,0 +1,83 @@
+"""Request bodies under `Content-Encoding: identity | gzip | zstd` (spec §1.3).
+
+The limit applies to the decompressed size and is enforced while decompressing, in
+bounded steps, so a small compressed bomb is refused after at most `limit` bytes of
+output instead of exhausting memory.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+
+import zstandard
+from starlette.requests import Request
+
+from evalql.rest.errors import ApiError
+from evalql.rest.json import MAX_BODY_BYTES, read_body
+
+STEP = 1 << 20  # decompressed bytes produced per step
+FRAMING_ALLOWANCE = 1 << 16
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, f"Request body exceeds {limit} bytes")
+
+
+def not_decodable(encoding: str, reason: str) -> ApiError:
+    return ApiError(422, [{"loc": ["body"], "msg": f"The body is not valid {encoding} data: {reason}",
+                           "type": "value_error"}])
+
+
+def _gunzip(raw: bytes, limit: int) -> bytes:
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out, size, pending = [], 0, raw
+    try:
+        while pending and not decoder.eof:
+            chunk = decoder.decompress(pending, STEP)
+            pending = decoder.unconsumed_tail
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            out.append(chunk)
+            if not chunk and not pending:
+                break
+    except zlib.error as exc:
+        raise not_decodable("gzip", str(exc)) from None
+    if not decoder.eof:
+        raise not_decodable("gzip", "the stream is truncated")
+    return b"".join(out)
+
+
+def _unzstd(raw: bytes, limit: int) -> bytes:
+    out, size = [], 0
+    try:
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw), read_across_frames=True) as reader:
+            while chunk := reader.read(STEP):
+                size += len(chunk)
+                if size > limit:
+                    raise too_large(limit)
+                out.append(chunk)
+    except zstandard.ZstdError as exc:
+        raise not_decodable("zstd", str(exc)) from None
+    return b"".join(out)
+
+
+DECODERS = {"gzip": _gunzip, "x-gzip": _gunzip, "zstd": _unzstd}
+
+
+def content_encoding(request: Request) -> str:
+    """The body's encoding, refusing (415) the ones evalql cannot decode."""
+    encoding = (request.headers.get("content-encoding") or "identity").strip().lower()
+    if encoding not in ("identity", "", *DECODERS):
+        raise ApiError(415, f"Unsupported Content-Encoding: {request.headers.get('content-encoding')}")
+    return encoding
+
+
+async def read_decoded_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    encoding = content_encoding(request)
+    decode = DECODERS.get(encoding)
+    # A compressed body is never larger than what it decompresses to by more than its
+    # framing, so (nearly) the same bound caps what is read off the wire.
+    raw = await read_body(request, limit if decode is None else limit + FRAMING_ALLOWANCE)
+    return raw if decode is None else decode(raw, limit)
