@@ -192,9 +192,13 @@ class Derived:
     @staticmethod
     def own_usage(r: dict[str, Any]) -> dict[str, Any] | None:
         fields = TOKEN_FIELDS + COST_FIELDS
-        if any(r.get(f) is not None for f in fields):
-            return {**{f: r.get(f) or 0 for f in TOKEN_FIELDS}, **{f: dec(r.get(f)) for f in COST_FIELDS}}
-        for meta in ((r.get("outputs") or {}).get("usage_metadata"),
+        # Explicit fields first, then the two usage_metadata places; the totals are completed
+        # from their parts the same way for all three.
+        explicit = {"input_tokens": r.get("prompt_tokens"), "output_tokens": r.get("completion_tokens"),
+                    "total_tokens": r.get("total_tokens"), "input_cost": r.get("prompt_cost"),
+                    "output_cost": r.get("completion_cost"), "total_cost": r.get("total_cost")}
+        for meta in (explicit if any(r.get(f) is not None for f in fields) else None,
+                     (r.get("outputs") or {}).get("usage_metadata"),
                      ((r.get("extra") or {}).get("metadata") or {}).get("usage_metadata")):
             if not isinstance(meta, dict):
                 continue

@@ -98,15 +98,15 @@ def _from_usage_metadata(meta: Any) -> Usage:
 
 def own_usage(record: dict[str, Any]) -> Usage:
     """The first available of: explicit fields, outputs.usage_metadata, extra.metadata.usage_metadata."""
-    explicit = Usage(
-        _int(record.get("prompt_tokens")), _int(record.get("completion_tokens")),
-        _int(record.get("total_tokens")), _dec(record.get("prompt_cost")),
-        _dec(record.get("completion_cost")), _dec(record.get("total_cost")),
-        record.get("prompt_token_details"), record.get("completion_token_details"),
-    )
+    # The explicit fields complete their totals like usage_metadata does.
+    explicit = _from_usage_metadata({
+        "input_tokens": record.get("prompt_tokens"), "output_tokens": record.get("completion_tokens"),
+        "total_tokens": record.get("total_tokens"), "input_cost": record.get("prompt_cost"),
+        "output_cost": record.get("completion_cost"), "total_cost": record.get("total_cost"),
+        "input_token_details": record.get("prompt_token_details"),
+        "output_token_details": record.get("completion_token_details"),
+    })
     if explicit.present:
-        if explicit.total_tokens is None and (explicit.prompt_tokens is not None or explicit.completion_tokens is not None):
-            explicit = Usage(**{**_asdict(explicit), "total_tokens": (explicit.prompt_tokens or 0) + (explicit.completion_tokens or 0)})
         return explicit
     outputs = record.get("outputs")
     from_outputs = _from_usage_metadata(outputs.get("usage_metadata") if isinstance(outputs, dict) else None)
@@ -115,10 +115,6 @@ def own_usage(record: dict[str, Any]) -> Usage:
     extra = record.get("extra")
     metadata = extra.get("metadata") if isinstance(extra, dict) else None
     return _from_usage_metadata(metadata.get("usage_metadata") if isinstance(metadata, dict) else None)
-
-
-def _asdict(usage: Usage) -> dict[str, Any]:
-    return {name: getattr(usage, name) for name in Usage.__slots__}
 
 
 TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
