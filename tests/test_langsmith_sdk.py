@@ -24,9 +24,11 @@ def free_port() -> int:
 
 
 class ServerThread:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, wrap=None) -> None:
+        """`wrap`, if given, wraps the app (e.g. to record requests)."""
         self.port = free_port()
-        config = uvicorn.Config(create_app(Settings(database_url=database_url)), host="127.0.0.1", port=self.port,
+        app = create_app(Settings(database_url=database_url))
+        config = uvicorn.Config(wrap(app) if wrap else app, host="127.0.0.1", port=self.port,
                                 log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
