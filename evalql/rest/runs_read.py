@@ -1,7 +1,205 @@
-"""(being written)"""
+"""Reading runs (spec §2.4, §7.5.3–§7.5.5): `GET /runs/{id}`, its attachments, and
+`POST /runs/query`, a read endpoint (a read-only key may call it)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+from sqlalchemy import ColumnElement, false
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
-ROUTES: list[Route] = []
+from evalql.db import derive
+from evalql.db.models import Run
+from evalql.filters.errors import FilterError
+from evalql.filters.runs import run_condition, trace_condition, validate_run_filter
+from evalql.resolvers.runs_query import (
+    Cursor, RelatedRows, RunQuery, attachment, one_run, page_of_runs, related_rows,
+)
+from evalql.rest.context import request_scope
+from evalql.rest.errors import ApiError
+from evalql.rest.examples import parsed_body
+from evalql.rest.group_runs import Int
+from evalql.rest.json import json_response
+from evalql.rest.params import require_path_uuid
+from evalql.rest.run_shape import (
+    RUN_FIELDS, Related, attachment_urls, run_json, selected_fields, unknown_field, unneeded_columns,
+)
+from evalql.schema.enums import RunType
+
+MAX_LIMIT = 100
+# Ids per list: each is a bound parameter, and both databases cap those near 32k per statement.
+MAX_IDS = 10_000
+Ids = Annotated[list[uuid.UUID], Field(max_length=MAX_IDS)]
+
+
+class Order(str, Enum):
+    desc = "desc"
+    asc = "asc"
+
+
+def _filter_text(text: str | None) -> str | None:
+    """A filter string that parses and names only run fields (spec §4.7); blank means none."""
+    if text is None or not text.strip():
+        return None
+    try:
+        validate_run_filter(text)
+    except FilterError as exc:
+        raise PydanticCustomError("value_error", exc.message) from None
+    return text
+
+
+def _known_field(name: str) -> str:
+    if unknown_field(name):
+        raise PydanticCustomError("value_error", f"Unknown run field '{name}' in select")
+    return name
+
+
+FilterText = Annotated[str | None, AfterValidator(_filter_text)]
+FieldName = Annotated[str, AfterValidator(_known_field)]
+
+
+class RunsQueryBody(BaseModel):
+    """Spec §7.5.5. Empty lists count as not given, like absent keys and nulls."""
+
+    id: Ids | None = None
+    session: Ids | None = None
+    trace: uuid.UUID | None = None
+    parent_run: uuid.UUID | None = None
+    run_type: RunType | None = None
+    reference_example: Ids | None = None
+    is_root: bool | None = None
+    error: bool | None = None
+    start_time: dt.datetime | None = None
+    end_time: dt.datetime | None = None
+    filter: FilterText = None
+    trace_filter: FilterText = None
+    tree_filter: FilterText = None
+    execution_order: Int | None = None
+    select: list[FieldName] | None = None
+    order: Order = Order.desc  # before `cursor`: the cursor check reads it
+    cursor: Cursor | None = None
+    limit: Annotated[Int, Field(ge=1)] = MAX_LIMIT  # above MAX_LIMIT is clamped, not refused
+    query: Any = None
+
+    @field_validator("cursor", mode="before")
+    @classmethod
+    def _cursor(cls, value: Any, info: ValidationInfo) -> Cursor | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise PydanticCustomError("string_type", "Input should be a valid string")
+        try:
+            cursor = Cursor.decode(value)
+        except ValueError as exc:
+            raise PydanticCustomError("value_error", str(exc)) from None
+        order = info.data.get("order")
+        if order is not None and cursor.order != order.value:
+            raise PydanticCustomError("value_error", f"Invalid cursor: it belongs to order '{cursor.order}'")
+        return cursor
+
+    @field_validator("query")
+    @classmethod
+    def _no_query(cls, value: Any) -> None:
+        if value is not None:
+            raise PydanticCustomError("value_error", "query is not supported; use filter")
+        return None
+
+
+def conditions(body: RunsQueryBody, dialect: str) -> list[ColumnElement[bool]]:
+    """The body's filter arguments as conditions on `Run`, all AND-ed."""
+    if body.id:
+        return [Run.id.in_(body.id)]  # ids win: every other filter argument is ignored
+    found: list[ColumnElement[bool]] = []
+    if body.session:
+        found.append(Run.session_id.in_(body.session))
+    if body.trace is not None:
+        found.append(Run.trace_id == body.trace)
+    if body.parent_run is not None:
+        found.append(Run.parent_run_id == body.parent_run)
+    if body.run_type is not None:
+        found.append(Run.run_type == body.run_type.value)
+    if body.reference_example:
+        found.append(Run.reference_example_id.in_(body.reference_example))
+    if body.is_root is not None:
+        found.append(Run.is_root.is_(body.is_root))
+    if body.error is not None:
+        found.append(Run.error.is_not(None) if body.error else Run.error.is_(None))
+    if body.start_time is not None:
+        found.append(Run.start_time >= derive.parse_timestamp(body.start_time))
+    if body.end_time is not None:  # spec: runs *starting* at or before end_time
+        found.append(Run.start_time <= derive.parse_timestamp(body.end_time))
+    if body.filter is not None:
+        found.append(run_condition(body.filter, dialect, prefix="q"))
+    if body.trace_filter is not None:
+        found.append(trace_condition(body.trace_filter, dialect, "trace"))
+    if body.tree_filter is not None:
+        found.append(trace_condition(body.tree_filter, dialect, "tree"))
+    if body.execution_order is not None and body.execution_order != 1:
+        # Every run's execution_order is 1 (§2.4, §4.3): 1 matches all, any other none.
+        found.append(false())
+    return found
+
+
+def related_of(rows: RelatedRows, run: Run, base_url: str) -> Related:
+    return Related(
+        feedback_stats=rows.feedback_stats.get(run.id, {}), in_dataset=run.id in rows.in_dataset,
+        s3_urls=attachment_urls(base_url, run.id, rows.attachments.get(run.id, ())),
+        trace_bounds=rows.trace_bounds.get(run.trace_id, (None, None)),
+        reference_dataset_id=rows.reference_datasets.get(run.reference_example_id),  # type: ignore[arg-type]
+    )
+
+
+def runs_json(request: Request, runs: Sequence[Run], rows: RelatedRows, fields: Sequence[str]) -> list[dict[str, Any]]:
+    base_url = str(request.base_url)
+    return [run_json(run, related_of(rows, run, base_url), fields) for run in runs]
+
+
+async def query_route(request: Request) -> Response:
+    async with request_scope(request) as scope:
+        body: RunsQueryBody = await parsed_body(request, RunsQueryBody)
+        fields = selected_fields(body.select)
+        query = RunQuery(conditions=conditions(body, scope.db.bind.dialect.name), order=body.order.value,
+                         after=body.cursor, limit=min(body.limit, MAX_LIMIT), skip_columns=unneeded_columns(fields))
+        runs, next_page = await page_of_runs(scope, query)
+        rows = await related_rows(scope, runs, fields)
+        return json_response({
+            "runs": runs_json(request, runs, rows, fields),
+            "cursors": {"next": None if next_page is None else next_page.encode(), "prev": None},
+            "search_cursors": None, "parsed_query": None,
+        })
+
+
+async def read_route(request: Request) -> Response:
+    async with request_scope(request) as scope:
+        run_id = require_path_uuid(request, "run_id")
+        run = await one_run(scope, run_id)
+        if run is None:
+            raise ApiError(404, f"Run {run_id} not found")
+        rows = await related_rows(scope, [run], RUN_FIELDS)
+        return json_response(runs_json(request, [run], rows, RUN_FIELDS)[0])
+
+
+async def attachment_route(request: Request) -> Response:
+    async with request_scope(request) as scope:
+        run_id = require_path_uuid(request, "run_id")
+        name = request.path_params["name"]
+        found = await attachment(scope, run_id, name)
+        if found is None:
+            raise ApiError(404, f"Attachment {name} of run {run_id} not found")
+        # The stored type exactly as given: `media_type=` would append a charset to text/*.
+        return Response(found.data, headers={"Content-Type": found.content_type})
+
+
+ROUTES: list[Route] = [
+    Route("/runs/query", query_route, methods=["POST"]),
+    Route("/runs/{run_id}", read_route, methods=["GET"]),
+    Route("/runs/{run_id}/attachments/{name:path}", attachment_route, methods=["GET"]),
+]

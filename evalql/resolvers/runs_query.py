@@ -1,0 +1,163 @@
+"""Pages of runs in (start_time, id) order with keyset cursors, and what their JSON
+needs from other rows (spec §2.4, §7.5.5), loaded in batches.
+
+A request costs the same number of statements whatever the page size: one for the
+page, then one per kind of related value the selected fields need (feedback statistics
+take three, see `feedback_stats.partials_by_partition`), each over the whole page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+from sqlalchemy import ColumnElement, literal, tuple_
+from sqlalchemy.orm import defer
+
+from evalql.db import derive
+from evalql.db.models import Example, Feedback, Run, RunAttachment
+from evalql.db.scope import Scope, readable
+from evalql.resolvers import feedback_stats as fbs
+from evalql.resolvers.group_runs import trace_bounds
+from evalql.resolvers.results import FeedbackStats
+
+ORDERS = ("desc", "asc")
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """The position after the last run of a page. Keyset, not offset: runs inserted
+    between two requests can neither shift a run onto two pages nor push one off."""
+
+    start_time: dt.datetime
+    id: uuid.UUID
+    order: str
+
+    def encode(self) -> str:
+        raw = orjson.dumps({"s": self.start_time.isoformat(), "i": str(self.id), "o": self.order})
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """ValueError for anything this server did not issue in this form."""
+        try:
+            raw = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            start = derive.parse_timestamp(raw["s"]) if isinstance(raw["s"], str) else None
+            found = cls(start, uuid.UUID(raw["i"]), raw["o"])  # type: ignore[arg-type]
+        except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
+            raise ValueError("Invalid cursor: not a cursor from a previous page") from None
+        if found.start_time is None or found.order not in ORDERS:
+            raise ValueError("Invalid cursor: not a cursor from a previous page")
+        return found
+
+
+@dataclass(slots=True)
+class RunQuery:
+    conditions: list[ColumnElement[bool]]
+    order: str = "desc"
+    after: Cursor | None = None
+    limit: int = 100
+    skip_columns: Sequence[str] = ()  # wide columns the response does not read
+
+
+async def page_of_runs(scope: Scope, query: RunQuery) -> tuple[list[Run], Cursor | None]:
+    """Up to `limit` runs after the cursor, and the cursor of the next page (None on the
+    last). (start_time, id) is the tail of the index (workspace_id, session_id,
+    start_time, id), so a session's page is an index range scan in either direction."""
+    key = tuple_(Run.start_time, Run.id)
+    stmt = readable(scope, Run).where(*query.conditions)
+    if query.after is not None:
+        # Typed binds: the column types turn the values into each database's stored form.
+        position = tuple_(literal(query.after.start_time, Run.start_time.type), literal(query.after.id, Run.id.type))
+        stmt = stmt.where(key < position if query.order == "desc" else key > position)
+    columns = (Run.start_time, Run.id) if query.order == "asc" else (Run.start_time.desc(), Run.id.desc())
+    # ingest_state only serves the merge rules of ingest; never part of a response.
+    skipped = [getattr(Run, name) for name in (*query.skip_columns, "ingest_state")]
+    stmt = stmt.order_by(*columns).limit(query.limit + 1).options(*[defer(c, raiseload=True) for c in skipped])
+    runs = list((await scope.db.scalars(stmt)).all())
+    if len(runs) <= query.limit:
+        return runs, None
+    last = runs[query.limit - 1]
+    return runs[:query.limit], Cursor(last.start_time, last.id, query.order)
+
+
+@dataclass(slots=True)
+class RelatedRows:
+    """Per run (or per trace, per example) values from other tables; only those the
+    selected fields need are loaded, the others stay empty."""
+
+    feedback_stats: dict[uuid.UUID, FeedbackStats] = field(default_factory=dict)
+    in_dataset: set[uuid.UUID] = field(default_factory=set)
+    attachments: dict[uuid.UUID, list[str]] = field(default_factory=dict)
+    trace_bounds: dict[uuid.UUID, tuple] = field(default_factory=dict)
+    reference_datasets: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+
+
+async def related_rows(scope: Scope, runs: Sequence[Run], fields: Collection[str]) -> RelatedRows:
+    found = RelatedRows()
+    if not runs:
+        return found
+    ids = [run.id for run in runs]
+    if "feedback_stats" in fields:
+        found.feedback_stats = await feedback_stats_by_run(scope, ids)
+    if "in_dataset" in fields:
+        found.in_dataset = await runs_in_datasets(scope, ids)
+    if "s3_urls" in fields:
+        found.attachments = await attachment_names(scope, ids)
+    if "trace_min_start_time" in fields or "trace_max_start_time" in fields:
+        found.trace_bounds = await trace_bounds(scope, list({run.trace_id for run in runs}))
+    if "reference_dataset_id" in fields:
+        examples = list({run.reference_example_id for run in runs if run.reference_example_id is not None})
+        found.reference_datasets = await datasets_of_examples(scope, examples)
+    return found
+
+
+async def feedback_stats_by_run(scope: Scope, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, FeedbackStats]:
+    """§3.1 over each run's run-level feedback, aggregated in SQL."""
+    base = readable(scope, Feedback, Feedback.run_id, *fbs.FEEDBACK_COLUMNS).where(Feedback.run_id.in_(run_ids))
+    partials = await fbs.partials_by_partition(scope.db, base, ("run_id",))
+    return {run_id: fbs.finish(by_key) for (run_id,), by_key in partials.items()}
+
+
+async def runs_in_datasets(scope: Scope, run_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Runs that some live example was made from (`in_dataset`)."""
+    stmt = (readable(scope, Example, Example.source_run_id)
+            .where(Example.source_run_id.in_(run_ids), Example.deleted_at.is_(None)).distinct())
+    return set((await scope.db.scalars(stmt)).all())
+
+
+async def attachment_names(scope: Scope, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """Names only: the bytes are served by their own route."""
+    stmt = (readable(scope, RunAttachment, RunAttachment.run_id, RunAttachment.name)
+            .where(RunAttachment.run_id.in_(run_ids)).order_by(RunAttachment.run_id, RunAttachment.name))
+    out: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for run_id, name in await scope.db.execute(stmt):
+        out[run_id].append(name)
+    return dict(out)
+
+
+async def datasets_of_examples(scope: Scope, example_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """Dataset of each live reference example (a deleted example links to nothing, §7.5.1)."""
+    if not example_ids:
+        return {}
+    stmt = (readable(scope, Example, Example.id, Example.dataset_id)
+            .where(Example.id.in_(example_ids), Example.deleted_at.is_(None)))
+    return dict((await scope.db.execute(stmt)).all())  # type: ignore[arg-type]
+
+
+async def one_run(scope: Scope, run_id: uuid.UUID) -> Run | None:
+    return await scope.db.scalar(readable(scope, Run).where(Run.id == run_id)
+                                 .options(defer(Run.ingest_state, raiseload=True)))
+
+
+async def attachment(scope: Scope, run_id: uuid.UUID, name: str) -> RunAttachment | None:
+    """The attachment of a visible run: a run held back by ingest (§7.7) shows nothing."""
+    visible = readable(scope, Run, Run.id).where(Run.id == run_id).exists()
+    stmt = readable(scope, RunAttachment).where(RunAttachment.run_id == run_id, RunAttachment.name == name, visible)
+    return await scope.db.scalar(stmt)
