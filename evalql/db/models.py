@@ -169,6 +169,8 @@ class Run(TenantMixin, Base):
         Index("ix_runs_ws_parent", "workspace_id", "parent_run_id"),
         Index("ix_runs_ws_example", "workspace_id", "reference_example_id"),
         Index("ix_runs_ws_session_start", "workspace_id", "session_id", "start_time", "id"),
+        # POST /runs/query without a session (by trace, example or id): keyset pages in start order.
+        Index("ix_runs_ws_start", "workspace_id", "start_time", "id"),
     )
 
 

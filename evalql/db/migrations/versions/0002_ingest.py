@@ -48,11 +48,13 @@ def upgrade() -> None:
 
     with op.batch_alter_table('runs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('ingest_state', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True))
+        batch_op.create_index('ix_runs_ws_start', ['workspace_id', 'start_time', 'id'], unique=False)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_runs_ws_start')
         batch_op.drop_column('ingest_state')
 
     with op.batch_alter_table('datasets', schema=None) as batch_op:
