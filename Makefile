@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: serve test setup assets bench clean
+.PHONY: serve test setup assets bench bench-ingest clean
 
 serve: setup
 	$(VENV)/bin/evalql serve --demo --host $(HOST) --port $(PORT)
@@ -28,6 +28,9 @@ assets: $(VENV)/.installed
 
 bench: setup
 	$(PY) bench/group_runs.py
+
+bench-ingest: setup
+	$(PY) bench/ingest.py
 
 clean:
 	rm -rf $(VENV) assets/node_modules evalql/static/graphiql .pytest_cache .hypothesis
