@@ -169,11 +169,17 @@ async def test_compressed_bomb_stops_at_the_limit(api):
     assert response.status_code == 413
 
 
-@pytest.mark.parametrize("encoding", ["gzip", "zstd"])
-async def test_corrupt_compressed_body_is_422(api, encoding):
-    response = await api.client.post("/runs/batch", content=b"\x28\xb5\x2f\xfdnot really", headers={
+@pytest.mark.parametrize("encoding, data", [
+    ("gzip", b"\x1f\x8bnot really"),
+    ("gzip", gzip.compress(orjson.dumps({"post": [post(new_id())]}))[:-12]),  # truncated
+    ("zstd", b"\x28\xb5\x2f\xfdnot really"),
+    ("zstd", zstandard.ZstdCompressor().compress(orjson.dumps({"post": [post(new_id())]}))[:-6]),
+])
+async def test_corrupt_compressed_body_is_422(api, encoding, data):
+    response = await api.client.post("/runs/batch", content=data, headers={
         **api.headers(), "Content-Type": "application/json", "Content-Encoding": encoding})
-    assert response.status_code == 422 and encoding in response.json()["detail"][0]["msg"]
+    assert response.status_code == 422 and encoding in response.json()["detail"][0]["msg"], response.text
+    assert (await counts(api))["runs"] == 0
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "zstd"])

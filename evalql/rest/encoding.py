@@ -33,15 +33,17 @@ def _gunzip(raw: bytes, limit: int) -> bytes:
     decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
     out, size, pending = [], 0, raw
     try:
-        while pending and not decoder.eof:
+        # Input can be all consumed while output is still buffered, so loop until the
+        # stream ends or a call makes no progress (a truncated stream).
+        while not decoder.eof:
             chunk = decoder.decompress(pending, STEP)
             pending = decoder.unconsumed_tail
+            if not chunk and not pending:
+                break
             size += len(chunk)
             if size > limit:
                 raise too_large(limit)
             out.append(chunk)
-            if not chunk and not pending:
-                break
     except zlib.error as exc:
         raise not_decodable("gzip", str(exc)) from None
     if not decoder.eof:
@@ -50,14 +52,24 @@ def _gunzip(raw: bytes, limit: int) -> bytes:
 
 
 def _unzstd(raw: bytes, limit: int) -> bytes:
-    out, size = [], 0
+    """Two passes: a bounded streaming read that only measures (so a bomb stops at the
+    limit), then the frames themselves, whose `eof` tells a truncated body, which the
+    streaming reader would silently cut short."""
+    size = 0
+    out = []
     try:
         with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw), read_across_frames=True) as reader:
             while chunk := reader.read(STEP):
                 size += len(chunk)
                 if size > limit:
                     raise too_large(limit)
-                out.append(chunk)
+        rest = raw
+        while rest:
+            frame = zstandard.ZstdDecompressor().decompressobj()
+            out.append(frame.decompress(rest))
+            if not frame.eof:
+                raise not_decodable("zstd", "the stream is truncated")
+            rest = frame.unused_data
     except zstandard.ZstdError as exc:
         raise not_decodable("zstd", str(exc)) from None
     return b"".join(out)
