@@ -1,5 +1,6 @@
 """The candidate runs of the group query (spec §5.3 steps 1–4), as SQL.
 
+`candidate_runs()` is step 1 itself, also the run set of `POST /datasets/{id}/runs` (§6);
 `candidates()` yields one row per candidate root run with its group identity; the
 intersection `E(g)` and the run set `R(g)` are built on top of it. Everything stays
 in SQL so no Python work grows with the number of runs in a group.
@@ -11,6 +12,7 @@ import enum
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import CTE, ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.sql import FromClause
@@ -42,23 +44,42 @@ class GroupQuery:
     filter_strings: Mapping[uuid.UUID, Sequence[str]] = field(default_factory=dict)
 
 
+def candidate_runs(scope: Scope, dataset_id: uuid.UUID, session_ids: Sequence[uuid.UUID],
+                   run_conditions: Mapping[uuid.UUID, Sequence[ColumnElement[bool]]], *columns: Any) -> Select:
+    """Spec §5.3 step 1, shared by the group query and §6: root runs of the sessions,
+    linked to a live example of the dataset, passing every filter of their session.
+    Selects `columns` (the `Run` entity when none are given)."""
+    stmt: Select = (
+        readable(scope, Run, *columns)
+        .join(Example, and_(Example.workspace_id == Run.workspace_id,
+                            Example.id == Run.reference_example_id,
+                            Example.dataset_id == dataset_id,
+                            Example.deleted_at.is_(None)))
+        .where(Run.session_id.in_(session_ids), Run.is_root.is_(True))
+    )
+    per_session = [
+        and_(Run.session_id == session_id, *conditions)
+        for session_id, conditions in run_conditions.items() if conditions
+    ]
+    if per_session:
+        filtered = set(run_conditions)
+        unfiltered = [s for s in session_ids if s not in filtered or not run_conditions[s]]
+        stmt = stmt.where(or_(Run.session_id.in_(unfiltered), *per_session))
+    return stmt
+
+
 def candidates(scope: Scope, query: GroupQuery) -> Select:
-    """Root runs of the sessions, linked to live examples of the dataset, with a
-    non-null group value, the bit of their session, and their metrics."""
+    """Candidate runs with a non-null group value, the bit of their session, and their metrics."""
     entry = RunMetadata if query.group_by is GroupBy.RUN_METADATA else ExampleMetadata
     is_text = case((entry.kind == "number", 0), else_=1)
     # At most 10 sessions: session i is bit 2**i, so SUM(DISTINCT bit) over any set of
     # runs is the set of their sessions, as one integer (see `group_members`).
     bit = case(*[(Run.session_id == s, 1 << i) for i, s in enumerate(query.session_ids)])
-    stmt: Select = (
-        readable(scope, Run, Run.id.label("run_id"), Run.session_id.label("session_id"), bit.label("bit"),
-                 Run.reference_example_id.label("example_id"), is_text.label("is_text"),
-                 entry.value.label("value"), entry.num.label("num"), *metric_columns())
-        .join(Example, and_(Example.workspace_id == Run.workspace_id,
-                            Example.id == Run.reference_example_id,
-                            Example.dataset_id == query.dataset_id,
-                            Example.deleted_at.is_(None)))
-        .where(Run.session_id.in_(query.session_ids), Run.is_root.is_(True))
+    stmt = candidate_runs(
+        scope, query.dataset_id, query.session_ids, query.run_conditions,
+        Run.id.label("run_id"), Run.session_id.label("session_id"), bit.label("bit"),
+        Run.reference_example_id.label("example_id"), is_text.label("is_text"),
+        entry.value.label("value"), entry.num.label("num"), *metric_columns(),
     )
     if entry is RunMetadata:
         stmt = stmt.join(RunMetadata, and_(RunMetadata.workspace_id == Run.workspace_id,
@@ -68,16 +89,7 @@ def candidates(scope: Scope, query: GroupQuery) -> Select:
         stmt = stmt.join(ExampleMetadata, and_(ExampleMetadata.workspace_id == Example.workspace_id,
                                                ExampleMetadata.example_id == Example.id,
                                                ExampleMetadata.key == query.metadata_key))
-    stmt = stmt.where(entry.kind != "null")
-    per_session = [
-        and_(Run.session_id == session_id, *conditions)
-        for session_id, conditions in query.run_conditions.items() if conditions
-    ]
-    if per_session:
-        filtered = set(query.run_conditions)
-        unfiltered = [s for s in query.session_ids if s not in filtered or not query.run_conditions[s]]
-        stmt = stmt.where(or_(Run.session_id.in_(unfiltered), *per_session))
-    return stmt
+    return stmt.where(entry.kind != "null")
 
 
 def group_members(cand: FromClause) -> Select:

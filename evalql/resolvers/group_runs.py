@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Column, ColumnElement, Table, case, func, select, tuple_
 from sqlalchemy.sql import FromClause
@@ -30,6 +30,9 @@ from evalql.resolvers.sessions import SessionRow, sessions_by_id
 from evalql.values import group_key
 
 GROUP = ("is_text", "value")
+# Any offset at least this large is past the end of every answer; capping it keeps a
+# client's 2**63 from overflowing the databases' 64-bit OFFSET (a 500 otherwise).
+MAX_OFFSET = 2**62
 GROUP_SESSION = ("is_text", "value", "session_id")
 
 
@@ -42,7 +45,7 @@ async def page_of_groups(scope: Scope, query: GroupQuery, members: FromClause) -
         .group_by(examples.c.is_text, examples.c.value)
         .order_by(examples.c.is_text, *numeric_order(examples.c.num, examples.c.value),
                   ordered_text(examples.c.value, dialect))
-        .offset(query.offset).limit(query.limit)
+        .offset(min(query.offset, MAX_OFFSET)).limit(query.limit)
     )
     return [(group_of(row), row.example_count) for row in await scope.db.execute(stmt)]
 
@@ -166,15 +169,32 @@ async def _page_runs(scope: Scope, query: GroupQuery, members: FromClause, examp
         .where(tuple_(members.c.is_text, members.c.value, members.c.example_id).in_(wanted))
     )
     rows = (await scope.db.execute(stmt)).all()
-    feedbacks = await feedbacks_by_run(scope, list({run.id for _, _, run in rows}))
-    bounds = await trace_bounds(scope, list({run.trace_id for _, _, run in rows}))
-    position = {session_id: i for i, session_id in enumerate(query.session_ids)}
-    rows.sort(key=lambda r: (position[r[2].session_id], r[2].start_time, r[2].id))
+    details = await run_details(scope, [run for _, _, run in rows])
+    order = comparison_order(query.session_ids)
+    rows.sort(key=lambda r: order(r[2]))
     out: dict[tuple[GroupIdentity, uuid.UUID], list[RunWithFeedback]] = defaultdict(list)
     for is_text, value, run in rows:
+        out[(GroupIdentity(int(is_text), value), run.reference_example_id)].append(details[run.id])
+    return out
+
+
+def comparison_order(session_ids: Sequence[uuid.UUID]) -> Callable[[Run], tuple]:
+    """Sort key of the runs of one example (spec §5.3 step 7): session position in S*,
+    then start_time, then id."""
+    position = {session_id: i for i, session_id in enumerate(session_ids)}
+    return lambda run: (position[run.session_id], run.start_time, run.id)
+
+
+async def run_details(scope: Scope, runs: Sequence[Run]) -> dict[uuid.UUID, RunWithFeedback]:
+    """Each run with its run-level feedback (and their stats) and its trace's start-time
+    bounds, by run id: two statements whatever the number of runs."""
+    feedbacks = await feedbacks_by_run(scope, list({run.id for run in runs}))
+    bounds = await trace_bounds(scope, list({run.trace_id for run in runs}))
+    out = {}
+    for run in runs:
         found = feedbacks.get(run.id, [])
-        out[(GroupIdentity(int(is_text), value), run.reference_example_id)].append(
-            RunWithFeedback(run, found, fbs.finish(fbs.partials_from_rows(found)), *bounds.get(run.trace_id, (None, None))))
+        out[run.id] = RunWithFeedback(run, found, fbs.finish(fbs.partials_from_rows(found)),
+                                      *bounds.get(run.trace_id, (None, None)))
     return out
 
 
@@ -197,12 +217,19 @@ async def feedbacks_by_run(scope: Scope, run_ids: list[uuid.UUID]) -> dict[uuid.
     return out
 
 
-async def answer_group_query(scope: Scope, query: GroupQuery) -> list[Group]:
-    """Checks of spec §5.2 (dataset, then the first unknown session in request order), then the query."""
-    if await live(scope, Dataset, query.dataset_id) is None:
-        raise NotFoundError(f"Dataset {query.dataset_id} not found")
-    sessions = await sessions_by_id(scope, query.session_ids)
-    for session_id in query.session_ids:
+async def require_dataset_and_sessions(scope: Scope, dataset_id: uuid.UUID, session_ids: Sequence[uuid.UUID]
+                                       ) -> dict[uuid.UUID, SessionRow]:
+    """Checks of spec §5.2 (also §6): the dataset, then the first unknown session in request order."""
+    if await live(scope, Dataset, dataset_id) is None:
+        raise NotFoundError(f"Dataset {dataset_id} not found")
+    sessions = await sessions_by_id(scope, session_ids)
+    for session_id in session_ids:
         if session_id not in sessions:
             raise NotFoundError(f"Session {session_id} not found")
+    return sessions
+
+
+async def answer_group_query(scope: Scope, query: GroupQuery) -> list[Group]:
+    """The checks of spec §5.2, then the group query."""
+    sessions = await require_dataset_and_sessions(scope, query.dataset_id, query.session_ids)
     return await run_group_query(scope, query, sessions)
