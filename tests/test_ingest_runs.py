@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from evalql.db.models import PendingRun, Run, RunMetadata, TracerSession
 from evalql.ingest.trace import parse_dotted_order
+from tests.support.statements import counting
 
 T0 = dt.datetime(2024, 9, 19, 17, 16, 48, 521691, tzinfo=dt.timezone.utc)
 
@@ -67,27 +67,6 @@ async def metadata_of(api, run_id: str) -> dict[str, str]:
     async with api.sessions() as db:
         rows = await db.execute(select(RunMetadata.key, RunMetadata.value).where(RunMetadata.run_id == uuid.UUID(run_id)))
         return dict(rows.all())
-
-
-@pytest.fixture
-def count_statements(api):
-    """A context manager collecting the SQL statements sent while it is open."""
-    engine = api.sessions.kw["bind"].sync_engine
-
-    @contextmanager
-    def counting():
-        seen: list[str] = []
-
-        def before(conn, cursor, statement, parameters, context, executemany):
-            seen.append(statement)
-
-        event.listen(engine, "before_cursor_execute", before)
-        try:
-            yield seen
-        finally:
-            event.remove(engine, "before_cursor_execute", before)
-
-    return counting
 
 
 async def test_root_post_derives_trace_fields_and_status(api):
@@ -298,7 +277,7 @@ async def test_unsupported_encoding_is_415(api):
     assert response.status_code == 415 and response.json() == {"detail": "Unsupported Content-Encoding: br"}
 
 
-async def test_batch_statement_count_does_not_grow_with_runs(api, count_statements):
+async def test_batch_statement_count_does_not_grow_with_runs(api):
     """Ten runs or two hundred, in three-level traces: the same number of statements."""
     async def statements(n_traces: int) -> int:
         records = []
@@ -307,7 +286,7 @@ async def test_batch_statement_count_does_not_grow_with_runs(api, count_statemen
             records += [post(root, extra={"metadata": {"model": "m"}}),
                         post(child, parent_run_id=root, start_time=at(1), run_type="llm", total_tokens=3),
                         post(new_id(), parent_run_id=child, start_time=at(2), run_type="tool")]
-        with count_statements() as seen:
+        with counting(api) as seen:
             await accepted(await send_batch(api, {"post": records, "patch": [{"id": records[0]["id"], "end_time": at(9)}]}))
         return len(seen)
 

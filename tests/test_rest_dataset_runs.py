@@ -10,16 +10,15 @@ statement count follow.
 from __future__ import annotations
 
 import uuid
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from evalql.config import Settings
 from evalql.db import writes
 from tests import oracle
 from tests.oracle import Derived, Records, as_dt, example_json, parse_filter, eval_filter, run_json, score_of
+from tests.support.statements import counting
 from tests.support.app import app_client, second_workspace
 from tests.support.world import build_world
 from tests.worlds import rich, worked_example
@@ -532,21 +531,6 @@ async def test_wrong_method_405(api, worked, method):
 
 
 # ---------------------------------------------------------------------------- statement count
-
-@contextmanager
-def counting(app):
-    statements: list[str] = []
-    engine = app.state.engine.sync_engine
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
 
 async def test_statement_count_is_constant(database_url):
     """The number of statements depends on neither the number of examples nor of runs

@@ -11,16 +11,15 @@ import base64
 import datetime as dt
 import re
 import uuid
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from evalql.db import writes
 from evalql.db.models import RunAttachment
 from tests.filter_oracle import FilterOracle, string_form
 from tests.oracle import COST_FIELDS, TOKEN_FIELDS, Derived, Records, compare, cost_text, feedback_stats, ts
+from tests.support.statements import counting
 from tests.support.app import second_workspace
 from tests.worlds import filters as fw
 from tests.worlds import rich
@@ -647,21 +646,6 @@ async def test_other_workspace_is_invisible(api, shaped):
 
 
 # --- statements per request ----------------------------------------------------------------------
-
-@contextmanager
-def counting(api):
-    statements: list[str] = []
-    engine = api.sessions.kw["bind"].sync_engine
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
 
 async def test_statement_count_is_constant(api):
     """Every run of the page has feedback, an attachment, an example made from it and a

@@ -3,34 +3,18 @@ query (and for REST group/runs) does not depend on how much data is returned."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
 from evalql.config import Settings
 from evalql.db import writes
+from tests.support.statements import counting
 from tests.support.app import app_client
 from tests.support.gql import GROUP_RUNS, graphql_input
 from tests.support.world import build_world
 
 SMALL = (20, 2)
 BIG = (200, 6)
-
-
-@contextmanager
-def counting(app):
-    statements: list[str] = []
-    engine = app.state.engine.sync_engine
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 @pytest.fixture

@@ -1,0 +1,32 @@
+"""Counting the SQL statements a request sends (graphql.md §2: the count must not grow with the data)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+
+def engine_of(owner: Any) -> Any:
+    """The sync engine behind an app (`app.state.engine`) or an `Api` fixture (its session factory)."""
+    state = getattr(owner, "state", None)
+    engine = state.engine if state is not None else owner.sessions.kw["bind"]
+    return engine.sync_engine
+
+
+@contextmanager
+def counting(owner: Any) -> Iterator[list[str]]:
+    """Collects every statement sent to the database while open."""
+    statements: list[str] = []
+    engine = engine_of(owner)
+
+    def before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
