@@ -337,3 +337,37 @@ async def insert_feedback(db: AsyncSession, workspace_id: uuid.UUID, records: li
     # Idempotent by id (spec §7.6): creating an id that exists replaces it.
     await upsert(db, Feedback, rows, key=("workspace_id", "id"))
     return [row["id"] for row in rows]
+
+
+async def update_feedback(db: AsyncSession, feedback: Feedback, changes: dict[str, Any]) -> None:
+    """PATCH of spec §7.6: every field in `changes` is set, None included (there an explicit
+    null clears). The derived `score_is_bool` and `value_label` follow their fields."""
+    for name, value in changes.items():
+        if name == "score":
+            feedback.score = None if value is None else float(value)
+            feedback.score_is_bool = isinstance(value, bool)
+        elif name == "value":
+            feedback.value, feedback.value_label = value, value_label(value)
+        else:
+            setattr(feedback, name, value)
+    feedback.modified_at = utcnow()
+    await db.flush()
+
+
+async def delete_session(db: AsyncSession, workspace_id: uuid.UUID, session_id: uuid.UUID) -> None:
+    """Hard delete (spec §7.4): the session, its runs with their metadata entries, pending
+    records and attachments, the feedback of those runs and the feedback naming the session.
+    Runs go last: the other deletes find their rows through them."""
+    # Imported here so that this appended function leaves the shared import block alone.
+    from sqlalchemy import or_
+
+    from evalql.db.models import PendingRun, RunAttachment
+
+    runs = select(Run.id).where(Run.workspace_id == workspace_id, Run.session_id == session_id)
+    for model in (RunMetadata, PendingRun, RunAttachment):
+        await db.execute(delete(model).where(model.workspace_id == workspace_id, model.run_id.in_(runs)))
+    await db.execute(delete(Feedback).where(Feedback.workspace_id == workspace_id,
+                                            or_(Feedback.run_id.in_(runs), Feedback.session_id == session_id)))
+    await db.execute(delete(Run).where(Run.workspace_id == workspace_id, Run.session_id == session_id))
+    await db.execute(delete(TracerSession).where(TracerSession.workspace_id == workspace_id,
+                                                 TracerSession.id == session_id))

@@ -1,7 +1,285 @@
-"""(being written)"""
+"""Sessions, also called projects or experiments (spec §2.3, §7.4): create or upsert, list
+and read (optionally with the §3.2 stats block), patch, hard-delete."""
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Json, ValidationError, model_validator
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
-ROUTES: list[Route] = []
+from evalql.db import derive, writes
+from evalql.db.models import Run, TracerSession
+from evalql.db.scope import Scope, readable
+from evalql.resolvers.session_stats import stats_for_sessions
+from evalql.resolvers.sessions import sessions_by_id
+from evalql.rest.context import request_scope
+from evalql.rest.datasets import contains, live_dataset
+from evalql.rest.errors import ApiError, Problem, problems_from
+from evalql.rest.feedback import Limit, Offset, Text, Timestamp, read_json_body, without_nul
+from evalql.rest.json import json_response
+from evalql.rest.params import query_problems, require_path_uuid
+from evalql.rest.shapes import session_json, stats_block_json, ts
+
+Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(without_nul)]
+TraceTier = Annotated[str, Field(max_length=32), AfterValidator(without_nul)]  # the column's width
+PROGRESS_FIELDS = ("num_examples", "num_repetitions", "evaluator_keys")
+NAME_TAKEN = "Session with this name already exists."
+
+
+class SessionExtra(BaseModel):
+    """Any object; `metadata`, the experiment metadata, must be an object too."""
+
+    model_config = ConfigDict(extra="allow")
+    metadata: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return without_nul(data)
+
+    def stored(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class SessionCreate(BaseModel):
+    name: Name
+    id: uuid.UUID | None = None
+    description: Text | None = None
+    extra: SessionExtra | None = None
+    start_time: Timestamp | None = None
+    end_time: Timestamp | None = None
+    reference_dataset_id: uuid.UUID | None = None
+    default_dataset_id: uuid.UUID | None = None
+    trace_tier: TraceTier | None = None
+    # Transport-only: the first three are kept in extra.__progress, tag values are not stored.
+    num_examples: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+    num_repetitions: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    evaluator_keys: list[Text] | None = None
+    tag_value_ids: list[uuid.UUID] | None = None
+
+    def progress(self) -> dict[str, Any] | None:
+        found = {name: getattr(self, name) for name in PROGRESS_FIELDS if getattr(self, name) is not None}
+        return found or None
+
+
+class SessionPatch(BaseModel):
+    """Nulls mean unchanged (spec §1.5); `extra` replaces the whole object."""
+
+    name: Name | None = None
+    description: Text | None = None
+    end_time: Timestamp | None = None
+    extra: SessionExtra | None = None
+    default_dataset_id: uuid.UUID | None = None
+    trace_tier: TraceTier | None = None
+
+
+class UpsertQuery(BaseModel):
+    upsert: bool = False
+
+
+class StatsQuery(BaseModel):
+    include_stats: bool = False
+
+
+class SessionListQuery(StatsQuery):
+    name: Text | None = None
+    name_contains: Text | None = None
+    id: list[uuid.UUID] = []
+    reference_dataset: list[uuid.UUID] = []
+    reference_free: bool | None = None
+    metadata: Json[dict[str, Any]] | None = None
+    offset: Offset = 0
+    limit: Limit = 100
+
+
+def session_not_found(session_id: uuid.UUID) -> ApiError:
+    return ApiError(404, f"Session {session_id} not found")
+
+
+async def find_session(scope: Scope, session_id: uuid.UUID) -> TracerSession:
+    found = await scope.db.scalar(readable(scope, TracerSession).where(TracerSession.id == session_id))
+    if found is None:
+        raise session_not_found(session_id)
+    return found
+
+
+async def session_named(scope: Scope, name: str) -> TracerSession | None:
+    return await scope.db.scalar(readable(scope, TracerSession).where(TracerSession.name == name))
+
+
+def with_progress(extra: dict[str, Any] | None, progress: dict[str, Any] | None) -> dict[str, Any] | None:
+    return extra if progress is None else {**(extra or {}), "__progress": progress}
+
+
+async def last_root_starts(scope: Scope, ids: list[uuid.UUID]) -> dict[uuid.UUID, dt.datetime | None]:
+    """`last_run_start_time_live` without the stats block: the same value, max start_time of
+    the root runs, in one grouped read."""
+    rows = await scope.db.execute(
+        readable(scope, Run, Run.session_id, func.max(Run.start_time))
+        .where(Run.session_id.in_(ids), Run.is_root.is_(True)).group_by(Run.session_id))
+    # SQLite hands an aggregate of a timestamp column back as text.
+    return {session_id: derive.parse_timestamp(last) for session_id, last in rows}
+
+
+async def sessions_json(scope: Scope, sessions: list[TracerSession], include_stats: bool) -> list[dict[str, Any]]:
+    """Session shapes, with the §3.2 block over root runs when asked: the same resolvers as
+    GraphQL's `Session.stats`, each one statement for the whole page."""
+    ids = [s.id for s in sessions]
+    if not ids:
+        return []
+    if not include_stats:
+        last = await last_root_starts(scope, ids)
+        return [{**session_json(s), "last_run_start_time_live": ts(last.get(s.id))} for s in sessions]
+    stats = await stats_for_sessions(scope, ids)
+    ranked = await sessions_by_id(scope, ids)
+    return [{**session_json(s), **stats_block_json(stats[s.id].stats, stats[s.id].session_feedback_stats,
+                                                   ranked[s.id].test_run_number)}
+            for s in sessions]
+
+
+async def upsert_existing(scope: Scope, session: TracerSession, body: SessionCreate) -> TracerSession:
+    """`upsert=true` on a taken name: the stored session, `description` and `extra` replaced
+    when given (the progress fields update extra.__progress)."""
+    if body.description is not None:
+        session.description = body.description
+    extra = body.extra.stored() if body.extra is not None else session.extra
+    if body.extra is not None or body.progress() is not None:
+        session.extra = with_progress(extra, body.progress())
+    await scope.db.commit()
+    return session
+
+
+async def create_session(scope: Scope, body: SessionCreate, upsert: bool) -> TracerSession:
+    if body.reference_dataset_id is not None:
+        await live_dataset(scope, body.reference_dataset_id)
+    existing = await session_named(scope, body.name)
+    if existing is not None:
+        if not upsert:
+            raise ApiError(409, NAME_TAKEN)
+        return await upsert_existing(scope, existing, body)
+    if body.id is not None and await scope.db.scalar(
+            readable(scope, TracerSession, TracerSession.id).where(TracerSession.id == body.id)) is not None:
+        raise ApiError(409, f"Session {body.id} already exists")
+    try:
+        session = await writes.insert_session(
+            scope.db, scope.workspace_id, id=body.id, name=body.name, description=body.description,
+            extra=with_progress(body.extra.stored() if body.extra is not None else None, body.progress()),
+            start_time=body.start_time, end_time=body.end_time, reference_dataset_id=body.reference_dataset_id,
+            default_dataset_id=body.default_dataset_id, trace_tier=body.trace_tier)
+        await scope.db.commit()
+        return session
+    except IntegrityError:  # a concurrent request took the name (or the id) first
+        await scope.db.rollback()
+    existing = await session_named(scope, body.name)
+    if existing is not None and upsert:
+        return await upsert_existing(scope, existing, body)
+    raise ApiError(409, NAME_TAKEN if existing is not None else "Session with this name or id already exists.")
+
+
+async def body_of(request: Request, model: type[BaseModel]) -> tuple[Any, list[Problem]]:
+    raw, problems = await read_json_body(request)
+    if problems:
+        return None, problems
+    try:
+        return model.model_validate(raw), []
+    except ValidationError as exc:
+        return None, problems_from(exc, ["body"])
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+async def create_route(request: Request) -> Response:
+    async with request_scope(request, write=True) as scope:
+        query, problems = query_problems(request, UpsertQuery)
+        body, body_problems = await body_of(request, SessionCreate)
+        if query is None or body is None:
+            raise ApiError(422, problems + body_problems)
+        session = await create_session(scope, body, query.upsert)
+        [shape] = await sessions_json(scope, [session], include_stats=False)
+        return json_response(shape)
+
+
+async def list_route(request: Request) -> Response:
+    async with request_scope(request) as scope:
+        query, problems = query_problems(request, SessionListQuery, lists=("id", "reference_dataset"))
+        if query is None:
+            raise ApiError(422, problems)
+        stmt = readable(scope, TracerSession)
+        if query.name is not None:
+            stmt = stmt.where(TracerSession.name == query.name)
+        if query.name_contains:
+            stmt = stmt.where(func.lower(TracerSession.name).contains(query.name_contains.lower(), autoescape=True))
+        if query.id:
+            stmt = stmt.where(TracerSession.id.in_(query.id))
+        if query.reference_dataset:
+            stmt = stmt.where(TracerSession.reference_dataset_id.in_(query.reference_dataset))
+        if query.reference_free is not None:
+            ref = TracerSession.reference_dataset_id
+            stmt = stmt.where(ref.is_(None) if query.reference_free else ref.is_not(None))
+        stmt = stmt.order_by(TracerSession.start_time.desc(), TracerSession.id)
+        if query.metadata is None:
+            sessions = list((await scope.db.scalars(stmt.offset(query.offset).limit(query.limit))).all())
+        else:
+            # Containment on extra.metadata is checked here, as for datasets, so that it
+            # means the same on both databases (extra is JSON text on SQLite).
+            matching = [s for s in (await scope.db.scalars(stmt)).all()
+                        if contains((s.extra or {}).get("metadata") or {}, query.metadata)]
+            sessions = matching[query.offset:query.offset + query.limit]
+        return json_response(await sessions_json(scope, sessions, query.include_stats))
+
+
+async def read_route(request: Request) -> Response:
+    async with request_scope(request) as scope:
+        session_id = require_path_uuid(request, "session_id")
+        query, problems = query_problems(request, StatsQuery)
+        if query is None:
+            raise ApiError(422, problems)
+        [shape] = await sessions_json(scope, [await find_session(scope, session_id)], query.include_stats)
+        return json_response(shape)
+
+
+async def patch_route(request: Request) -> Response:
+    async with request_scope(request, write=True) as scope:
+        session_id = require_path_uuid(request, "session_id")
+        body, problems = await body_of(request, SessionPatch)
+        if body is None:
+            raise ApiError(422, problems)
+        session = await find_session(scope, session_id)
+        if body.name is not None and body.name != session.name and await session_named(scope, body.name) is not None:
+            raise ApiError(409, NAME_TAKEN)
+        for name in ("name", "description", "end_time", "default_dataset_id", "trace_tier"):
+            if getattr(body, name) is not None:
+                setattr(session, name, getattr(body, name))
+        if body.extra is not None:
+            session.extra = body.extra.stored()
+        try:
+            await scope.db.commit()
+        except IntegrityError:  # a concurrent rename or create took the name
+            await scope.db.rollback()
+            raise ApiError(409, NAME_TAKEN) from None
+        [shape] = await sessions_json(scope, [session], include_stats=False)
+        return json_response(shape)
+
+
+async def delete_route(request: Request) -> Response:
+    async with request_scope(request, write=True) as scope:
+        session = await find_session(scope, require_path_uuid(request, "session_id"))
+        await writes.delete_session(scope.db, scope.workspace_id, session.id)
+        await scope.db.commit()
+        return json_response({})
+
+
+ROUTES: list[Route] = [
+    Route("/sessions", create_route, methods=["POST"]),
+    Route("/sessions", list_route, methods=["GET"]),
+    Route("/sessions/{session_id}", read_route, methods=["GET"]),
+    Route("/sessions/{session_id}", patch_route, methods=["PATCH"]),
+    Route("/sessions/{session_id}", delete_route, methods=["DELETE"]),
+]
