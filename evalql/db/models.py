@@ -155,7 +155,7 @@ class Run(TenantMixin, Base):
     # What the merge rules of spec §7.5.2 need beyond the merged values: which fields
     # patches set (a repeated post must not override them), the merged patch `extra`,
     # and the usage/first-token fields as given (the columns above hold derived values).
-    ingest_state: Mapped[Any] = mapped_column(Json, nullable=True)
+    ingest_state: Mapped[Any] = mapped_column(JsonDocument, nullable=True)  # json, not jsonb: may hold NUL
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (
@@ -251,11 +251,15 @@ class PendingRun(TenantMixin, Base):
     run_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     kind: Mapped[str] = mapped_column(String(8))  # post | patch
     waits_for: Mapped[uuid.UUID] = mapped_column(Uuid)  # the run id (patch) or parent id (post)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # a post's session, for deleting it with the session
     record: Mapped[Any] = mapped_column(JsonDocument)
     received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     position: Mapped[int] = mapped_column(Integer, default=0)  # order within one request
 
-    __table_args__ = (Index("ix_pending_runs_ws_waits_for", "workspace_id", "waits_for"),)
+    __table_args__ = (
+        Index("ix_pending_runs_ws_waits_for", "workspace_id", "waits_for"),
+        Index("ix_pending_runs_ws_run", "workspace_id", "run_id"),  # every batch looks its ids up here
+    )
 
 
 class RunAttachment(Base):

@@ -11,12 +11,13 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db import derive
 from evalql.db.models import (
-    ApiKey, Dataset, Example, ExampleMetadata, Feedback, Run, RunMetadata, TracerSession, Workspace,
+    ApiKey, Dataset, Example, ExampleMetadata, Feedback, PendingRun, Run, RunAttachment, RunMetadata, TracerSession,
+    Workspace,
 )
 from evalql.db.types import utcnow
 from evalql.db.upsert import upsert
@@ -357,12 +358,11 @@ async def update_feedback(db: AsyncSession, feedback: Feedback, changes: dict[st
 async def delete_session(db: AsyncSession, workspace_id: uuid.UUID, session_id: uuid.UUID) -> None:
     """Hard delete (spec §7.4): the session, its runs with their metadata entries, pending
     records and attachments, the feedback of those runs and the feedback naming the session.
+    Posts still waiting for a parent in the session go too, with the patches waiting for them.
     Runs go last: the other deletes find their rows through them."""
-    # Imported here so that this appended function leaves the shared import block alone.
-    from sqlalchemy import or_
-
-    from evalql.db.models import PendingRun, RunAttachment
-
+    held = select(PendingRun.run_id).where(PendingRun.workspace_id == workspace_id,
+                                           PendingRun.session_id == session_id)
+    await db.execute(delete(PendingRun).where(PendingRun.workspace_id == workspace_id, PendingRun.run_id.in_(held)))
     runs = select(Run.id).where(Run.workspace_id == workspace_id, Run.session_id == session_id)
     for model in (RunMetadata, PendingRun, RunAttachment):
         await db.execute(delete(model).where(model.workspace_id == workspace_id, model.run_id.in_(runs)))

@@ -150,6 +150,7 @@ class Ingest:
         self.new_pending.append({
             "workspace_id": self.workspace_id, "id": uuid.uuid4(), "run_id": run_id, "kind": kind,
             "waits_for": waits_for, "record": record, "received_at": utcnow(), "position": len(self.new_pending),
+            "session_id": uuid.UUID(record["session_id"]) if kind == "post" else None,
         })
 
     async def stored_parents(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:

@@ -7,7 +7,6 @@ is what the merge rules work on and what a pending record stores.
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import uuid
 from decimal import Decimal
@@ -16,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
 
 from evalql.rest.errors import Problem, problems_from
+from evalql.rest.fields import JsonObject, Text, Timestamp, without_nul
 
 MAX_TOKENS = 2**31 - 1  # the token columns are 32-bit integers on PostgreSQL
 # Costs are summed as integers of 1e-12 in 64 bits; a per-run bound keeps the sums of
@@ -24,15 +24,6 @@ MAX_COST = Decimal(1_000_000)
 MAX_METADATA_KEY = 1024  # metadata keys are part of an index key (PostgreSQL caps index rows near 2.7 kB)
 
 
-def _no_nul(text: str) -> str:
-    # PostgreSQL text and jsonb cannot hold U+0000; refusing it on both databases
-    # keeps SQLite and PostgreSQL answering the same.
-    if "\x00" in text:
-        raise ValueError("must not contain the NUL character (U+0000)")
-    return text
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
 Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
 Cost = Annotated[Decimal, Field(ge=0, lt=MAX_COST, allow_inf_nan=False)]
 
@@ -52,10 +43,10 @@ class RunRecord(BaseModel):
     accepted and ignored (status is always derived); unknown fields are ignored."""
 
     id: uuid.UUID
-    name: Annotated[Text, Field(min_length=1, max_length=4096)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(without_nul)] | None = None
     run_type: RunType | None = None
-    start_time: dt.datetime | None = None
-    end_time: dt.datetime | None = None
+    start_time: Timestamp | None = None
+    end_time: Timestamp | None = None
     inputs: dict[str, Any] | None = None
     outputs: dict[str, Any] | None = None
     error: Text | None = None
@@ -67,17 +58,17 @@ class RunRecord(BaseModel):
     trace_id: uuid.UUID | None = None
     dotted_order: Annotated[str, Field(max_length=65_536)] | None = None
     session_id: uuid.UUID | None = None
-    session_name: Annotated[Text, Field(min_length=1, max_length=255)] | None = None
+    session_name: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(without_nul)] | None = None
     reference_example_id: uuid.UUID | None = None
-    first_token_time: dt.datetime | None = None
+    first_token_time: Timestamp | None = None
     prompt_tokens: Tokens | None = None
     completion_tokens: Tokens | None = None
     total_tokens: Tokens | None = None
     prompt_cost: Cost | None = None
     completion_cost: Cost | None = None
     total_cost: Cost | None = None
-    prompt_token_details: dict[str, Any] | None = None
-    completion_token_details: dict[str, Any] | None = None
+    prompt_token_details: JsonObject | None = None  # stored as JSONB on PostgreSQL: no NUL
+    completion_token_details: JsonObject | None = None
 
     @field_validator("extra")
     @classmethod
@@ -90,12 +81,8 @@ class RunRecord(BaseModel):
         for key, value in metadata.items():
             if len(key) > MAX_METADATA_KEY:
                 raise ValueError(f"extra.metadata key {key[:40]!r}… is longer than {MAX_METADATA_KEY} characters")
-            _no_nul(key)
-            if isinstance(value, str):
-                try:
-                    _no_nul(value)
-                except ValueError:
-                    raise ValueError(f"extra.metadata[{key!r}] must not contain the NUL character") from None
+        # Top-level metadata becomes indexed text rows (run_metadata), which cannot hold NUL.
+        without_nul({key: value for key, value in metadata.items() if isinstance(value, str)})
         return extra
 
     def given(self) -> dict[str, Any]:

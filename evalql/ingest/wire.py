@@ -9,13 +9,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import orjson
-from pydantic import ValidationError
 
 from evalql.ingest.apply import Attachment, Batch, Located
 from evalql.ingest.multipart import Part
 from evalql.ingest.records import validate_record
-from evalql.rest.errors import ApiError, Problem, problems_from
+from evalql.rest.errors import ApiError, Problem
+from evalql.rest.feedback import validated_feedback  # the POST /feedback body, shared
+from evalql.rest.json import parse_json
 
 OUT_OF_BAND = frozenset({"inputs", "outputs", "events", "extra", "error", "serialized"})
 KINDS = ("post", "patch")
@@ -26,11 +26,9 @@ def _problem(loc: list[Any], msg: str, type_: str = "value_error") -> Problem:
 
 
 def _json(data: bytes, loc: list[Any], problems: list[Problem]) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        problems.append(_problem(loc, f"JSON decode error: {exc}", "json_invalid"))
-        return None
+    value, found = parse_json(data, loc)
+    problems += found
+    return value
 
 
 def _uuid(text: str, loc: list[Any], problems: list[Problem]) -> uuid.UUID | None:
@@ -104,7 +102,6 @@ class _Record:
 
 def multipart_batch(parts: list[Part]) -> Batch:
     """Parts grouped by record (spec §7.5.4); records keep the order of their main parts."""
-    from evalql.rest.feedback import FeedbackCreate  # the REST feedback body, shared with POST /feedback
 
     problems: list[Problem] = []
     records: dict[tuple[str, str], _Record] = {}
@@ -142,10 +139,10 @@ def multipart_batch(parts: list[Part]) -> Batch:
             raw = _with_id(raw, str(feedback_id), loc, problems)
             if raw is None:
                 continue
-            try:
-                batch.feedback.append(FeedbackCreate.model_validate(raw).record())
-            except ValidationError as exc:
-                problems += problems_from(exc, loc)
+            feedback, found = validated_feedback(raw, loc)
+            problems += found
+            if feedback is not None:
+                batch.feedback.append(feedback.record())
         elif prefix == "attachment":
             id_text, _, name = rest.partition(".")
             run_id = _uuid(id_text, loc, problems)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import uuid
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Json, ValidationError
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
@@ -18,6 +17,7 @@ from evalql.db.models import Dataset, Example, TracerSession
 from evalql.db.scope import Scope, live, readable
 from evalql.rest.context import request_scope
 from evalql.rest.errors import ApiError, problems_from
+from evalql.rest.fields import JsonObject, Limit, Offset, Text, Timestamp, without_nul
 from evalql.rest.json import json_response, read_json
 from evalql.rest.params import query_problems, require_path_uuid
 from evalql.rest.shapes import dataset_json
@@ -31,28 +31,28 @@ class DataType(str, enum.Enum):
 
 class DatasetExtra(BaseModel):
     model_config = ConfigDict(extra="allow")
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
 
 
 class DatasetCreate(BaseModel):
-    name: Annotated[str, Field(min_length=1, max_length=255)]
-    description: str | None = None
+    name: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(without_nul)]
+    description: Text | None = None
     data_type: DataType | None = None
-    inputs_schema_definition: dict[str, Any] | None = None
-    outputs_schema_definition: dict[str, Any] | None = None
-    transformations: list[Any] | None = None
+    inputs_schema_definition: JsonObject | None = None
+    outputs_schema_definition: JsonObject | None = None
+    transformations: Annotated[list[Any], AfterValidator(without_nul)] | None = None
     extra: DatasetExtra | None = None
     id: uuid.UUID | None = None
-    created_at: dt.datetime | None = None
+    created_at: Timestamp | None = None
 
 
 class DatasetListQuery(BaseModel):
-    name: str | None = None
-    name_contains: str | None = None
+    name: Text | None = None
+    name_contains: Text | None = None
     id: list[uuid.UUID] = []
-    metadata: Json[dict[str, Any]] | None = None
-    offset: Annotated[int, Field(ge=0)] = 0
-    limit: Annotated[int, Field(ge=1, le=100)] = 100
+    metadata: Json[JsonObject] | None = None
+    offset: Offset = 0
+    limit: Limit = 100
 
 
 def not_found(dataset_id: uuid.UUID) -> ApiError:

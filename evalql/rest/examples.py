@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Any
 
@@ -21,6 +20,7 @@ from evalql.resolvers.examples import in_any_split
 from evalql.rest.context import request_scope
 from evalql.rest.datasets import live_dataset
 from evalql.rest.errors import ApiError, problem, problems_from
+from evalql.rest.fields import JsonObject, Limit, Offset, Text, Timestamp
 from evalql.rest.json import json_response, read_json
 from evalql.rest.params import query_problems, require_path_uuid
 from evalql.rest.shapes import example_json
@@ -29,7 +29,7 @@ from evalql.values import normalize
 MAX_BULK = 10_000
 CHUNK = 500  # ids per IN list, well below both databases' bound-parameter limits
 
-Split = str | list[str] | None
+Split = Text | list[Text] | None
 
 
 def _metadata_splits(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -46,12 +46,12 @@ def _metadata_splits(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
 
 class ExampleCreate(BaseModel):
     dataset_id: uuid.UUID
-    inputs: dict[str, Any] | None = None
-    outputs: dict[str, Any] | None = None
-    metadata: dict[str, Any] | None = None
+    inputs: JsonObject | None = None
+    outputs: JsonObject | None = None
+    metadata: JsonObject | None = None
     split: Split = None
     id: uuid.UUID | None = None
-    created_at: dt.datetime | None = None
+    created_at: Timestamp | None = None
     source_run_id: uuid.UUID | None = None
     use_source_run_io: bool = False
 
@@ -79,9 +79,9 @@ BULK = TypeAdapter(Annotated[list[ExampleCreate], Field(min_length=1, max_length
 
 
 class ExamplePatch(BaseModel):
-    inputs: dict[str, Any] | None = None
-    outputs: dict[str, Any] | None = None
-    metadata: dict[str, Any] | None = None
+    inputs: JsonObject | None = None
+    outputs: JsonObject | None = None
+    metadata: JsonObject | None = None
     split: Split = None
 
     _splits = field_validator("metadata")(_metadata_splits)
@@ -90,11 +90,11 @@ class ExamplePatch(BaseModel):
 class ExampleListQuery(BaseModel):
     dataset: uuid.UUID | None = None
     id: list[uuid.UUID] = []
-    splits: list[str] = []
-    metadata: Json[dict[str, Any]] | None = None
+    splits: list[Text] = []
+    metadata: Json[JsonObject] | None = None
     filter: str | None = None
-    offset: Annotated[int, Field(ge=0)] = 0
-    limit: Annotated[int, Field(ge=1, le=100)] = 100
+    offset: Offset = 0
+    limit: Limit = 100
 
 
 def example_not_found(example_id: uuid.UUID) -> ApiError:

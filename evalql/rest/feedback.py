@@ -6,7 +6,6 @@ the multipart ingest, so importing this module has no side effects.
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import math
 import uuid
@@ -19,88 +18,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from evalql.db import derive, writes
+from evalql.db import writes
 from evalql.db.models import Feedback, Run
 from evalql.db.scope import Scope, readable
 from evalql.rest.context import request_scope
 from evalql.rest.errors import ApiError, Problem, problem, problems_from
-from evalql.rest.json import json_response, read_json
+from evalql.rest.fields import JsonObject, Limit, Offset, Text, Timestamp, without_nul
+from evalql.rest.json import json_response, nesting_problems, read_json
 from evalql.rest.params import query_problems, require_path_uuid
 from evalql.rest.shapes import feedback_json
-
-MAX_OFFSET = 2**63 - 1  # both databases bind OFFSET as a signed 64-bit integer
-
-# --- value checks shared with sessions.py --------------------------------------------------
-# PostgreSQL refuses the NUL character in text and in JSONB strings (SQLite stores it), so
-# it is refused here, on both databases alike, as a 422 rather than a database error.
-
-NUL = "\x00"
-NUL_MESSAGE = "text must not contain the NUL character (\\u0000)"
-
-
-def nul_path(value: Any) -> str | None:
-    """Where a JSON value holds a NUL character (in a string or an object key), or None.
-    Iterative: JSON may nest deeper than Python's recursion limit."""
-    stack: list[tuple[str, Any]] = [("", value)]
-    while stack:
-        path, item = stack.pop()
-        if isinstance(item, str):
-            if NUL in item:
-                return path or "."
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                if NUL in str(key):
-                    return f"{path}.{key!r}"
-                stack.append((f"{path}.{key}", child))
-        elif isinstance(item, list):
-            stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
-    return None
-
-
-def without_nul(value: Any) -> Any:
-    found = nul_path(value)
-    if found is not None:
-        raise ValueError(NUL_MESSAGE if found == "." else f"{NUL_MESSAGE}, at {found}")
-    return value
-
-
-def utc_timestamp(value: dt.datetime) -> dt.datetime:
-    """Naive means UTC (spec §1.5); an offset that moves the value out of datetime's range is
-    a validation error, not an overflow inside the database layer."""
-    try:
-        return derive.parse_timestamp(value)  # type: ignore[return-value]
-    except OverflowError:
-        raise ValueError("timestamp is out of range once converted to UTC") from None
-
-
-# Bodies nest no deeper than this: the JSON encoders that store values and write answers
-# back (orjson stops at 254 levels, the stdlib at Python's recursion limit) must not fail.
-MAX_JSON_DEPTH = 200
-
-
-def nesting_problems(value: Any, loc: Sequence[Any] = ("body",)) -> list[Problem]:
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            if depth > MAX_JSON_DEPTH:
-                return [problem(list(loc), f"JSON nesting is deeper than {MAX_JSON_DEPTH} levels", "value_error")]
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return []
-
-
-async def read_json_body(request: Request) -> tuple[Any, list[Problem]]:
-    """`read_json`, refusing bodies nested too deep to store or to echo in a 422."""
-    raw, problems = await read_json(request)
-    return raw, problems or nesting_problems(raw)
-
-
-Text = Annotated[str, AfterValidator(without_nul)]
-JsonObject = Annotated[dict[str, Any], AfterValidator(without_nul)]
-Timestamp = Annotated[dt.datetime, AfterValidator(utc_timestamp)]
-Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
-Limit = Annotated[int, Field(ge=1, le=100)]
-
 
 # --- bodies ---------------------------------------------------------------------------------
 
@@ -358,7 +284,7 @@ def list_conditions(scope: Scope, query: FeedbackListQuery) -> list[Any]:
 
 async def create_route(request: Request) -> Response:
     async with request_scope(request, write=True) as scope:
-        raw, problems = await read_json_body(request)
+        raw, problems = await read_json(request)
         body = None
         if not problems:
             body, problems = validated_feedback(raw)
@@ -394,7 +320,7 @@ async def read_route(request: Request) -> Response:
 async def patch_route(request: Request) -> Response:
     async with request_scope(request, write=True) as scope:
         feedback_id = require_path_uuid(request, "feedback_id")
-        raw, problems = await read_json_body(request)
+        raw, problems = await read_json(request)
         if problems:
             raise ApiError(422, problems)
         try:

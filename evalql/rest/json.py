@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import json
@@ -42,10 +43,35 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json(request: Request) -> tuple[Any, list[dict[str, Any]]]:
-    """(value, problems): a body that is not JSON is a 422 `json_invalid` problem."""
-    body = await read_body(request)
+# Bodies nest no deeper than this: the JSON encoders that store values and write answers
+# back (orjson stops at 254 levels, the stdlib at Python's recursion limit) must not fail.
+MAX_JSON_DEPTH = 200
+
+
+def nesting_problems(value: Any, loc: Sequence[Any] = ("body",)) -> list[dict[str, Any]]:
+    """A 422 problem if `value` nests deeper than MAX_JSON_DEPTH. Iterative, for the same reason."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                return [{"loc": list(loc), "msg": f"JSON nesting is deeper than {MAX_JSON_DEPTH} levels",
+                         "type": "value_error"}]
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return []
+
+
+def parse_json(data: bytes, loc: Sequence[Any] = ("body",)) -> tuple[Any, list[dict[str, Any]]]:
+    """(value, problems): text that is not JSON is a 422 `json_invalid` problem, and a
+    value nested too deep to store or echo back a `value_error`."""
     try:
-        return orjson.loads(body), []
+        value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        return None, [{"loc": ["body"], "msg": f"JSON decode error: {exc}", "type": "json_invalid"}]
+        return None, [{"loc": list(loc), "msg": f"JSON decode error: {exc}", "type": "json_invalid"}]
+    problems = nesting_problems(value, loc)
+    return (None if problems else value), problems
+
+
+async def read_json(request: Request) -> tuple[Any, list[dict[str, Any]]]:
+    """(value, problems) of a JSON body (see `parse_json`)."""
+    return parse_json(await read_body(request))

@@ -22,8 +22,8 @@ from evalql.resolvers.sessions import sessions_by_id
 from evalql.rest.context import request_scope
 from evalql.rest.datasets import contains, live_dataset
 from evalql.rest.errors import ApiError, Problem, problems_from
-from evalql.rest.feedback import Limit, Offset, Text, Timestamp, read_json_body, without_nul
-from evalql.rest.json import json_response
+from evalql.rest.fields import Limit, Offset, Text, Timestamp, without_nul
+from evalql.rest.json import json_response, read_json
 from evalql.rest.params import query_problems, require_path_uuid
 from evalql.rest.shapes import session_json, stats_block_json, ts
 
@@ -184,7 +184,7 @@ async def create_session(scope: Scope, body: SessionCreate, upsert: bool) -> Tra
 
 
 async def body_of(request: Request, model: type[BaseModel]) -> tuple[Any, list[Problem]]:
-    raw, problems = await read_json_body(request)
+    raw, problems = await read_json(request)
     if problems:
         return None, problems
     try:

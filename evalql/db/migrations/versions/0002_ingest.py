@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 import evalql.db.types
 
 revision = '0002'
@@ -22,6 +21,7 @@ def upgrade() -> None:
     sa.Column('run_id', sa.Uuid(), nullable=False),
     sa.Column('kind', sa.String(length=8), nullable=False),
     sa.Column('waits_for', sa.Uuid(), nullable=False),
+    sa.Column('session_id', sa.Uuid(), nullable=True),
     sa.Column('record', sa.JSON(none_as_null=True), nullable=False),
     sa.Column('received_at', evalql.db.types.UtcDateTime(timezone=True), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
@@ -31,6 +31,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('pending_runs', schema=None) as batch_op:
         batch_op.create_index('ix_pending_runs_ws_waits_for', ['workspace_id', 'waits_for'], unique=False)
+        batch_op.create_index('ix_pending_runs_ws_run', ['workspace_id', 'run_id'], unique=False)
 
     op.create_table('run_attachments',
     sa.Column('workspace_id', sa.Uuid(), nullable=False),
@@ -47,7 +48,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_datasets_ws_name_live', ['workspace_id', 'name'], unique=True, sqlite_where=sa.text('deleted_at IS NULL'), postgresql_where=sa.text('deleted_at IS NULL'))
 
     with op.batch_alter_table('runs', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('ingest_state', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True))
+        batch_op.add_column(sa.Column('ingest_state', sa.JSON(none_as_null=True), nullable=True))
         batch_op.create_index('ix_runs_ws_start', ['workspace_id', 'start_time', 'id'], unique=False)
 
 
@@ -64,5 +65,6 @@ def downgrade() -> None:
     op.drop_table('run_attachments')
     with op.batch_alter_table('pending_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_pending_runs_ws_waits_for')
+        batch_op.drop_index('ix_pending_runs_ws_run')
 
     op.drop_table('pending_runs')

@@ -1,0 +1,61 @@
+"""Field types shared by the REST bodies and query strings (spec §1.4, §1.5).
+
+PostgreSQL refuses the NUL character in text and in JSONB strings (SQLite stores it), so
+it is refused here, on both databases alike, as a 422 rather than a database error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field
+
+from evalql.db import derive
+
+MAX_OFFSET = 2**63 - 1  # both databases bind OFFSET as a signed 64-bit integer
+
+NUL = "\x00"
+NUL_MESSAGE = "text must not contain the NUL character (\\u0000)"
+
+
+def nul_path(value: Any) -> str | None:
+    """Where a JSON value holds a NUL character (in a string or an object key), or None.
+    Iterative: JSON may nest deeper than Python's recursion limit."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return path or "."
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if NUL in str(key):
+                    return f"{path}.{key!r}"
+                stack.append((f"{path}.{key}", child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
+    return None
+
+
+def without_nul(value: Any) -> Any:
+    found = nul_path(value)
+    if found is not None:
+        raise ValueError(NUL_MESSAGE if found == "." else f"{NUL_MESSAGE}, at {found}")
+    return value
+
+
+def utc_timestamp(value: dt.datetime) -> dt.datetime:
+    """Naive means UTC (spec §1.5); an offset that moves the value out of datetime's range is
+    a validation error, not an overflow inside the database layer."""
+    try:
+        return derive.parse_timestamp(value)  # type: ignore[return-value]
+    except OverflowError:
+        raise ValueError("timestamp is out of range once converted to UTC") from None
+
+
+Text = Annotated[str, AfterValidator(without_nul)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(without_nul)]
+Timestamp = Annotated[dt.datetime, AfterValidator(utc_timestamp)]
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
+Limit = Annotated[int, Field(ge=1, le=100)]
