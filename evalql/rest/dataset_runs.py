@@ -20,7 +20,8 @@ from evalql.errors import NotFoundError
 from evalql.resolvers.dataset_runs import DatasetRunsQuery, FeedbackSort, answer_dataset_runs
 from evalql.rest.context import request_scope
 from evalql.rest.errors import ApiError, Problem, problem
-from evalql.rest.group_runs import SESSION_IDS, Int, SessionFilters, SessionIds, compile_filters, validated_body
+from evalql.rest.fields import Int
+from evalql.rest.group_runs import SESSION_IDS, SessionFilters, SessionIds, compile_filters, validated_body
 from evalql.rest.json import json_response
 from evalql.rest.shapes import example_with_runs_json
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, Json, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, Field, Json, TypeAdapter, field_validator
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
@@ -19,10 +19,10 @@ from evalql.filters.examples import example_condition
 from evalql.resolvers.examples import in_any_split
 from evalql.rest.context import request_scope
 from evalql.rest.datasets import live_dataset
-from evalql.rest.errors import ApiError, problem, problems_from
+from evalql.rest.errors import ApiError, problem
 from evalql.rest.fields import JsonObject, Limit, Offset, Text, Timestamp
-from evalql.rest.json import json_response, read_json
-from evalql.rest.params import query_problems, require_path_uuid
+from evalql.rest.json import json_response
+from evalql.rest.params import parsed_body, query_problems, require_path_uuid
 from evalql.rest.shapes import example_json
 from evalql.values import normalize
 
@@ -128,16 +128,6 @@ async def create_examples(scope: Scope, bodies: list[ExampleCreate]) -> list[dic
         rows = await scope.db.scalars(readable(scope, Example).where(Example.id.in_(ids[start:start + CHUNK])))
         by_id.update((row.id, row) for row in rows)
     return [example_json(by_id[i]) for i in ids]
-
-
-async def parsed_body(request: Request, adapter: Any) -> Any:
-    raw, problems = await read_json(request)
-    if problems:
-        raise ApiError(422, problems)
-    try:
-        return adapter.validate_python(raw) if isinstance(adapter, TypeAdapter) else adapter.model_validate(raw)
-    except ValidationError as exc:
-        raise ApiError(422, problems_from(exc, ["body"])) from None
 
 
 async def bulk_create_route(request: Request) -> Response:

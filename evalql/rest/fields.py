@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from evalql.db import derive
 
@@ -54,6 +55,14 @@ def utc_timestamp(value: dt.datetime) -> dt.datetime:
         raise ValueError("timestamp is out of range once converted to UTC") from None
 
 
+def _not_bool(value: Any) -> Any:
+    # Lax mode would read `true` as 1; spec §5.1 wants booleans rejected for integers.
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer, not a boolean")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
 Text = Annotated[str, AfterValidator(without_nul)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(without_nul)]
 Timestamp = Annotated[dt.datetime, AfterValidator(utc_timestamp)]

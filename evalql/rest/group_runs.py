@@ -6,8 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter, ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from sqlalchemy import ColumnElement
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +18,7 @@ from evalql.resolvers.candidates import GroupBy, GroupQuery
 from evalql.resolvers.group_runs import answer_group_query
 from evalql.rest.context import request_scope
 from evalql.rest.errors import ApiError, Problem, problem, problems_from
+from evalql.rest.fields import Int
 from evalql.rest.json import json_response, read_json
 from evalql.rest.params import parse_path_uuid
 from evalql.rest.shapes import group_json
@@ -28,14 +28,6 @@ from evalql.rest.shapes import group_json
 SessionFilters = dict[str, list[str]]
 
 
-def _not_bool(value: Any) -> Any:
-    # Lax mode would read `true` as 1; spec §5.1 wants booleans rejected for integers.
-    if isinstance(value, bool):
-        raise PydanticCustomError("int_type", "Input should be a valid integer, not a boolean")
-    return value
-
-
-Int = Annotated[int, BeforeValidator(_not_bool)]
 # The length is checked on the request as sent, before duplicates are dropped (spec §5.1).
 SessionIds = Annotated[list[uuid.UUID], Field(min_length=1, max_length=10)]
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 
 from evalql.rest.errors import ApiError, Problem, problem, problems_from
+from evalql.rest.json import read_json
 
 Q = TypeVar("Q", bound=BaseModel)
 
@@ -39,3 +40,14 @@ def require_path_uuid(request: Request, name: str) -> uuid.UUID:
     if found is None:
         raise ApiError(422, problems)
     return found
+
+
+async def parsed_body(request: Request, adapter: Any) -> Any:
+    """The JSON body validated by a pydantic model or TypeAdapter; any problem is a 422."""
+    raw, problems = await read_json(request)
+    if problems:
+        raise ApiError(422, problems)
+    try:
+        return adapter.validate_python(raw) if isinstance(adapter, TypeAdapter) else adapter.model_validate(raw)
+    except ValidationError as exc:
+        raise ApiError(422, problems_from(exc, ["body"])) from None

@@ -25,8 +25,8 @@ from evalql.resolvers.runs_query import (
 )
 from evalql.rest.context import request_scope
 from evalql.rest.errors import ApiError
-from evalql.rest.examples import parsed_body
-from evalql.rest.group_runs import Int
+from evalql.rest.fields import Int
+from evalql.rest.params import parsed_body
 from evalql.rest.json import json_response
 from evalql.rest.params import require_path_uuid
 from evalql.rest.run_shape import (
