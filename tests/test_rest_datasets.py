@@ -11,6 +11,7 @@ import pytest
 
 from evalql.db import writes
 from tests.support.app import second_workspace
+from tests.support.rest import locs_types, problems
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 DATASET_KEYS = {
@@ -32,19 +33,6 @@ async def made(api, name: str, **body) -> dict:
 
 async def listing(api, params=None, key: str | None = None):
     return await api.client.get("/api/v1/datasets", params=params, headers=api.headers(key))
-
-
-def problems(response) -> list[dict]:
-    assert response.status_code == 422, (response.status_code, response.text)
-    found = response.json()["detail"]
-    assert isinstance(found, list) and found
-    for p in found:
-        assert p["loc"][0] in ("path", "query", "body") and p["msg"] and p["type"], p
-    return found
-
-
-def locs_types(response) -> set[tuple[tuple, str]]:
-    return {(tuple(p["loc"]), p["type"]) for p in problems(response)}
 
 
 # --- POST /datasets --------------------------------------------------------------------

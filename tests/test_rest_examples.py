@@ -11,16 +11,11 @@ from sqlalchemy import func, select
 
 from evalql.db.models import Example, ExampleMetadata
 from tests.support.app import second_workspace
+from tests.support.rest import locs_types, new_dataset, problems
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 EXAMPLE_KEYS = {"id", "dataset_id", "name", "inputs", "outputs", "metadata", "source_run_id", "created_at",
                 "modified_at", "attachment_urls"}
-
-
-async def new_dataset(api, name: str = "ds", key: str | None = None) -> str:
-    response = await api.client.post("/datasets", json={"name": name}, headers=api.headers(key))
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
 
 
 @pytest.fixture
@@ -56,19 +51,6 @@ async def row_counts(api) -> tuple[int, int]:
     async with api.sessions() as db:
         return (await db.scalar(select(func.count()).select_from(Example)),
                 await db.scalar(select(func.count()).select_from(ExampleMetadata)))
-
-
-def problems(response) -> list[dict]:
-    assert response.status_code == 422, (response.status_code, response.text)
-    found = response.json()["detail"]
-    assert isinstance(found, list) and found
-    for p in found:
-        assert p["loc"][0] in ("path", "query", "body") and p["msg"] and p["type"], p
-    return found
-
-
-def locs_types(response) -> set[tuple[tuple, str]]:
-    return {(tuple(p["loc"]), p["type"]) for p in problems(response)}
 
 
 # --- create ---------------------------------------------------------------------------

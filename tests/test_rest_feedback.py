@@ -13,6 +13,7 @@ from evalql.db import writes
 from evalql.db.models import Feedback
 from evalql.rest.feedback import FeedbackCreate, validated_feedback
 from tests.support.app import second_workspace
+from tests.support.rest import locs_types
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 UTC = dt.timezone.utc
@@ -58,19 +59,6 @@ async def stored(api, feedback_id) -> Feedback | None:
 async def row_count(api) -> int:
     async with api.sessions() as db:
         return await db.scalar(select(func.count()).select_from(Feedback))
-
-
-def problems(response) -> list[dict]:
-    assert response.status_code == 422, (response.status_code, response.text)
-    found = response.json()["detail"]
-    assert isinstance(found, list) and found
-    for p in found:
-        assert p["loc"][0] in ("path", "query", "body") and p["msg"] and p["type"], p
-    return found
-
-
-def locs_types(response) -> set[tuple[tuple, str]]:
-    return {(tuple(p["loc"]), p["type"]) for p in problems(response)}
 
 
 async def add_runs(api, runs: list[dict]) -> None:

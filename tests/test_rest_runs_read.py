@@ -23,6 +23,7 @@ from tests.support.statements import counting
 from tests.support.app import second_workspace
 from tests.worlds import filters as fw
 from tests.worlds import rich
+from tests.support.rest import locs_types
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 BASE = "http://evalql.test"
@@ -83,10 +84,6 @@ def problems(response) -> list[dict]:
     for p in found:
         assert p["loc"][0] == "body" and p["msg"] and p["type"], p
     return found
-
-
-def locs_types(response) -> set[tuple[tuple, str]]:
-    return {(tuple(p["loc"]), p["type"]) for p in problems(response)}
 
 
 # --- the shape world ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from evalql.db.models import Feedback, PendingRun, Run, RunAttachment, RunMetada
 from tests import oracle
 from tests.support.app import second_workspace
 from tests.support.statements import counting
+from tests.support.rest import locs_types, new_dataset
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 UTC = dt.timezone.utc
@@ -55,28 +56,9 @@ async def patch(api, session_id, body, key: str | None = None):
     return await api.client.patch(f"/sessions/{session_id}", json=body, headers=api.headers(key))
 
 
-async def new_dataset(api, name: str = "ds", key: str | None = None) -> str:
-    response = await api.client.post("/datasets", json={"name": name}, headers=api.headers(key))
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
-
-
 async def session_count(api) -> int:
     async with api.sessions() as db:
         return await db.scalar(select(func.count()).select_from(TracerSession))
-
-
-def problems(response) -> list[dict]:
-    assert response.status_code == 422, (response.status_code, response.text)
-    found = response.json()["detail"]
-    assert isinstance(found, list) and found
-    for p in found:
-        assert p["loc"][0] in ("path", "query", "body") and p["msg"] and p["type"], p
-    return found
-
-
-def locs_types(response) -> set[tuple[tuple, str]]:
-    return {(tuple(p["loc"]), p["type"]) for p in problems(response)}
 
 
 # --- POST /sessions -----------------------------------------------------------------------
