@@ -259,6 +259,10 @@ def run_row(workspace_id: uuid.UUID, record: dict[str, Any], session_by_name: di
         "latency": derive.seconds_between(start, end),
         "first_token_latency": derive.seconds_between(start, first_token),
         **{f"own_{f}": getattr(usage, f) for f in derive.TOKEN_FIELDS + derive.COST_FIELDS},
+        # Reported usage starts as the run's own; roll_up_usage then rewrites only the
+        # runs whose subtree changes it (ancestors without usage of their own).
+        **{f: getattr(usage, f) or 0 for f in derive.TOKEN_FIELDS},
+        **{f: getattr(usage, f) for f in derive.COST_FIELDS},
         "prompt_token_details": usage.prompt_token_details,
         "completion_token_details": usage.completion_token_details,
         "ingest_state": ingest_state or {
@@ -288,26 +292,32 @@ def fill_trace_fields(row: dict[str, Any], by_id: dict[uuid.UUID, dict[str, Any]
 
 
 async def roll_up_usage(db: AsyncSession, workspace_id: uuid.UUID, trace_ids: set[uuid.UUID]) -> None:
-    """Recompute reported usage (spec §2.4) of every run in the given traces."""
-    own_cols = [getattr(Run, f"own_{f}") for f in derive.TOKEN_FIELDS + derive.COST_FIELDS]
+    """Recompute reported usage (spec §2.4) of every run in the given traces, writing
+    only the runs whose reported usage changes."""
+    usage_fields = derive.TOKEN_FIELDS + derive.COST_FIELDS
+    own_cols = [getattr(Run, f"own_{f}") for f in usage_fields]
+    reported_cols = [getattr(Run, f) for f in usage_fields]
     ids = list(trace_ids)
     updates: list[dict[str, Any]] = []
     for start in range(0, len(ids), 500):  # stay below bound-parameter limits
         rows = (await db.execute(
-            select(Run.id, Run.parent_run_id, Run.trace_id, *own_cols)
+            select(Run.id, Run.parent_run_id, *own_cols, *reported_cols)
             .where(Run.workspace_id == workspace_id, Run.trace_id.in_(ids[start:start + 500]))
         )).all()
-        own = {row[0]: derive.Usage(*row[3:]) for row in rows}
+        width = len(usage_fields)
+        own = {row[0]: derive.Usage(*row[2:2 + width]) for row in rows}
+        stored = {row[0]: dict(zip(usage_fields, row[2 + width:])) for row in rows}
         children: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
         roots = []
-        for run_id, parent_id, _trace, *_ in rows:
+        for run_id, parent_id, *_ in rows:
             if parent_id is None or parent_id not in own:
                 roots.append(run_id)
             else:
                 children[parent_id].append(run_id)
         for root in roots:
             for run_id, totals in derive.rolled_up_usage(own, children, root).items():
-                updates.append({"workspace_id": workspace_id, "id": run_id, **totals})
+                if totals != stored[run_id]:
+                    updates.append({"workspace_id": workspace_id, "id": run_id, **totals})
     if updates:
         await db.execute(update(Run), updates)
 

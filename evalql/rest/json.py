@@ -68,6 +68,10 @@ def parse_json(data: bytes, loc: Sequence[Any] = ("body",)) -> tuple[Any, list[d
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         return None, [{"loc": list(loc), "msg": f"JSON decode error: {exc}", "type": "json_invalid"}]
+    # Nesting deeper than the bound needs more brackets than it: counting them (in C) spares
+    # the walk over every value for almost all bodies.
+    if data.count(b"{") + data.count(b"[") <= MAX_JSON_DEPTH:
+        return value, []
     problems = nesting_problems(value, loc)
     return (None if problems else value), problems
 
