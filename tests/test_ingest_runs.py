@@ -183,6 +183,12 @@ async def test_given_trace_fields_are_checked(api):
     assert (await stored(api, child)).dotted_order == good["dotted_order"]
 
 
+async def test_a_run_cannot_be_its_own_parent(api):
+    run_id = new_id()
+    response = await send_post(api, post(run_id, parent_run_id=run_id))
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "parent_run_id"]
+
+
 async def test_a_trace_id_contradicting_the_parent_is_refused(api):
     root, child = new_id(), new_id()
     await accepted(await send_post(api, post(root)))

@@ -94,6 +94,8 @@ async def _check(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -> Non
     for post in batch.posts:
         problems += [_problem(post.loc, name, f"Run {post.given['id']}: {name} {msg}")
                      for name, msg in trace_problems(post.given)]
+        if post.given.get("parent_run_id") == post.given["id"]:  # it would wait for itself forever
+            problems.append(_problem(post.loc, "parent_run_id", f"Run {post.given['id']} cannot be its own parent"))
     wanted = {uuid.UUID(post.given["session_id"]) for post in batch.posts if "session_id" in post.given}
     found = {str(row[0]) for row in await _chunked(db, wanted, lambda ids: select(TracerSession.id).where(
         TracerSession.workspace_id == workspace_id, TracerSession.id.in_(ids)))}
