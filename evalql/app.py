@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -19,7 +20,8 @@ from evalql.db.migrate import ensure_schema
 from evalql.graphiql import graphiql_static_app
 from evalql.graphql_app import GraphQLEndpoint
 from evalql.rest.errors import (
-    ApiError, PoolTimeout, api_error_handler, auth_error_handler, http_error_handler, pool_timeout_handler,
+    ApiError, PoolTimeout, api_error_handler, auth_error_handler, http_error_handler, operational_error_handler,
+    pool_timeout_handler,
 )
 from evalql.rest import dataset_runs, datasets, examples, feedback, runs_ingest, runs_read
 from evalql.rest import sessions as session_routes
@@ -94,7 +96,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes, middleware=middleware, lifespan=lifespan,
         exception_handlers={ApiError: api_error_handler, AuthError: auth_error_handler,
-                            HTTPException: http_error_handler, PoolTimeout: pool_timeout_handler},
+                            HTTPException: http_error_handler, PoolTimeout: pool_timeout_handler,
+                            OperationalError: operational_error_handler},
     )
     app.state.settings, app.state.engine, app.state.sessions = settings, engine, sessions
     return app

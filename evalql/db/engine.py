@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -62,22 +63,51 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
     return engine
 
 
+_sqlite_writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _writer_queue(engine: Any) -> asyncio.Lock:
+    if engine not in _sqlite_writers:
+        _sqlite_writers[engine] = asyncio.Lock()
+    return _sqlite_writers[engine]
+
+
 class SerializedSession(AsyncSession):
-    """An AsyncSession whose statements never overlap.
+    """An AsyncSession whose statements never overlap, and whose SQLite writes queue.
 
     GraphQL resolves sibling fields concurrently, and each request has one session (one
     connection). aiosqlite queues overlapping calls, but asyncpg refuses them ("another
     operation is in progress"), so every call that reaches the connection takes a lock.
     `scalars` goes through `execute`, so it is covered too.
+
+    SQLite has one writer at a time, and waiting writers poll for the lock (busy
+    timeout): under a burst of concurrent writes some lose every round and fail with
+    "database is locked". So a session's first write on SQLite first takes its turn on
+    a first-come-first-served queue of this process, held until the transaction ends.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._serial = asyncio.Lock()
+        self._writer: asyncio.Lock | None = None
 
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+    async def claim_writer(self) -> None:
+        """Take this process's SQLite writer turn (no-op on PostgreSQL or if held)."""
+        if self._writer is None and self.bind.dialect.name == "sqlite":
+            queue = _writer_queue(self.bind)
+            await queue.acquire()
+            self._writer = queue
+
+    def _release_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(statement, "is_dml", False):
+            await self.claim_writer()
         async with self._serial:
-            return await super().execute(*args, **kwargs)
+            return await super().execute(statement, *args, **kwargs)
 
     async def scalar(self, *args: Any, **kwargs: Any) -> Any:
         async with self._serial:
@@ -92,22 +122,35 @@ class SerializedSession(AsyncSession):
             return await super().run_sync(*args, **kwargs)
 
     async def flush(self, *args: Any, **kwargs: Any) -> None:
+        if self.new or self.dirty or self.deleted:
+            await self.claim_writer()
         async with self._serial:
             await super().flush(*args, **kwargs)
 
     async def commit(self) -> None:
-        async with self._serial:
-            await super().commit()
+        if self.new or self.dirty or self.deleted:  # commit flushes them first
+            await self.claim_writer()
+        try:
+            async with self._serial:
+                await super().commit()
+        finally:
+            self._release_writer()
 
     async def rollback(self) -> None:
-        async with self._serial:
-            await super().rollback()
+        try:
+            async with self._serial:
+                await super().rollback()
+        finally:
+            self._release_writer()
 
     async def close(self) -> None:
         # A GraphQL error can end execution while sibling resolvers still run a
         # statement; closing waits for it instead of pulling the connection away.
-        async with self._serial:
-            await super().close()
+        try:
+            async with self._serial:
+                await super().close()
+        finally:
+            self._release_writer()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -23,7 +23,6 @@ from evalql.db import writes
 from evalql.db.models import PendingRun, Run, RunAttachment, RunMetadata, TracerSession
 from evalql.db.types import utcnow
 from evalql.db.upsert import upsert
-from evalql.ingest.lock import lock_for_ingest
 from evalql.ingest.merge import MergedRun, merge_posts
 from evalql.ingest.trace import derived_trace_problem, trace_problems
 from evalql.rest.errors import ApiError, Problem
@@ -162,7 +161,7 @@ class Ingest:
 
 
 async def apply_batch(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -> None:
-    await lock_for_ingest(db, workspace_id)
+    """Run inside `ingest_transaction` (evalql/ingest/lock.py)."""
     await _check(db, workspace_id, batch)
     state = Ingest(db, workspace_id)
     posts = {post.run_id: post for post in await _resolve_sessions(db, workspace_id, batch.posts)}

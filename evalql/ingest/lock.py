@@ -2,15 +2,18 @@
 
 Applying a batch reads before it writes (is the post stored? is the parent? which
 patches wait?). Two concurrent batches about the same run could each miss the other's
-half and leave a patch waiting forever, so each ingest transaction first takes a lock:
-PostgreSQL a transaction-scoped advisory lock keyed by the workspace, SQLite its single
-writer lock up front (`BEGIN IMMEDIATE`) instead of at the first write, when the reads
-it made may already be stale.
+half and leave a patch waiting forever, so each ingest transaction holds a lock from
+its first read to its commit: on PostgreSQL a transaction-scoped advisory lock keyed by
+the workspace; on SQLite the database's single writer lock, taken up front
+(`BEGIN IMMEDIATE`, after the session's turn on the process's writer queue, see
+`SerializedSession`) instead of at the first write, when the reads may be stale.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,14 +25,19 @@ def advisory_key(workspace_id: uuid.UUID) -> int:
     return int.from_bytes(workspace_id.bytes[:4], "big", signed=True)
 
 
-async def lock_for_ingest(db: AsyncSession, workspace_id: uuid.UUID) -> None:
-    """Must run before the transaction's first write."""
+@asynccontextmanager
+async def ingest_transaction(db: AsyncSession, workspace_id: uuid.UUID) -> AsyncIterator[None]:
+    """Holds the ingest lock for the body of the `async with`, which starts the
+    transaction (no write before it) and commits it or leaves it to be rolled back."""
     if db.bind.dialect.name == "postgresql":
         await db.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"),
                          {"ns": LOCK_NAMESPACE, "key": advisory_key(workspace_id)})
+        yield
         return
+    await db.claim_writer()  # type: ignore[attr-defined]  # SerializedSession
     raw = await (await db.connection()).get_raw_connection()
     # The sqlite3 module opens a transaction only at the first INSERT/UPDATE/DELETE,
     # so after the request's reads (authentication) none is open yet.
     if not raw.driver_connection.in_transaction:
         await db.execute(text("BEGIN IMMEDIATE"))
+    yield

@@ -70,3 +70,13 @@ def pool_timeout_response() -> Response:
 
 async def pool_timeout_handler(_request: Request, _exc: Exception) -> Response:
     return pool_timeout_response()
+
+
+async def operational_error_handler(_request: Request, exc: Exception) -> Response:
+    """SQLite's writer lock stayed taken past the busy timeout (another process writing:
+    writers of one process queue in `SerializedSession`): busy, retry. Anything else
+    stays a server error."""
+    if "database is locked" in str(getattr(exc, "orig", exc)):
+        return json_response({"detail": "The database is busy with another writer. Retry shortly."},
+                             503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    raise exc

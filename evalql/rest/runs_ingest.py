@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from evalql.ingest.apply import Batch, apply_batch
+from evalql.ingest.lock import ingest_transaction
 from evalql.ingest.multipart import parse_parts
 from evalql.ingest.wire import json_batch, multipart_batch, single_record
 from evalql.rest.context import request_scope
@@ -28,16 +29,18 @@ async def _ingest(request: Request, build: Callable[[bytes], Batch]) -> Response
         content_encoding(request)  # 415 before reading a body it could not decode
         batch = build(await read_decoded_body(request))
         try:
-            await apply_batch(scope.db, scope.workspace_id, batch)
-            await scope.db.commit()
+            async with ingest_transaction(scope.db, scope.workspace_id):
+                await apply_batch(scope.db, scope.workspace_id, batch)
+                await scope.db.commit()
         except IntegrityError:
             # Another request created a session of the same name between this batch's
             # lookup and its insert (session creation is not under the ingest lock).
             # The batch was rolled back whole (apply_batch never mutates it); applying
             # it again finds that session.
             await scope.db.rollback()
-            await apply_batch(scope.db, scope.workspace_id, batch)
-            await scope.db.commit()
+            async with ingest_transaction(scope.db, scope.workspace_id):
+                await apply_batch(scope.db, scope.workspace_id, batch)
+                await scope.db.commit()
     return json_response({}, 202)
 
 
