@@ -72,6 +72,14 @@ def _writer_queue(engine: Any) -> asyncio.Lock:
     return _sqlite_writers[engine]
 
 
+def _writes_database(statement: Any) -> bool:
+    """INSERT/UPDATE/DELETE on a table of the database. Temporary (scratch) tables live
+    in the connection's own temp database and take no lock that other writers wait for."""
+    if not getattr(statement, "is_dml", False):
+        return False
+    return "TEMPORARY" not in getattr(getattr(statement, "table", None), "_prefixes", ())
+
+
 class SerializedSession(AsyncSession):
     """An AsyncSession whose statements never overlap, and whose SQLite writes queue.
 
@@ -89,14 +97,20 @@ class SerializedSession(AsyncSession):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._serial = asyncio.Lock()
+        self._claiming = asyncio.Lock()
         self._writer: asyncio.Lock | None = None
 
     async def claim_writer(self) -> None:
         """Take this process's SQLite writer turn (no-op on PostgreSQL or if held)."""
-        if self._writer is None and self.bind.dialect.name == "sqlite":
-            queue = _writer_queue(self.bind)
-            await queue.acquire()
-            self._writer = queue
+        if self._writer is not None or self.bind.dialect.name != "sqlite":
+            return
+        # Sibling resolvers of one request may write at once: one of them queues for the
+        # session, the others wait for it (queuing twice would wait for ourselves).
+        async with self._claiming:
+            if self._writer is None:
+                queue = _writer_queue(self.bind)
+                await queue.acquire()
+                self._writer = queue
 
     def _release_writer(self) -> None:
         if self._writer is not None:
@@ -104,7 +118,7 @@ class SerializedSession(AsyncSession):
             self._writer = None
 
     async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        if getattr(statement, "is_dml", False):
+        if _writes_database(statement):
             await self.claim_writer()
         async with self._serial:
             return await super().execute(statement, *args, **kwargs)

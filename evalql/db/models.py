@@ -8,6 +8,7 @@ group query never re-derives them per row.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,8 @@ class Workspace(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Signs presigned attachment URLs (evalql/rest/presign.py).
+    url_signing_key: Mapped[str | None] = mapped_column(String(64), default=lambda: secrets.token_hex(32))
 
 
 class ApiKey(Base):

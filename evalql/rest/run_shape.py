@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 from evalql.db.models import Run
 from evalql.db.types import format_cost
@@ -54,11 +53,10 @@ def thread_id(extra: Any) -> str | None:
     return None
 
 
-def attachment_urls(base_url: str, run_id: uuid.UUID, names: Iterable[str]) -> dict[str, Any]:
-    """`s3_urls` (spec §7.5.4): each attachment's absolute URL on this server."""
-    base = base_url.rstrip("/")
-    return {f"attachment.{name}": {"presigned_url": f"{base}/runs/{run_id}/attachments/{quote(name, safe='')}"}
-            for name in names}
+def attachment_urls(url_for: Callable[[uuid.UUID, str], str], run_id: uuid.UUID, names: Iterable[str]
+                    ) -> dict[str, Any]:
+    """`s3_urls` (spec §7.5.4): each attachment's presigned URL on this server."""
+    return {f"attachment.{name}": {"presigned_url": url_for(run_id, name)} for name in names}
 
 
 Value = Callable[[Run, Related], Any]

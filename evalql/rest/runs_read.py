@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from evalql.db import derive
 from evalql.db.models import Run
+from evalql.db.scope import Scope
 from evalql.filters.errors import FilterError
 from evalql.filters.runs import run_condition, trace_condition, validate_run_filter
 from evalql.resolvers.runs_query import (
@@ -26,9 +27,9 @@ from evalql.resolvers.runs_query import (
 from evalql.rest.context import request_scope
 from evalql.rest.errors import ApiError
 from evalql.rest.fields import Int
-from evalql.rest.params import parsed_body
 from evalql.rest.json import json_response
-from evalql.rest.params import require_path_uuid
+from evalql.rest.params import parsed_body, query_problems, require_path_uuid
+from evalql.rest.presign import Signer, signing_key, verified
 from evalql.rest.run_shape import (
     RUN_FIELDS, Related, attachment_urls, run_json, selected_fields, unknown_field, unneeded_columns,
 )
@@ -148,18 +149,22 @@ def conditions(body: RunsQueryBody, dialect: str) -> list[ColumnElement[bool]]:
     return found
 
 
-def related_of(rows: RelatedRows, run: Run, base_url: str) -> Related:
+def related_of(rows: RelatedRows, run: Run, signer: Signer | None) -> Related:
+    names = rows.attachments.get(run.id, ())
     return Related(
         feedback_stats=rows.feedback_stats.get(run.id, {}), in_dataset=run.id in rows.in_dataset,
-        s3_urls=attachment_urls(base_url, run.id, rows.attachments.get(run.id, ())),
+        s3_urls=attachment_urls(signer.url, run.id, names) if signer is not None and names else {},
         trace_bounds=rows.trace_bounds.get(run.trace_id, (None, None)),
         reference_dataset_id=rows.reference_datasets.get(run.reference_example_id),  # type: ignore[arg-type]
     )
 
 
-def runs_json(request: Request, runs: Sequence[Run], rows: RelatedRows, fields: Sequence[str]) -> list[dict[str, Any]]:
-    base_url = str(request.base_url)
-    return [run_json(run, related_of(rows, run, base_url), fields) for run in runs]
+async def runs_json(request: Request, scope: Scope, runs: Sequence[Run], rows: RelatedRows,
+                    fields: Sequence[str]) -> list[dict[str, Any]]:
+    signer = None
+    if rows.attachments:  # the signing key is read only when some run has attachments
+        signer = Signer(str(request.base_url), scope, await signing_key(scope.db, scope.workspace_id) or "")
+    return [run_json(run, related_of(rows, run, signer), fields) for run in runs]
 
 
 async def query_route(request: Request) -> Response:
@@ -171,7 +176,7 @@ async def query_route(request: Request) -> Response:
         runs, next_page = await page_of_runs(scope, query)
         rows = await related_rows(scope, runs, fields)
         return json_response({
-            "runs": runs_json(request, runs, rows, fields),
+            "runs": await runs_json(request, scope, runs, rows, fields),
             "cursors": {"next": None if next_page is None else next_page.encode(), "prev": None},
             "search_cursors": None, "parsed_query": None,
         })
@@ -184,18 +189,39 @@ async def read_route(request: Request) -> Response:
         if run is None:
             raise ApiError(404, f"Run {run_id} not found")
         rows = await related_rows(scope, [run], RUN_FIELDS)
-        return json_response(runs_json(request, [run], rows, RUN_FIELDS)[0])
+        return json_response((await runs_json(request, scope, [run], rows, RUN_FIELDS))[0])
+
+
+class SignedQuery(BaseModel):
+    tenant: uuid.UUID
+    expires: int
+    signature: str
 
 
 async def attachment_route(request: Request) -> Response:
+    """With a presigned URL's query (tenant, expires, signature) no API key is needed;
+    without one, the usual key."""
+    run_id = require_path_uuid(request, "run_id")
+    name = request.path_params["name"]
+    if "signature" in request.query_params:
+        signed, problems = query_problems(request, SignedQuery)
+        if signed is None:
+            raise ApiError(422, problems)
+        async with request.app.state.sessions() as db:
+            key = await signing_key(db, signed.tenant)
+            if not verified(key, signed.tenant, run_id, name, signed.expires, signed.signature):
+                raise ApiError(403, "The attachment URL's signature is invalid or has expired")
+            return await _attachment_response(Scope(signed.tenant, True, db), run_id, name)
     async with request_scope(request) as scope:
-        run_id = require_path_uuid(request, "run_id")
-        name = request.path_params["name"]
-        found = await attachment(scope, run_id, name)
-        if found is None:
-            raise ApiError(404, f"Attachment {name} of run {run_id} not found")
-        # The stored type exactly as given: `media_type=` would append a charset to text/*.
-        return Response(found.data, headers={"Content-Type": found.content_type})
+        return await _attachment_response(scope, run_id, name)
+
+
+async def _attachment_response(scope: Scope, run_id: uuid.UUID, name: str) -> Response:
+    found = await attachment(scope, run_id, name)
+    if found is None:
+        raise ApiError(404, f"Attachment {name} of run {run_id} not found")
+    # The stored type exactly as given: `media_type=` would append a charset to text/*.
+    return Response(found.data, headers={"Content-Type": found.content_type})
 
 
 ROUTES: list[Route] = [

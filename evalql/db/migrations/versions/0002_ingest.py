@@ -47,6 +47,14 @@ def upgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_datasets_ws_name'))
         batch_op.create_index('ix_datasets_ws_name_live', ['workspace_id', 'name'], unique=True, sqlite_where=sa.text('deleted_at IS NULL'), postgresql_where=sa.text('deleted_at IS NULL'))
 
+    with op.batch_alter_table('workspaces', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('url_signing_key', sa.String(length=64), nullable=True))
+    # Existing workspaces get a random key each (new ones get theirs from the model).
+    random_hex = ("replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')"
+                  if op.get_bind().dialect.name == "postgresql"
+                  else "lower(hex(randomblob(32)))")
+    op.execute(f"UPDATE workspaces SET url_signing_key = {random_hex} WHERE url_signing_key IS NULL")
+
     with op.batch_alter_table('runs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('ingest_state', sa.JSON(none_as_null=True), nullable=True))
         batch_op.create_index('ix_runs_ws_start', ['workspace_id', 'start_time', 'id'], unique=False)
@@ -54,6 +62,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('workspaces', schema=None) as batch_op:
+        batch_op.drop_column('url_signing_key')
+
     with op.batch_alter_table('runs', schema=None) as batch_op:
         batch_op.drop_index('ix_runs_ws_start')
         batch_op.drop_column('ingest_state')
