@@ -19,6 +19,7 @@ from evalql.filters.examples import example_condition, validate_example_filter
 from tests.example_filter_oracle import ExampleOracle
 from tests.worlds import example_filters as xw
 from tests.worlds import rich
+from tests.support.filter_trees import trees
 
 U = {n: str(xw.uid(n)) for n in (*xw.IDS, "o1", "D", "O")}
 
@@ -277,15 +278,7 @@ LEAVES = st.one_of(
                                                                                      max_size=3)),
     st.builds(lambda op, i: f"{op}(id, {_q(U[i])})", st.sampled_from(["eq", "neq"]), st.sampled_from(xw.IDS)),
 )
-TREES = st.recursive(
-    LEAVES,
-    lambda inner: st.one_of(
-        st.builds(lambda xs: f"and({', '.join(xs)})", st.lists(inner, min_size=1, max_size=4)),
-        st.builds(lambda xs: f"or({', '.join(xs)})", st.lists(inner, min_size=1, max_size=3)),
-        st.builds(lambda x: f"not({x})", inner),
-    ),
-    max_leaves=8,
-)
+TREES = trees(LEAVES)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -16,6 +16,7 @@ from evalql.filters.runs import run_condition, trace_condition
 from tests.filter_oracle import FilterOracle
 from tests.worlds import filters as fw
 from tests.worlds import rich
+from tests.support.filter_trees import trees
 
 U = {n: str(fw.uid(n)) for n in ("r1", "r2", "r3", "r4", "r5", "r6", "e1", "e2", "S")}
 
@@ -224,15 +225,7 @@ LEAVES = st.one_of(
     st.builds(lambda op, v: f"{op}(example_metadata_value, {v})", st.sampled_from(["eq", "neq"]),
               st.sampled_from(["'geo'", "2", "1"])),
 )
-TREES = st.recursive(
-    LEAVES,
-    lambda inner: st.one_of(
-        st.builds(lambda xs: f"and({', '.join(xs)})", st.lists(inner, min_size=1, max_size=4)),
-        st.builds(lambda xs: f"or({', '.join(xs)})", st.lists(inner, min_size=1, max_size=3)),
-        st.builds(lambda x: f"not({x})", inner),
-    ),
-    max_leaves=8,
-)
+TREES = trees(LEAVES)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -15,6 +15,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db import derive
+from evalql.db.chunks import id_chunks
 from evalql.db.models import (
     ApiKey, Dataset, Example, ExampleMetadata, Feedback, PendingRun, Run, RunAttachment, RunMetadata, TracerSession,
     Workspace,
@@ -297,12 +298,11 @@ async def roll_up_usage(db: AsyncSession, workspace_id: uuid.UUID, trace_ids: se
     usage_fields = derive.TOKEN_FIELDS + derive.COST_FIELDS
     own_cols = [getattr(Run, f"own_{f}") for f in usage_fields]
     reported_cols = [getattr(Run, f) for f in usage_fields]
-    ids = list(trace_ids)
     updates: list[dict[str, Any]] = []
-    for start in range(0, len(ids), 500):  # stay below bound-parameter limits
+    for chunk in id_chunks(trace_ids):
         rows = (await db.execute(
             select(Run.id, Run.parent_run_id, *own_cols, *reported_cols)
-            .where(Run.workspace_id == workspace_id, Run.trace_id.in_(ids[start:start + 500]))
+            .where(Run.workspace_id == workspace_id, Run.trace_id.in_(chunk))
         )).all()
         width = len(usage_fields)
         own = {row[0]: derive.Usage(*row[2:2 + width]) for row in rows}

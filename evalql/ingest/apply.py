@@ -20,6 +20,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db import writes
+from evalql.db.chunks import id_chunks
 from evalql.db.models import PendingRun, Run, RunAttachment, RunMetadata, TracerSession
 from evalql.db.types import utcnow
 from evalql.db.upsert import upsert
@@ -27,7 +28,6 @@ from evalql.ingest.merge import MergedRun, merge_posts
 from evalql.ingest.trace import derived_trace_problem, trace_problems
 from evalql.rest.errors import ApiError, Problem
 
-CHUNK = 500  # ids per IN list, well below both databases' bound-parameter limits
 
 
 @dataclass
@@ -82,9 +82,9 @@ def _duplicates(records: list[Located], kind: str) -> list[Problem]:
 
 
 async def _chunked(db: AsyncSession, ids: Iterable[Any], query: Any) -> list[Any]:
-    ids, rows = list(ids), []
-    for start in range(0, len(ids), CHUNK):
-        rows.extend((await db.execute(query(ids[start:start + CHUNK]))).all())
+    rows = []
+    for chunk in id_chunks(ids):
+        rows.extend((await db.execute(query(chunk))).all())
     return rows
 
 
@@ -128,18 +128,15 @@ class Ingest:
 
     async def stored_runs(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, Run]:
         found: dict[uuid.UUID, Run] = {}
-        ids_list = list(ids)
-        for start in range(0, len(ids_list), CHUNK):
-            rows = await self.db.scalars(select(Run).where(Run.workspace_id == self.workspace_id,
-                                                           Run.id.in_(ids_list[start:start + CHUNK])))
+        for chunk in id_chunks(ids):
+            rows = await self.db.scalars(select(Run).where(Run.workspace_id == self.workspace_id, Run.id.in_(chunk)))
             found.update((run.id, run) for run in rows)
         return found
 
     async def pending(self, column: Any, ids: Iterable[uuid.UUID], kind: str | None = None) -> list[PendingRun]:
-        ids_list, found = list(ids), []
-        for start in range(0, len(ids_list), CHUNK):
-            stmt = select(PendingRun).where(PendingRun.workspace_id == self.workspace_id,
-                                            column.in_(ids_list[start:start + CHUNK]))
+        found: list[PendingRun] = []
+        for chunk in id_chunks(ids):
+            stmt = select(PendingRun).where(PendingRun.workspace_id == self.workspace_id, column.in_(chunk))
             if kind is not None:
                 stmt = stmt.where(PendingRun.kind == kind)
             found.extend(await self.db.scalars(stmt))
@@ -268,15 +265,12 @@ async def _write(state: Ingest, new_rows: list[dict[str, Any]], update_rows: lis
         for row in update_rows:
             row.pop("created_at")
         await db.execute(update(Run), update_rows)
-        ids = [row["id"] for row in update_rows]
-        for start in range(0, len(ids), CHUNK):
+        for chunk in id_chunks(row["id"] for row in update_rows):
             await db.execute(delete(RunMetadata).where(RunMetadata.workspace_id == workspace_id,
-                                                       RunMetadata.run_id.in_(ids[start:start + CHUNK])))
+                                                       RunMetadata.run_id.in_(chunk)))
     await writes.bulk_insert(db, RunMetadata, writes.run_metadata_rows(new_rows + update_rows))
-    consumed = state.consumed
-    for start in range(0, len(consumed), CHUNK):
-        await db.execute(delete(PendingRun).where(PendingRun.workspace_id == workspace_id,
-                                                  PendingRun.id.in_(consumed[start:start + CHUNK])))
+    for chunk in id_chunks(state.consumed):
+        await db.execute(delete(PendingRun).where(PendingRun.workspace_id == workspace_id, PendingRun.id.in_(chunk)))
     await writes.bulk_insert(db, PendingRun, state.new_pending)
     if batch.attachments:
         await upsert(db, RunAttachment, [

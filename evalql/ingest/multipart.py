@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 
-from evalql.rest.errors import ApiError, Problem
+from evalql.rest.errors import ApiError
 
 
 @dataclass
@@ -105,4 +105,4 @@ def _part(headers: dict[str, str], data: bytes) -> Part:
     return Part(part_name, headers.get("content-type", "application/octet-stream"), data, length)
 
 
-__all__ = ["Part", "Problem", "malformed", "parse_parts"]
+__all__ = ["Part", "malformed", "parse_parts"]

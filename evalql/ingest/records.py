@@ -12,10 +12,10 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from evalql.rest.errors import Problem, problems_from
-from evalql.rest.fields import JsonObject, Text, Timestamp, without_nul
+from evalql.rest.fields import JsonObject, Text, Timestamp, bounded_text, without_nul
 
 MAX_TOKENS = 2**31 - 1  # the token columns are 32-bit integers on PostgreSQL
 # Costs are summed as integers of 1e-12 in 64 bits; a per-run bound keeps the sums of
@@ -43,7 +43,7 @@ class RunRecord(BaseModel):
     accepted and ignored (status is always derived); unknown fields are ignored."""
 
     id: uuid.UUID
-    name: Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(without_nul)] | None = None
+    name: bounded_text(1, 4096) | None = None
     run_type: RunType | None = None
     start_time: Timestamp | None = None
     end_time: Timestamp | None = None
@@ -58,7 +58,7 @@ class RunRecord(BaseModel):
     trace_id: uuid.UUID | None = None
     dotted_order: Annotated[str, Field(max_length=65_536)] | None = None
     session_id: uuid.UUID | None = None
-    session_name: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(without_nul)] | None = None
+    session_name: bounded_text(1, 255) | None = None
     reference_example_id: uuid.UUID | None = None
     first_token_time: Timestamp | None = None
     prompt_tokens: Tokens | None = None

@@ -6,7 +6,7 @@ import enum
 import uuid
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Json, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Json, ValidationError
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
@@ -17,7 +17,7 @@ from evalql.db.models import Dataset, Example, TracerSession
 from evalql.db.scope import Scope, live, readable
 from evalql.rest.context import request_scope
 from evalql.rest.errors import ApiError, problems_from
-from evalql.rest.fields import JsonObject, Limit, Offset, Text, Timestamp, without_nul
+from evalql.rest.fields import JsonObject, Limit, Offset, Text, Timestamp, bounded_text, without_nul
 from evalql.rest.json import json_response, read_json
 from evalql.rest.params import query_problems, require_path_uuid
 from evalql.rest.shapes import dataset_json
@@ -35,7 +35,7 @@ class DatasetExtra(BaseModel):
 
 
 class DatasetCreate(BaseModel):
-    name: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(without_nul)]
+    name: bounded_text(1, 255)
     description: Text | None = None
     data_type: DataType | None = None
     inputs_schema_definition: JsonObject | None = None

@@ -61,11 +61,14 @@ async def http_error_handler(_request: Request, exc: Exception) -> Response:
 RETRY_AFTER_SECONDS = 1
 
 
+def busy_response(detail: str) -> Response:
+    """503 with Retry-After: the client should come back rather than be queued forever."""
+    return json_response({"detail": detail}, 503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def pool_timeout_response() -> Response:
-    """Every database connection of this process stayed busy past the pool timeout:
-    tell the client to come back rather than queue it forever (or answer 500)."""
-    return json_response({"detail": "The server is busy: no database connection is free. Retry shortly."},
-                         503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    """Every database connection of this process stayed busy past the pool timeout."""
+    return busy_response("The server is busy: no database connection is free. Retry shortly.")
 
 
 async def pool_timeout_handler(_request: Request, _exc: Exception) -> Response:
@@ -77,6 +80,5 @@ async def operational_error_handler(_request: Request, exc: Exception) -> Respon
     writers of one process queue in `SerializedSession`): busy, retry. Anything else
     stays a server error."""
     if "database is locked" in str(getattr(exc, "orig", exc)):
-        return json_response({"detail": "The database is busy with another writer. Retry shortly."},
-                             503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return busy_response("The database is busy with another writer. Retry shortly.")
     raise exc

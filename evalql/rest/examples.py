@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from evalql.db import derive, writes
+from evalql.db.chunks import id_chunks
 from evalql.db.models import Dataset, Example, ExampleMetadata
 from evalql.db.scope import Scope, live, readable
 from evalql.filters.errors import FilterError
@@ -27,7 +28,6 @@ from evalql.rest.shapes import example_json
 from evalql.values import normalize
 
 MAX_BULK = 10_000
-CHUNK = 500  # ids per IN list, well below both databases' bound-parameter limits
 
 Split = Text | list[Text] | None
 
@@ -111,10 +111,8 @@ async def create_examples(scope: Scope, bodies: list[ExampleCreate]) -> list[dic
             if body.id in seen:
                 raise ApiError(409, f"Example {body.id} already exists")
             seen.add(body.id)
-    given = list(seen)
-    for start in range(0, len(given), CHUNK):
-        taken = await scope.db.scalar(readable(scope, Example, Example.id)
-                                      .where(Example.id.in_(given[start:start + CHUNK])).limit(1))
+    for chunk in id_chunks(seen):
+        taken = await scope.db.scalar(readable(scope, Example, Example.id).where(Example.id.in_(chunk)).limit(1))
         if taken is not None:
             raise ApiError(409, f"Example {taken} already exists")
     try:
@@ -124,8 +122,8 @@ async def create_examples(scope: Scope, bodies: list[ExampleCreate]) -> list[dic
         await scope.db.rollback()
         raise ApiError(409, "An example with one of these ids already exists") from None
     by_id: dict[uuid.UUID, Example] = {}
-    for start in range(0, len(ids), CHUNK):
-        rows = await scope.db.scalars(readable(scope, Example).where(Example.id.in_(ids[start:start + CHUNK])))
+    for chunk in id_chunks(ids):
+        rows = await scope.db.scalars(readable(scope, Example).where(Example.id.in_(chunk)))
         by_id.update((row.id, row) for row in rows)
     return [example_json(by_id[i]) for i in ids]
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from sqlalchemy import and_, func, or_
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,7 +23,7 @@ from evalql.db.models import Feedback, Run
 from evalql.db.scope import Scope, readable
 from evalql.rest.context import request_scope
 from evalql.rest.errors import ApiError, Problem, problem, problems_from
-from evalql.rest.fields import JsonObject, Limit, Offset, Text, Timestamp, without_nul
+from evalql.rest.fields import JsonObject, Limit, Offset, Text, Timestamp, bounded_text, without_nul
 from evalql.rest.json import json_response, nesting_problems, read_json
 from evalql.rest.params import query_problems, require_path_uuid
 from evalql.rest.shapes import feedback_json
@@ -118,7 +118,7 @@ TARGET_MESSAGE = "Value error, at least one of run_id, trace_id or session_id is
 class FeedbackCreate(BaseModel):
     """The create body of spec §7.6. Unknown fields (`extend_trace_retention`, ...) are ignored."""
 
-    key: Annotated[str, Field(min_length=1, max_length=180), AfterValidator(without_nul)]
+    key: bounded_text(1, 180)
     id: uuid.UUID | None = None
     run_id: uuid.UUID | None = None
     trace_id: uuid.UUID | None = None

@@ -64,6 +64,12 @@ def _not_bool(value: Any) -> Any:
 
 Int = Annotated[int, BeforeValidator(_not_bool)]
 Text = Annotated[str, AfterValidator(without_nul)]
+
+
+def bounded_text(min_length: int = 0, max_length: int | None = None) -> Any:
+    """Text with a length range. The length constraint comes first, so a too-short value
+    is pydantic's `string_too_short` (constraints after a validator report `too_short`)."""
+    return Annotated[str, Field(min_length=min_length, max_length=max_length), AfterValidator(without_nul)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(without_nul)]
 Timestamp = Annotated[dt.datetime, AfterValidator(utc_timestamp)]
 Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]

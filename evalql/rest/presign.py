@@ -15,6 +15,7 @@ import uuid
 from urllib.parse import quote, urlencode
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db.models import Workspace
 from evalql.db.scope import Scope
@@ -30,7 +31,7 @@ def _signature(key: str, workspace_id: uuid.UUID, run_id: uuid.UUID, name: str, 
     return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
 
 
-async def signing_key(db, workspace_id: uuid.UUID) -> str | None:  # noqa: ANN001
+async def signing_key(db: AsyncSession, workspace_id: uuid.UUID) -> str | None:
     return await db.scalar(select(Workspace.url_signing_key).where(Workspace.id == workspace_id))
 
 

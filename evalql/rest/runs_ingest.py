@@ -28,19 +28,20 @@ async def _ingest(request: Request, build: Callable[[bytes], Batch]) -> Response
     async with request_scope(request, write=True) as scope:
         content_encoding(request)  # 415 before reading a body it could not decode
         batch = build(await read_decoded_body(request))
-        try:
-            async with ingest_transaction(scope.db, scope.workspace_id):
-                await apply_batch(scope.db, scope.workspace_id, batch)
-                await scope.db.commit()
-        except IntegrityError:
-            # Another request created a session of the same name between this batch's
-            # lookup and its insert (session creation is not under the ingest lock).
-            # The batch was rolled back whole (apply_batch never mutates it); applying
-            # it again finds that session.
-            await scope.db.rollback()
-            async with ingest_transaction(scope.db, scope.workspace_id):
-                await apply_batch(scope.db, scope.workspace_id, batch)
-                await scope.db.commit()
+        for attempt in (1, 2):
+            try:
+                async with ingest_transaction(scope.db, scope.workspace_id):
+                    await apply_batch(scope.db, scope.workspace_id, batch)
+                    await scope.db.commit()
+                break
+            except IntegrityError:
+                # Another request created a session of the same name between this batch's
+                # lookup and its insert (session creation is not under the ingest lock).
+                # The batch was rolled back whole (apply_batch never mutates it); applying
+                # it again finds that session.
+                await scope.db.rollback()
+                if attempt == 2:
+                    raise
     return json_response({}, 202)
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Json, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError, model_validator
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
@@ -22,13 +22,13 @@ from evalql.resolvers.sessions import sessions_by_id
 from evalql.rest.context import request_scope
 from evalql.rest.datasets import contains, live_dataset
 from evalql.rest.errors import ApiError, Problem, problems_from
-from evalql.rest.fields import Limit, Offset, Text, Timestamp, without_nul
+from evalql.rest.fields import Limit, Offset, Text, Timestamp, bounded_text, without_nul
 from evalql.rest.json import json_response, read_json
 from evalql.rest.params import query_problems, require_path_uuid
 from evalql.rest.shapes import session_json, stats_block_json, ts
 
-Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(without_nul)]
-TraceTier = Annotated[str, Field(max_length=32), AfterValidator(without_nul)]  # the column's width
+Name = bounded_text(1, 255)
+TraceTier = bounded_text(max_length=32)  # the column's width
 PROGRESS_FIELDS = ("num_examples", "num_repetitions", "evaluator_keys")
 NAME_TAKEN = "Session with this name already exists."
 
