@@ -12,12 +12,12 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.types import Receive, Scope as AsgiScope, Send
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from evalql.auth import AuthError, authenticate
 from evalql.rest.errors import PoolTimeout, pool_timeout_response
-from evalql.db.scope import Scope
+from evalql.db.tenant import Tenant
 from evalql.graphiql import graphiql_html
 from evalql.loaders import Loaders
 from evalql.schema.context import Context
@@ -33,17 +33,17 @@ def _error(status: int, message: str, code: str) -> Response:
 
 class EvalqlGraphQL(GraphQL):
     async def get_context(self, request: Any, response: Any) -> Context:
-        scope: Scope = request.scope["evalql.scope"]
-        return Context(scope=scope, loaders=Loaders(scope), request=request, response=response)
+        tenant: Tenant = request.scope["evalql.tenant"]
+        return Context(tenant=tenant, loaders=Loaders(tenant), request=request, response=response)
 
 
 class GraphQLEndpoint:
-    def __init__(self, schema: Any, sessions: Any, *, graphiql: bool) -> None:
+    def __init__(self, schema: Any, db_sessions: Any, *, graphiql: bool) -> None:
         self.graphql = EvalqlGraphQL(schema, graphql_ide=None, allow_queries_via_get=False)
-        self.sessions = sessions
+        self.db_sessions = db_sessions
         self.graphiql = graphiql
 
-    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
             page = HTMLResponse(graphiql_html()) if self.graphiql else _error(404, "GraphiQL is disabled", "NOT_FOUND")
@@ -53,7 +53,7 @@ class GraphQLEndpoint:
         if response is not None:
             await response(scope, receive, send)
             return
-        async with self.sessions() as db:
+        async with self.db_sessions() as db:
             try:
                 principal = await authenticate(db, request.headers)
             except AuthError as exc:
@@ -62,7 +62,7 @@ class GraphQLEndpoint:
             except PoolTimeout:
                 await pool_timeout_response()(scope, receive, send)
                 return
-            scope["evalql.scope"] = Scope(principal.workspace_id, principal.read_only, db)
+            scope["evalql.tenant"] = Tenant(principal.workspace_id, principal.read_only, db)
             await self.graphql(scope, _replay(body), send)
 
     async def _read_limited(self, request: Request) -> tuple[Response | None, bytes]:

@@ -22,7 +22,7 @@ class Api:
     """The app under test plus a workspace with a write key and a read-only key."""
 
     client: httpx.AsyncClient
-    sessions: async_sessionmaker[AsyncSession]
+    db_sessions: async_sessionmaker[AsyncSession]
     workspace_id: uuid.UUID
     key: str
     read_key: str
@@ -99,12 +99,12 @@ async def database_url(new_database) -> str:
 async def api(database_url: str) -> AsyncIterator[Api]:
     app = create_app(Settings(database_url=database_url))
     async with app.router.lifespan_context(app):
-        sessions = app.state.sessions
-        async with sessions() as db:
+        db_sessions = app.state.db_sessions
+        async with db_sessions() as db:
             workspace = await writes.create_workspace(db, "tests")
             key = await writes.create_api_key(db, workspace.id)
             read_key = await writes.create_api_key(db, workspace.id, read_only=True)
             await db.commit()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://evalql.test") as client:
-            yield Api(client, sessions, workspace.id, key, read_key)
+            yield Api(client, db_sessions, workspace.id, key, read_key)

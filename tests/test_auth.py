@@ -17,7 +17,7 @@ MISSING = "Missing API key: send the X-API-Key header"
 
 @pytest.fixture
 async def world(api):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return await worked_example.load(db, api.workspace_id)
 
 
@@ -56,7 +56,7 @@ async def test_revoked_key_401(api, world):
 
     from evalql.db.types import utcnow
 
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         await db.execute(update(ApiKey).where(ApiKey.key_hash == hash_api_key(api.read_key))
                          .values(revoked_at=utcnow()))
         await db.commit()
@@ -105,7 +105,7 @@ async def test_bad_key_checked_before_tenant(api, world):
 
 
 async def test_tenant_of_another_workspace_403(api, world):
-    other_ws, other_key, _ = await second_workspace(api.sessions)
+    other_ws, other_key, _ = await second_workspace(api.db_sessions)
     response = await api.client.post(path(world), json=body(world),
                                      headers={**api.headers(), "X-Tenant-Id": str(other_ws)})
     assert response.status_code == 403
@@ -120,7 +120,7 @@ async def test_read_key_on_group_runs_200(api, world):
 
 
 async def test_other_workspace_dataset_404_not_403(api, world):
-    _, other_key, other_read = await second_workspace(api.sessions)
+    _, other_key, other_read = await second_workspace(api.db_sessions)
     for key in (other_key, other_read):
         response = await api.group_runs(world.dataset_id, body(world), key=key)
         assert response.status_code == 404, response.text
@@ -128,8 +128,8 @@ async def test_other_workspace_dataset_404_not_403(api, world):
 
 
 async def test_other_workspace_session_404(api, world):
-    other_ws, other_key, _ = await second_workspace(api.sessions)
-    async with api.sessions() as db:
+    other_ws, other_key, _ = await second_workspace(api.db_sessions)
+    async with api.db_sessions() as db:
         theirs = await worked_example.load(db, other_ws)
     # our dataset, their session
     response = await api.group_runs(world.dataset_id, {**body(world), "session_ids": [
@@ -185,7 +185,7 @@ async def test_graphql_missing_key_checked_before_parsing(api):
 
 
 async def test_graphql_other_workspace_is_null_not_forbidden(api, world):
-    _, other_key, _ = await second_workspace(api.sessions)
+    _, other_key, _ = await second_workspace(api.db_sessions)
     response = await api.graphql(QUERY, {"id": str(world.dataset_id)}, key=other_key)
     assert response.status_code == 200
     assert response.json() == {"data": {"dataset": None}}
@@ -201,7 +201,7 @@ async def test_graphql_other_workspace_is_null_not_forbidden(api, world):
 # --- key storage ------------------------------------------------------------------------
 
 async def test_keys_stored_only_as_hashes(api, database_url):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         rows = (await db.execute(select(ApiKey))).scalars().all()
         raw = (await db.execute(text("SELECT * FROM api_keys"))).all()
     assert len(rows) == 2

@@ -27,7 +27,7 @@ async def loaded_backend(backend: str, tmp_path):
     app = create_app(Settings(database_url=url))
     try:
         async with app.router.lifespan_context(app):
-            async with app.state.sessions() as db:
+            async with app.state.db_sessions() as db:
                 workspace = await writes.create_workspace(db, "agree")
                 key = await writes.create_api_key(db, workspace.id)
                 await db.commit()

@@ -26,13 +26,13 @@ U = {n: str(xw.uid(n)) for n in (*xw.IDS, "o1", "D", "O")}
 
 @pytest.fixture
 async def world(api):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         rec = await rich.load(db, api.workspace_id, xw.build())
     return rec
 
 
 async def selected(api, text: str) -> set[str]:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         cond = example_condition(db.bind.dialect.name, text)
         ids = (await db.execute(select(Example.id).where(Example.workspace_id == api.workspace_id, cond))).scalars()
         return {xw.NAMES[i] for i in ids}

@@ -23,13 +23,13 @@ U = {n: str(fw.uid(n)) for n in ("r1", "r2", "r3", "r4", "r5", "r6", "e1", "e2",
 
 @pytest.fixture
 async def world(api):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         rec = await rich.load(db, api.workspace_id, fw.build())
     return rec
 
 
 async def selected(api, text: str, scope: str | None = None) -> set[str]:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         dialect = db.bind.dialect.name
         cond = run_condition(text, dialect) if scope is None else trace_condition(text, dialect, scope)
         ids = (await db.execute(select(Run.id).where(Run.workspace_id == api.workspace_id, cond))).scalars()
@@ -193,7 +193,7 @@ async def test_trace_and_tree_filter(api, world, scope, text, want):
 
 async def test_scopes_and_filter_combine(api, world):
     """All given filters AND together: filter=eq(run_type, 'llm') with tree_filter on the tool."""
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         dialect = db.bind.dialect.name
         cond = [run_condition('eq(run_type, "llm")', dialect), trace_condition('eq(run_type, "tool")', dialect, "tree")]
         ids = (await db.execute(select(Run.id).where(Run.workspace_id == api.workspace_id, *cond))).scalars()

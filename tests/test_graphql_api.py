@@ -37,18 +37,18 @@ def error_of(response) -> dict:
 
 @pytest.fixture
 async def world(api):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return await build_world(db, api.workspace_id, n_examples=10, n_sessions=3, seed=7)
 
 
 @pytest.fixture
 async def worked(api):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return await worked_example.load(db, api.workspace_id)
 
 
 async def rows(api, stmt):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return list((await db.execute(stmt)).scalars().all())
 
 
@@ -97,7 +97,7 @@ async def test_dataset_unknown_is_null(api, world):
 
 
 async def test_datasets_paging_and_name_contains(api):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         base = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
         made = [await writes.insert_dataset(db, api.workspace_id, name=name, created_at=base + dt.timedelta(hours=i))
                 for i, name in enumerate(["alpha", "Beta", "gamma", "beta-2", "100%_real", "delta"])]
@@ -264,7 +264,7 @@ async def test_run_relations(api, world):
 
 async def test_child_feedback_is_not_root(api, world):
     child_id = world.child_run_ids[0]
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         await writes.insert_feedback(db, api.workspace_id, [{"run_id": child_id, "key": "on_child", "score": 1}])
         await db.commit()
     query = "query($id: UUID!) { run(id: $id) { feedbacks { key isRoot run { id } } } }"
@@ -300,16 +300,19 @@ async def test_group_runs_unknown_session_not_found(api, worked):
 @pytest.mark.parametrize("patch,field,words", [
     ({"limit": 0}, "limit", "greater than or equal to 1"),
     ({"limit": 21}, "limit", "less than or equal to 20"),
-    ({"perGroupLimit": 11}, "per_group_limit", "less than or equal to 10"),
+    ({"perGroupLimit": 11}, "perGroupLimit", "less than or equal to 10"),
     ({"offset": -1}, "offset", "greater than or equal to 0"),
-    ({"sessionIds": []}, "session_ids", "at least 1"),
-    ({"metadataKey": ""}, "metadata_key", "at least 1"),
+    ({"sessionIds": []}, "sessionIds", "at least 1"),
+    ({"metadataKey": ""}, "metadataKey", "at least 1"),
+    ({"sessionIds": [str(uuid.UUID(int=i)) for i in range(11)]}, "sessionIds", "at most 10"),
 ])
 async def test_group_runs_bad_input(api, worked, patch, field, words):
     response = await api.graphql(GROUP, {"ds": str(worked.dataset_id), "input": group_input(worked, **patch)})
     err = error_of(response)
     assert err["extensions"]["code"] == "BAD_USER_INPUT"
-    assert field in err["message"] and words in err["message"], err["message"]
+    # The argument in GraphQL's own spelling, not the REST field's (per_group_limit).
+    assert f"input.{field}: " in err["message"] and words in err["message"], err["message"]
+    assert "_" not in err["message"].split(":")[0], err["message"]
     assert response.json()["data"] is None
 
 
@@ -317,7 +320,7 @@ async def test_group_runs_several_problems_in_one_message(api, worked):
     err = error_of(await api.graphql(GROUP, {"ds": str(worked.dataset_id),
                                              "input": group_input(worked, limit=0, sessionIds=[])}))
     assert err["extensions"]["code"] == "BAD_USER_INPUT"
-    assert "limit" in err["message"] and "session_ids" in err["message"]
+    assert err["message"].startswith("input.sessionIds: ") and "; input.limit: " in err["message"], err["message"]
 
 
 async def test_group_runs_filter_key_not_in_session_ids(api, worked):
@@ -325,7 +328,19 @@ async def test_group_runs_filter_key_not_in_session_ids(api, worked):
     err = error_of(await api.graphql(GROUP, {"ds": str(worked.dataset_id), "input": group_input(
         worked, filters=[{"sessionId": stranger, "filters": []}])}))
     assert err["extensions"]["code"] == "BAD_USER_INPUT"
-    assert f"Session {stranger} is not in session_ids" in err["message"]
+    assert err["message"] == f"input.filters[0].sessionId: Session {stranger} is not in sessionIds"
+
+
+async def test_group_runs_filter_errors_name_the_entry(api, worked):
+    """Two entries for one session AND their strings (as two spellings do in REST); a bad
+    string is named by its entry and position as the caller wrote them."""
+    a, b = str(worked.sessions["A"]), str(worked.sessions["B"])
+    err = error_of(await api.graphql(GROUP, {"ds": str(worked.dataset_id), "input": group_input(
+        worked, filters=[{"sessionId": a, "filters": ['eq(status, "success")']},
+                         {"sessionId": b, "filters": []},
+                         {"sessionId": a, "filters": ['eq(name, "x")', "gt(latency"]}])}))
+    assert err["extensions"]["code"] == "BAD_USER_INPUT"
+    assert err["message"].startswith("input.filters[2].filters[1]: Invalid filter: "), err["message"]
 
 
 @pytest.mark.parametrize("patch,named", [
@@ -375,7 +390,7 @@ async def test_group_runs_ok_and_duplicates_dropped(api, worked):
 # --- scalar formats -------------------------------------------------------------------------
 
 async def test_datetime_and_decimal_formats(api):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         ds = await writes.insert_dataset(db, api.workspace_id, name="fmt")
         [eid] = await writes.insert_examples(db, api.workspace_id, [{"dataset_id": ds.id, "inputs": {},
                                                                     "metadata": {"g": "x"}}])
@@ -551,7 +566,7 @@ async def test_introspection_on_by_default(api):
 
 async def test_introspection_off_disables_suggestions(database_url):
     async with app_client(Settings(database_url=database_url, introspection=False)) as (client, app):
-        async with app.state.sessions() as db:
+        async with app.state.db_sessions() as db:
             ws = await writes.create_workspace(db, "closed")
             key = await writes.create_api_key(db, ws.id)
             await db.commit()
@@ -577,3 +592,18 @@ async def test_graphiql_can_be_disabled(database_url):
     async with app_client(Settings(database_url=database_url, graphiql=False)) as (client, _app):
         response = await client.get("/graphql", headers={"Accept": "text/html"})
         assert response.status_code == 404
+
+
+async def test_group_runs_entries_for_one_session_are_anded(api, worked):
+    """Two SessionFilter entries for one session mean both filters (as REST's two spellings
+    of one session id do), not the last entry alone."""
+    a = str(worked.sessions["A"])
+    strings = ["eq(is_root, true)", "gte(total_tokens, 0)"]
+    query = """query($ds: UUID!, $input: GroupRunsInput!) { groupRuns(datasetId: $ds, input: $input) {
+        groupKey count sessions { filter runCount } } }"""
+    split = ok(await api.graphql(query, {"ds": str(worked.dataset_id), "input": group_input(
+        worked, filters=[{"sessionId": a, "filters": strings[:1]}, {"sessionId": a.upper(), "filters": strings[1:]}])}))
+    joined = ok(await api.graphql(query, {"ds": str(worked.dataset_id), "input": group_input(
+        worked, filters=[{"sessionId": a, "filters": strings}])}))
+    assert split == joined
+    assert all(strings[1] in g["sessions"][0]["filter"] for g in split["groupRuns"]), split

@@ -32,7 +32,7 @@ DATASET = str(rich.uid("D"))
 
 @pytest.fixture
 async def world(api) -> Records:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return await rich.load(db, api.workspace_id, rich.build())
 
 
@@ -324,11 +324,11 @@ def random_world(spec: dict[str, Any]) -> Records:
 async def answer(database_url: str, rec: Records, body_spec: dict[str, Any]) -> tuple[dict, dict, dict]:
     app = create_app(Settings(database_url=database_url))
     async with app.router.lifespan_context(app):
-        async with app.state.sessions() as db:
+        async with app.state.db_sessions() as db:
             workspace = await writes.create_workspace(db, "h")
             key = await writes.create_api_key(db, workspace.id)
             await db.commit()
-        async with app.state.sessions() as db:
+        async with app.state.db_sessions() as db:
             await rich.load(db, workspace.id, rec)
         sessions = [rec.sessions[i % len(rec.sessions)]["id"] for i in body_spec["sessions"]]
         body = {"session_ids": [str(s) for s in sessions], "group_by": body_spec["group_by"], "metadata_key": "m",
@@ -366,7 +366,7 @@ def simple_world(values: list[Any], costs: list[Any] | None = None) -> Records:
 
 
 async def simple_check(api, rec: Records, **extra: Any) -> dict[str, Any]:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         await rich.load(db, api.workspace_id, rec)
     body = {"session_ids": [str(rec.sessions[0]["id"])], "group_by": "example_metadata", "metadata_key": "m",
             "limit": 20, **extra}

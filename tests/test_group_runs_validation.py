@@ -12,7 +12,7 @@ from tests.worlds import worked_example
 
 @pytest.fixture
 async def world(api):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return await worked_example.load(db, api.workspace_id)
 
 
@@ -326,7 +326,7 @@ async def test_deleted_dataset_404(api, world):
     from evalql.db.models import Dataset
     from evalql.db.types import utcnow
 
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         await db.execute(update(Dataset).where(Dataset.id == world.dataset_id).values(deleted_at=utcnow()))
         await db.commit()
     response = await api.group_runs(world.dataset_id, valid_body(world))
@@ -351,7 +351,7 @@ async def test_first_unknown_session_in_request_order(api, world):
 async def test_session_of_another_dataset_is_valid(api, world):
     from evalql.db import writes
 
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         other = await writes.insert_dataset(db, api.workspace_id, name="other")
         session = await writes.insert_session(db, api.workspace_id, name="elsewhere", reference_dataset_id=other.id)
         unlinked = await writes.insert_session(db, api.workspace_id, name="no dataset")
@@ -426,7 +426,7 @@ async def test_rejected_request_writes_nothing(api, world):
     from evalql.db.models import Base
 
     async def counts():
-        async with api.sessions() as db:
+        async with api.db_sessions() as db:
             return {t.name: await db.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
 
     before = await counts()

@@ -34,7 +34,7 @@ async def test_racing_posts_and_patches_all_merge(api):
 
     responses = await asyncio.gather(*(send(kind, record) for kind, record in requests))
     assert [r.status_code for r in responses] == [202] * len(requests)
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         rows = (await db.execute(select(Run.outputs, Run.status).where(Run.parent_run_id.is_not(None)))).all()
         assert sorted(rows) == [({"v": "patch"}, "success")] * RUNS
         assert await db.scalar(select(func.count()).select_from(PendingRun)) == 0

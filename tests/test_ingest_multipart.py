@@ -45,7 +45,7 @@ async def send(api, body: bytes, encoding: str | None = None, key: str | None = 
 
 
 async def counts(api) -> dict[str, int]:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return {model.__tablename__: await db.scalar(select(func.count()).select_from(model))
                 for model in (Run, RunMetadata, PendingRun, Feedback, RunAttachment)}
 
@@ -73,7 +73,7 @@ async def test_sdk_shaped_body_lands_whole(api, encoding):
     assert run.inputs == {"question": "2+2?"} and run.outputs == {"answer": "4"}
     assert run.extra == {"metadata": {"model": "m1"}, "runtime": {"sdk": "langsmith-py"}}
     assert run.events == [{"name": "start", "time": at(0)}] and run.status == "success"
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         feedback = await db.scalar(select(Feedback).where(Feedback.id == uuid.UUID(feedback_id)))
         assert (feedback.run_id, feedback.key, feedback.score) == (uuid.UUID(run_id), "correct", 1.0)
         attachment = await db.scalar(select(RunAttachment))

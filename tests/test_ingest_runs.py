@@ -53,18 +53,18 @@ async def accepted(response) -> None:
 
 
 async def stored(api, run_id: str) -> Run | None:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return await db.scalar(select(Run).where(Run.id == uuid.UUID(run_id)))
 
 
 async def counts(api) -> dict[str, int]:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return {model.__tablename__: await db.scalar(select(func.count()).select_from(model))
                 for model in (Run, RunMetadata, PendingRun, TracerSession)}
 
 
 async def metadata_of(api, run_id: str) -> dict[str, str]:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         rows = await db.execute(select(RunMetadata.key, RunMetadata.value).where(RunMetadata.run_id == uuid.UUID(run_id)))
         return dict(rows.all())
 
@@ -79,7 +79,7 @@ async def test_root_post_derives_trace_fields_and_status(api):
     assert run.status == "success" and run.latency == pytest.approx(2.5)
     assert run.inputs == {"q": "hi"} and run.outputs == {"a": 1}
     assert await metadata_of(api, run_id) == {"model": "m1", "temp": "0.5"}
-    async with api.sessions() as db:  # no session given: the "default" session, created on first use
+    async with api.db_sessions() as db:  # no session given: the "default" session, created on first use
         assert await db.scalar(select(TracerSession.name).where(TracerSession.id == run.session_id)) == "default"
 
 

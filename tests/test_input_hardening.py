@@ -27,7 +27,7 @@ async def dataset(api) -> str:
 
 
 async def count(api, model) -> int:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return await db.scalar(select(func.count()).select_from(model))
 
 
@@ -91,5 +91,5 @@ async def test_deleting_a_session_drops_posts_waiting_in_it(api):
     sessions = (await api.client.get("/sessions", params={"name": "doomed"}, headers=api.headers())).json()
     response = await api.client.delete(f"/sessions/{sessions[0]['id']}", headers=api.headers())
     assert response.status_code == 200
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         assert [str(r) for r in (await db.execute(select(PendingRun.run_id))).scalars()] == [keep]

@@ -57,9 +57,9 @@ async def test_sdk_reads_runs(api, database_url, monkeypatch):
     rec = exact_world("sdk")
     root = rec.runs[0]  # root 0 of the world, feedback "exact" 1; give its child usage to roll up
     rec.runs[1].update(prompt_tokens=20, completion_tokens=10, total_tokens=30, total_cost="0.003")
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         await rich.load(db, api.workspace_id, rec)
-    async with api.sessions() as db:  # a second project: list_runs(project_id=…) must not see it
+    async with api.db_sessions() as db:  # a second project: list_runs(project_id=…) must not see it
         other = await writes.insert_session(db, api.workspace_id, name="elsewhere")
         await writes.insert_runs(db, api.workspace_id, [{"id": uuid.uuid4(), "session_id": other.id, "name": "x",
                                                          "run_type": "chain", "start_time": root["start_time"]}])

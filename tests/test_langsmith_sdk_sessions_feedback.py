@@ -91,7 +91,7 @@ async def test_langsmith_sdk_sessions_and_feedback(api, database_url, monkeypatc
     with ServerThread(database_url) as url:
         project_id, dataset_id = await asyncio.to_thread(create_projects, url + "/api/v1", api.key)
         roots = [uuid.uuid4(), uuid.uuid4()]
-        async with api.sessions() as db:
+        async with api.db_sessions() as db:
             await writes.insert_runs(db, api.workspace_id, [
                 {"id": roots[0], "name": "target", "run_type": "chain", "session_id": project_id, "start_time": T0,
                  "end_time": T0 + dt.timedelta(seconds=1), "total_tokens": 10},

@@ -14,7 +14,7 @@ from evalql.db import writes
 async def test_pool_exhausted_gives_503(database_url):
     app = create_app(Settings(database_url=database_url, pool_size=1, max_overflow=0, pool_timeout=0.2))
     async with app.router.lifespan_context(app):
-        async with app.state.sessions() as db:
+        async with app.state.db_sessions() as db:
             workspace = await writes.create_workspace(db, "pool")
             key = await writes.create_api_key(db, workspace.id)
             await db.commit()

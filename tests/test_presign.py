@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from evalql.rest.presign import EXPIRY_STEP_SECONDS, URL_LIFETIME_SECONDS, Signer, verified
-from evalql.db.scope import Scope
+from evalql.db.tenant import Tenant
 from tests.test_ingest_multipart import body_of, part, send
 from tests.test_ingest_runs import new_id, post
 from tests.test_langsmith_sdk import ServerThread
@@ -64,9 +64,9 @@ async def test_tampered_urls_are_refused(api, attached):
 
 def test_expiry_and_signature_rules():
     workspace, run = uuid.uuid4(), uuid.uuid4()
-    scope = Scope(workspace, True, None)  # type: ignore[arg-type]
+    tenant = Tenant(workspace, True, None)  # type: ignore[arg-type]
     now = 1_700_000_123
-    signer = Signer("http://h", scope, "k" * 64, now=now)
+    signer = Signer("http://h", tenant, "k" * 64, now=now)
     assert signer.expires % EXPIRY_STEP_SECONDS == 0
     assert URL_LIFETIME_SECONDS <= signer.expires - now < URL_LIFETIME_SECONDS + EXPIRY_STEP_SECONDS
     query = parse_qs(urlsplit(signer.url(run, "a b")).query)

@@ -96,7 +96,7 @@ def expected_dataset_runs(rec: Records, dataset_id: str, body: dict[str, Any],
 
 @pytest.fixture
 async def world(api) -> Records:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return await rich.load(db, api.workspace_id, rich.build())
 
 
@@ -252,7 +252,7 @@ async def test_preview_nulls_inputs_and_outputs(api, world):
 
 
 async def test_deleted_example_is_gone(api, world):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         await writes.soft_delete_example(db, api.workspace_id, rich.uid("e1"))
         await db.commit()
     got = await check(api, world, body_of("AB", limit=100), deleted=frozenset({rich.uid("e1")}))
@@ -271,7 +271,7 @@ async def test_comparative_experiment_id_ignored(api, world):
 
 @pytest.fixture
 async def worked(api):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return await worked_example.load(db, api.workspace_id)
 
 
@@ -479,7 +479,7 @@ async def test_validation_before_not_found(api, worked):
 
 
 async def test_deleted_dataset_404(api, worked):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         await writes.soft_delete_dataset(db, api.workspace_id, worked.dataset_id)
         await db.commit()
     response = await post(api, worked.dataset_id, valid(worked))
@@ -488,8 +488,8 @@ async def test_deleted_dataset_404(api, worked):
 
 async def test_another_workspace_is_missing(api, worked):
     """§1.2: another workspace's dataset or session is a 404, never a 403."""
-    other_ws, other_key, _ = await second_workspace(api.sessions)
-    async with api.sessions() as db:
+    other_ws, other_key, _ = await second_workspace(api.db_sessions)
+    async with api.db_sessions() as db:
         their_dataset = await writes.insert_dataset(db, other_ws, name="theirs")
         their_session = await writes.insert_session(db, other_ws, name="theirs", reference_dataset_id=their_dataset.id)
         await db.commit()
@@ -537,13 +537,13 @@ async def test_statement_count_is_constant(database_url):
     returned: 20 examples × 2 sessions against 200 × 6, a page of 1 against a page of 100,
     with and without sorting and filters."""
     async with app_client(Settings(database_url=database_url)) as (client, app):
-        async with app.state.sessions() as db:
+        async with app.state.db_sessions() as db:
             workspace = await writes.create_workspace(db, "counts")
             headers = {"X-API-Key": await writes.create_api_key(db, workspace.id)}
             await db.commit()
         worlds = {}
         for label, (n_examples, n_sessions) in {"small": (20, 2), "big": (200, 6)}.items():
-            async with app.state.sessions() as db:
+            async with app.state.db_sessions() as db:
                 worlds[label] = await build_world(db, workspace.id, n_examples=n_examples, n_sessions=n_sessions,
                                                   seed=3, name=label)
         for i in range(3):

@@ -146,7 +146,7 @@ async def test_auth(api):
 
 async def test_other_workspace_sees_nothing(api):
     mine = await made(api, "shared-name")
-    _, other_key, other_read = await second_workspace(api.sessions)
+    _, other_key, other_read = await second_workspace(api.db_sessions)
     assert (await listing(api, key=other_key)).json() == []
     for key in (other_key, other_read):
         response = await api.client.get(f"/datasets/{mine['id']}", headers=api.headers(key))
@@ -247,7 +247,7 @@ async def test_counts(api):
         {"dataset_id": body["id"], "inputs": {"q": i}} for i in range(3)])
     assert examples.status_code == 200, examples.text
     assert (await api.client.delete(f"/examples/{examples.json()[0]['id']}", headers=api.headers())).status_code == 200
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         await writes.insert_session(db, api.workspace_id, name="s1", reference_dataset_id=body["id"],
                                     start_time=dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc))
         await writes.insert_session(db, api.workspace_id, name="s2", reference_dataset_id=body["id"],

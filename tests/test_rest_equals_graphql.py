@@ -162,7 +162,7 @@ async def both(api, dataset_id, body: dict) -> tuple[list[dict], list[dict]]:
 
 @pytest.fixture
 async def world(api):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return await build_world(db, api.workspace_id, n_examples=24, n_sessions=4, seed=11)
 
 
@@ -209,7 +209,7 @@ async def test_rest_equals_graphql_with_preview(api, world):
 
 
 async def test_rest_equals_graphql_worked_example(api):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         world = await worked_example.load(db, api.workspace_id)
     body = {"session_ids": [str(world.sessions["A"]), str(world.sessions["B"])], "group_by": "example_metadata",
             "metadata_key": "category"}

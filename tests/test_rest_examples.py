@@ -48,7 +48,7 @@ async def listed_ids(api, params=None) -> list[str]:
 
 
 async def row_counts(api) -> tuple[int, int]:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return (await db.scalar(select(func.count()).select_from(Example)),
                 await db.scalar(select(func.count()).select_from(ExampleMetadata)))
 
@@ -206,7 +206,7 @@ async def test_bulk_existing_id_writes_nothing(api, ds):
 
 
 async def test_bulk_foreign_or_deleted_dataset_404(api, ds):
-    _, other_key, _ = await second_workspace(api.sessions)
+    _, other_key, _ = await second_workspace(api.db_sessions)
     theirs = await new_dataset(api, "theirs", key=other_key)
     response = await bulk(api, [{"dataset_id": ds}, {"dataset_id": theirs}])
     assert response.status_code == 404 and response.json() == {"detail": f"Dataset {theirs} not found"}
@@ -217,7 +217,7 @@ async def test_bulk_foreign_or_deleted_dataset_404(api, ds):
 
 
 async def test_same_id_in_two_workspaces(api, ds):
-    _, other_key, _ = await second_workspace(api.sessions)
+    _, other_key, _ = await second_workspace(api.db_sessions)
     theirs = await new_dataset(api, "theirs", key=other_key)
     shared = str(uuid.uuid4())
     assert (await bulk(api, [{"dataset_id": ds, "id": shared}])).status_code == 200
@@ -249,7 +249,7 @@ async def test_auth(api, ds):
 
 async def test_other_workspace_404(api, ds):
     ex = await made(api, {"dataset_id": ds})
-    _, other_key, other_read = await second_workspace(api.sessions)
+    _, other_key, other_read = await second_workspace(api.db_sessions)
     missing = {"detail": f"Example {ex['id']} not found"}
     for response in (
         await api.client.get(f"/examples/{ex['id']}", headers=api.headers(other_read)),
@@ -352,7 +352,7 @@ async def test_read_missing_and_malformed(api):
 
 
 async def metadata_rows(api, example_id: str) -> dict[str, str]:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         rows = await db.execute(select(ExampleMetadata.key, ExampleMetadata.value)
                                 .where(ExampleMetadata.example_id == uuid.UUID(example_id)))
         return dict(rows.all())

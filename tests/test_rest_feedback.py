@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from evalql.db import writes
 from evalql.db.models import Feedback
-from evalql.rest.feedback import FeedbackCreate, validated_feedback
+from evalql.core.feedback import FeedbackCreate, validated_feedback
 from tests.support.app import second_workspace
 from tests.support.rest import locs_types
 
@@ -51,18 +51,18 @@ async def listing(api, params=None, key: str | None = None):
 
 
 async def stored(api, feedback_id) -> Feedback | None:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return await db.scalar(select(Feedback).where(Feedback.workspace_id == api.workspace_id,
                                                       Feedback.id == uuid.UUID(str(feedback_id))))
 
 
 async def row_count(api) -> int:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return await db.scalar(select(func.count()).select_from(Feedback))
 
 
 async def add_runs(api, runs: list[dict]) -> None:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         await writes.insert_runs(db, api.workspace_id, runs)
         await db.commit()
 
@@ -73,7 +73,7 @@ def run(run_id, session_id, parent=None) -> dict:
 
 
 async def new_session(api, name: str = "s") -> uuid.UUID:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         session = await writes.insert_session(db, api.workspace_id, name=name)
         await db.commit()
     return session.id
@@ -546,7 +546,7 @@ async def test_delete(api):
 # --- tenancy and keys ---------------------------------------------------------------------
 
 async def test_other_workspace_is_invisible(api):
-    _, other_key, other_read = await second_workspace(api.sessions)
+    _, other_key, other_read = await second_workspace(api.db_sessions)
     run_id = uuid.uuid4()
     theirs = (await post(api, {"key": "k", "run_id": str(run_id), "score": 1}, key=other_key)).json()
     for key in (None, api.read_key):

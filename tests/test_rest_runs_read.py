@@ -160,7 +160,7 @@ DELETED_EXAMPLES = {uid("e3")}
 
 @pytest.fixture
 async def shaped(api) -> Records:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         rec = await rich.load(db, api.workspace_id, shape_world())
         for example_id in DELETED_EXAMPLES:
             await writes.soft_delete_example(db, api.workspace_id, example_id)
@@ -375,7 +375,7 @@ async def filtered(api) -> Records:
         {"id": uid("t2"), "session_id": t, "parent_run_id": uid("t1"), "name": "t2", "run_type": "llm",
          "start_time": fw.T0 + dt.timedelta(hours=2, seconds=1), "error": "x"},
     ]
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return await rich.load(db, api.workspace_id, rec)
 
 
@@ -526,7 +526,7 @@ def many_runs(session_id: uuid.UUID, n: int, prefix: str = "p") -> list[dict]:
 
 @pytest.fixture
 async def paged(api) -> list[dict]:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         session = await writes.insert_session(db, api.workspace_id, name="P")
         runs = many_runs(session.id, 250)
         await writes.insert_runs(db, api.workspace_id, runs)
@@ -569,7 +569,7 @@ async def test_paging_stable_under_inserts(api, paged, order):
         {"id": uid(f"new-mid-{order}"), "start_time": at(40.5)},
         {"id": uuid.UUID(int=0), "start_time": edge}, {"id": uuid.UUID(int=2**128 - 1), "start_time": edge},
     ]
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         await writes.insert_runs(db, api.workspace_id, [
             {**r, "session_id": session_id, "name": "new", "run_type": "tool"} for r in inserted])
         await db.commit()
@@ -618,7 +618,7 @@ def exact_expected(rec: Records) -> set[str]:
 
 
 async def test_feedback_filter_on_roots_matches_oracle(api):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         rec = await rich.load(db, api.workspace_id, exact_world())
     expected = exact_expected(rec)
     assert 100 < len(expected) < 240
@@ -632,12 +632,12 @@ async def test_feedback_filter_on_roots_matches_oracle(api):
 # --- tenancy -----------------------------------------------------------------------------------
 
 async def test_other_workspace_is_invisible(api, shaped):
-    other_ws, other_key, _ = await second_workspace(api.sessions)
+    other_ws, other_key, _ = await second_workspace(api.db_sessions)
     theirs = shape_world()
     theirs.runs = [{**r, "name": "theirs " + r["name"]} for r in theirs.runs]
     theirs.runs.append({"id": uid("only-theirs"), "session_id": uid("S"), "name": "x", "run_type": "tool",
                         "start_time": T0})
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         await rich.load(db, other_ws, theirs)
         db.add(RunAttachment(workspace_id=other_ws, run_id=uid("only-theirs"), name="secret", content_type="text/plain",
                              size=1, data=b"s"))
@@ -669,7 +669,7 @@ async def test_statement_count_is_constant(api):
                      "created_at": T0} for i, r in enumerate(rec.runs)]
     for r, e in zip(rec.runs, rec.examples):
         r["reference_example_id"] = e["id"]
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         await rich.load(db, api.workspace_id, rec)
         db.add_all([RunAttachment(workspace_id=api.workspace_id, run_id=r["id"], name="a", content_type="text/plain",
                                   size=1, data=b"a") for r in rec.runs])

@@ -57,7 +57,7 @@ async def patch(api, session_id, body, key: str | None = None):
 
 
 async def session_count(api) -> int:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return await db.scalar(select(func.count()).select_from(TracerSession))
 
 
@@ -109,7 +109,7 @@ async def test_reference_dataset_must_be_live_and_own(api):
     assert (await api.client.delete(f"/datasets/{deleted}", headers=api.headers())).status_code == 200
     response = await create(api, {"name": "a", "reference_dataset_id": deleted})
     assert response.status_code == 404 and response.json() == {"detail": f"Dataset {deleted} not found"}
-    _, other_key, _ = await second_workspace(api.sessions)
+    _, other_key, _ = await second_workspace(api.db_sessions)
     foreign = await new_dataset(api, "theirs", key=other_key)
     response = await create(api, {"name": "a", "reference_dataset_id": foreign})
     assert response.status_code == 404 and response.json() == {"detail": f"Dataset {foreign} not found"}
@@ -125,7 +125,7 @@ async def test_name_conflict(api):
     assert (await read(api, first["id"])).json() == first
     assert await session_count(api) == 1
     # names are per workspace
-    _, other_key, _ = await second_workspace(api.sessions)
+    _, other_key, _ = await second_workspace(api.db_sessions)
     assert (await create(api, {"name": "same"}, key=other_key)).status_code == 200
 
 
@@ -345,7 +345,7 @@ async def stats_world(api) -> oracle.Records:
     run (not counted), session-level feedback on S1 and S2, and one on an unknown run.
     """
     records = oracle.Records(workspace_id=api.workspace_id)
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         dataset = await writes.insert_dataset(db, api.workspace_id, name="D")
         sessions = [("S1", 1, dataset.id), ("S2", 2, dataset.id), ("S3", 3, None), ("S4", 0, dataset.id)]
         for i, (name, hours, ref) in enumerate(sessions, start=1):
@@ -400,8 +400,8 @@ async def stats_world(api) -> oracle.Records:
         await writes.insert_feedback(db, api.workspace_id, records.feedback)
         await db.commit()
     # The same names and data in another workspace must not leak into these numbers.
-    other, _, _ = await second_workspace(api.sessions)
-    async with api.sessions() as db:
+    other, _, _ = await second_workspace(api.db_sessions)
+    async with api.db_sessions() as db:
         for s in records.sessions:
             await writes.insert_session(db, other, **{**s, "reference_dataset_id": None})
         await writes.insert_runs(db, other, [dict(r) for r in records.runs])
@@ -491,12 +491,12 @@ async def test_stats_agree_with_graphql(api, stats_world):
 
 async def test_listing_statement_count_does_not_grow(api):
     """GET /sessions?include_stats=true reads each kind of thing once for the whole page."""
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         dataset = await writes.insert_dataset(db, api.workspace_id, name="D")
         await db.commit()
     counts = {}
     for label, n in (("small", 2), ("big", 12)):
-        async with api.sessions() as db:
+        async with api.db_sessions() as db:
             for i in range(n):
                 s = await writes.insert_session(db, api.workspace_id, name=f"{label}-{i}",
                                                 reference_dataset_id=dataset.id)
@@ -576,7 +576,7 @@ async def test_patch_errors(api):
 # --- DELETE /sessions/{id} ----------------------------------------------------------------
 
 async def table_counts(api) -> dict[str, int]:
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return {model.__tablename__: await db.scalar(select(func.count()).select_from(model))
                 for model in (TracerSession, Run, RunMetadata, Feedback, PendingRun, RunAttachment)}
 
@@ -584,7 +584,7 @@ async def table_counts(api) -> dict[str, int]:
 async def populate(api, workspace_id, name: str) -> uuid.UUID:
     """One session: a root run and its child, both with metadata, feedback on each, a
     session-level feedback, a pending record and an attachment per run."""
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         s = await writes.insert_session(db, workspace_id, name=name)
         root, child = uuid.uuid4(), uuid.uuid4()
         await writes.insert_runs(db, workspace_id, [
@@ -607,7 +607,7 @@ async def populate(api, workspace_id, name: str) -> uuid.UUID:
 
 
 async def test_delete_cascades(api):
-    other, other_key, _ = await second_workspace(api.sessions)
+    other, other_key, _ = await second_workspace(api.db_sessions)
     doomed = await populate(api, api.workspace_id, "doomed")
     kept = await populate(api, api.workspace_id, "kept")
     foreign = await populate(api, other, "doomed")
@@ -636,7 +636,7 @@ async def test_delete_errors(api):
 # --- tenancy and keys ---------------------------------------------------------------------
 
 async def test_other_workspace_is_invisible(api):
-    _, other_key, other_read = await second_workspace(api.sessions)
+    _, other_key, other_read = await second_workspace(api.db_sessions)
     theirs = (await create(api, {"name": "theirs"}, key=other_key)).json()
     mine = await made(api, "mine")
     for key in (None, api.read_key):

@@ -20,13 +20,13 @@ BIG = (200, 6)
 @pytest.fixture
 async def env(database_url):
     async with app_client(Settings(database_url=database_url)) as (client, app):
-        async with app.state.sessions() as db:
+        async with app.state.db_sessions() as db:
             ws = await writes.create_workspace(db, "counts")
             key = await writes.create_api_key(db, ws.id)
             await db.commit()
         worlds = {}
         for label, (n_examples, n_sessions) in (("small", SMALL), ("big", BIG)):
-            async with app.state.sessions() as db:
+            async with app.state.db_sessions() as db:
                 worlds[label] = await build_world(db, ws.id, n_examples=n_examples, n_sessions=n_sessions,
                                                   seed=3, name=label)
         yield client, app, {"X-API-Key": key}, worlds

@@ -60,10 +60,10 @@ def all_ids(value) -> set[str]:
 
 @pytest.fixture
 async def two(api):
-    other_ws, other_key, other_read = await second_workspace(api.sessions)
-    async with api.sessions() as db:
+    other_ws, other_key, other_read = await second_workspace(api.db_sessions)
+    async with api.db_sessions() as db:
         mine = await build_world(db, api.workspace_id, n_examples=8, n_sessions=2, seed=1, name="D")
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         theirs = await build_world(db, other_ws, n_examples=8, n_sessions=2, seed=1, name="D")
     return mine, theirs, other_key, other_read
 

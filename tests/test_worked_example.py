@@ -9,7 +9,7 @@ from tests.worlds import worked_example
 
 @pytest.fixture
 async def world(api):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         return await worked_example.load(db, api.workspace_id)
 
 

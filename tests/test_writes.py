@@ -17,7 +17,7 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
 async def test_string_ids_everywhere(api):
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         ws = api.workspace_id
         dataset = await writes.insert_dataset(db, ws, name="d")
         [example] = await writes.insert_examples(db, ws, [{"dataset_id": str(dataset.id), "inputs": {}}])
@@ -47,7 +47,7 @@ async def test_mixed_records_insert_in_few_statements(api):
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
-        async with api.sessions() as db:
+        async with api.db_sessions() as db:
             session = await writes.insert_session(db, api.workspace_id, name="s")
             records = []
             for i in range(50):
@@ -77,7 +77,7 @@ async def test_long_metadata_values_store_and_group(api):
     """A metadata value can be a whole prompt: no index may refuse it (PostgreSQL caps
     index rows near 2.7 kB), and it still groups."""
     prompt = "You are a careful assistant. " + secrets.token_hex(6000)  # 12 kB that barely compresses
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         ws = api.workspace_id
         dataset = await writes.insert_dataset(db, ws, name="long")
         [example] = await writes.insert_examples(db, ws, [{"dataset_id": dataset.id, "metadata": {"p": prompt}}])
@@ -96,7 +96,7 @@ async def test_long_metadata_values_store_and_group(api):
 async def test_feedback_is_idempotent_by_id(api):
     """The dialect upsert: a second create with the same id replaces the first (§7.6)."""
     feedback_id, run_id = uuid.uuid4(), uuid.uuid4()
-    async with api.sessions() as db:
+    async with api.db_sessions() as db:
         await writes.insert_feedback(db, api.workspace_id, [
             {"id": feedback_id, "run_id": run_id, "key": "k", "score": 0.5, "comment": "first"}])
         await writes.insert_feedback(db, api.workspace_id, [

@@ -36,14 +36,6 @@ def units_to_cost(units: int | Decimal | None) -> Decimal | None:
     return Decimal(int(units)) / COST_SCALE
 
 
-def format_cost(value: Decimal | None) -> str | None:
-    """Decimal string without exponent, trailing zeros dropped ("0.0012", "3")."""
-    if value is None:
-        return None
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "") else text
-
-
 class Cost(TypeDecorator[Decimal]):
     """A decimal cost stored as a 64-bit count of 1e-12 units."""
 

@@ -22,7 +22,7 @@ from evalql.db.models import (
 )
 from evalql.db.types import utcnow
 from evalql.db.upsert import upsert
-from evalql.values import normalize, value_label
+from evalql.core.values import normalize, value_label
 
 KEY_PREFIX = "evq_"
 DEFAULT_WORKSPACE = "default"

@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from evalql.values import number_text
+from evalql.core.values import number_text
 
 _UPPER, _LOWER = string.ascii_uppercase, string.ascii_lowercase
 _ASCII_FOLD = str.maketrans(_UPPER, _LOWER)

@@ -42,7 +42,7 @@ from evalql.filters.dialect import contains_text, flattened
 from evalql.filters.errors import FilterError
 from evalql.filters.runs import ORDERED, Entries, RunFilter, _op, _ordered, _texts_in
 from evalql.filters.syntax import parse
-from evalql.values import normalize
+from evalql.core.values import normalize
 
 EXAMPLE_PAIRS = ("metadata_key", "metadata_value")
 EXAMPLE_FIELDS = ("id", "created_at", "modified_at", "metadata", "inputs", "outputs", *EXAMPLE_PAIRS)

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from evalql.db.derive import parse_timestamp
 from evalql.filters.ast import Lit
 from evalql.filters.errors import FilterError
-from evalql.values import normalize
+from evalql.core.values import normalize
 
 _DURATION = re.compile(r"\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)\s*")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}

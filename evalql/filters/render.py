@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from evalql.filters.ast import And, Compare, Exists, Expr, Field, Has, In, Lit, LiteralValue, Not, Or, Search
 from evalql.filters.syntax import KEYWORDS
-from evalql.values import GroupKey, number_text
+from evalql.core.values import GroupKey, number_text
 
 _ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t"}
 

@@ -24,15 +24,16 @@ import orjson
 from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
+from evalql.core.enums import RunType
 from evalql.db.models import ExampleMetadata, Feedback, Run, RunMetadata
 from evalql.filters import literals as lit_
 from evalql.filters.ast import And, Compare, Exists, Expr, Field, Has, In, Lit, Not, Or, Search
 from evalql.filters.dialect import canonical_number, contains_text, flattened, has_element
 from evalql.filters.errors import FilterError
 from evalql.filters.syntax import parse
-from evalql.values import normalize
+from evalql.core.values import normalize
 
-RUN_TYPES = ("llm", "chain", "tool", "retriever", "embedding", "prompt", "parser")
+RUN_TYPES = tuple(t.value for t in RunType)
 STATUSES = ("success", "error", "pending")
 ORDERED = ("eq", "neq", "gt", "gte", "lt", "lte")
 EQUALITY = ("eq", "neq", "in")

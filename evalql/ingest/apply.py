@@ -26,7 +26,7 @@ from evalql.db.types import utcnow
 from evalql.db.upsert import upsert
 from evalql.ingest.merge import MergedRun, merge_posts
 from evalql.ingest.trace import derived_trace_problem, trace_problems
-from evalql.rest.errors import ApiError, Problem
+from evalql.core.problems import InvalidInput, Problem
 
 
 
@@ -101,7 +101,7 @@ async def _check(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -> Non
     problems += [_problem(post.loc, "session_id", f"Run {post.given['id']}: session {post.given['session_id']} not found")
                  for post in batch.posts if post.given.get("session_id", None) not in (None, *found)]
     if problems:
-        raise ApiError(422, problems)
+        raise InvalidInput(problems)
 
 
 async def _resolve_sessions(db: AsyncSession, workspace_id: uuid.UUID, posts: list[Located]) -> list[Located]:
@@ -253,7 +253,7 @@ def _new_rows(workspace_id: uuid.UUID, candidates: list[Candidate],
         if found is not None and candidate.loc is not None:
             problems.append(_problem(candidate.loc, found[0], f"Run {row['id']}: {found[0]} {found[1]}"))
     if problems:
-        raise ApiError(422, problems)
+        raise InvalidInput(problems)
     return rows
 
 

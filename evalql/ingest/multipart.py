@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from evalql.core.problems import InvalidInput
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 
-from evalql.rest.errors import ApiError
 
 
 @dataclass
@@ -59,8 +59,8 @@ class _Collector:
         self.ended = True
 
 
-def malformed(msg: str, loc: list[str] | None = None) -> ApiError:
-    return ApiError(422, [{"loc": ["body", *(loc or [])], "msg": msg, "type": "value_error"}])
+def malformed(msg: str, loc: list[str] | None = None) -> InvalidInput:
+    return InvalidInput([{"loc": ["body", *(loc or [])], "msg": msg, "type": "value_error"}])
 
 
 def boundary_of(content_type: str | None) -> bytes:

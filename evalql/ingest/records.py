@@ -7,15 +7,15 @@ is what the merge rules work on and what a pending record stores.
 
 from __future__ import annotations
 
-import enum
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from evalql.rest.errors import Problem, problems_from
-from evalql.rest.fields import JsonObject, Text, Timestamp, bounded_text, without_nul
+from evalql.core.enums import RunType
+from evalql.core.problems import Problem, problems_from
+from evalql.core.fields import JsonObject, Text, Timestamp, bounded_text, without_nul
 
 MAX_TOKENS = 2**31 - 1  # the token columns are 32-bit integers on PostgreSQL
 # Costs are summed as integers of 1e-12 in 64 bits; a per-run bound keeps the sums of
@@ -26,16 +26,6 @@ MAX_METADATA_KEY = 1024  # metadata keys are part of an index key (PostgreSQL ca
 
 Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
 Cost = Annotated[Decimal, Field(ge=0, lt=MAX_COST, allow_inf_nan=False)]
-
-
-class RunType(str, enum.Enum):
-    llm = "llm"
-    chain = "chain"
-    tool = "tool"
-    retriever = "retriever"
-    embedding = "embedding"
-    prompt = "prompt"
-    parser = "parser"
 
 
 class RunRecord(BaseModel):

@@ -13,9 +13,9 @@ from typing import Any
 from evalql.ingest.apply import Attachment, Batch, Located
 from evalql.ingest.multipart import Part
 from evalql.ingest.records import validate_record
-from evalql.rest.errors import ApiError, Problem
+from evalql.core.problems import InvalidInput, Problem
 from evalql.rest.feedback import validated_feedback  # the POST /feedback body, shared
-from evalql.rest.json import parse_json
+from evalql.core.json import parse_json
 
 OUT_OF_BAND = frozenset({"inputs", "outputs", "events", "extra", "error", "serialized"})
 KINDS = ("post", "patch")
@@ -56,9 +56,9 @@ def json_batch(body: bytes) -> Batch:
     problems: list[Problem] = []
     raw = _json(body, ["body"], problems)
     if problems:
-        raise ApiError(422, problems)
+        raise InvalidInput(problems)
     if not isinstance(raw, dict):
-        raise ApiError(422, [_problem(["body"], "The body must be a JSON object with `post` and `patch` lists",
+        raise InvalidInput([_problem(["body"], "The body must be a JSON object with `post` and `patch` lists",
                                       "dict_type")])
     batch = Batch()
     for kind in KINDS:
@@ -74,7 +74,7 @@ def json_batch(body: bytes) -> Batch:
             if given is not None:
                 (batch.posts if kind == "post" else batch.patches).append(Located(given, ["body", kind, i]))
     if problems:
-        raise ApiError(422, problems)
+        raise InvalidInput(problems)
     return batch
 
 
@@ -85,10 +85,10 @@ def single_record(body: bytes, kind: str, path_id: uuid.UUID | None = None) -> B
     if path_id is not None and not problems:
         raw = _with_id(raw, str(path_id), ["body"], problems)
     if problems:
-        raise ApiError(422, problems)
+        raise InvalidInput(problems)
     given, problems = validate_record(raw, kind, ["body"])
     if given is None:
-        raise ApiError(422, problems)
+        raise InvalidInput(problems)
     located = Located(given, ["body"])
     return Batch(posts=[located]) if kind == "post" else Batch(patches=[located])
 
@@ -171,7 +171,7 @@ def multipart_batch(parts: list[Part]) -> Batch:
         if given is not None:
             (batch.posts if record.kind == "post" else batch.patches).append(Located(given, ["body", record.part]))
     if problems:
-        raise ApiError(422, problems)
+        raise InvalidInput(problems)
     return batch
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from evalql.db.scope import Scope
+from evalql.db.tenant import Tenant
 from evalql.loaders.by_id import DatasetById, ExampleById, RunById
 from evalql.loaders.child_runs import ChildRunsByParent
 from evalql.loaders.dataset_counts import DatasetCounts
@@ -18,31 +18,31 @@ from evalql.loaders.sessions import SessionById
 
 @dataclass
 class Loaders:
-    scope: Scope
+    tenant: Tenant
 
     @cached_property
-    def dataset(self) -> DatasetById: return DatasetById(self.scope)
+    def dataset(self) -> DatasetById: return DatasetById(self.tenant)
 
     @cached_property
-    def dataset_counts(self) -> DatasetCounts: return DatasetCounts(self.scope)
+    def dataset_counts(self) -> DatasetCounts: return DatasetCounts(self.tenant)
 
     @cached_property
-    def example(self) -> ExampleById: return ExampleById(self.scope)
+    def example(self) -> ExampleById: return ExampleById(self.tenant)
 
     @cached_property
-    def run(self) -> RunById: return RunById(self.scope)
+    def run(self) -> RunById: return RunById(self.tenant)
 
     @cached_property
-    def session(self) -> SessionById: return SessionById(self.scope)
+    def session(self) -> SessionById: return SessionById(self.tenant)
 
     @cached_property
-    def session_stats(self) -> SessionStatsBySession: return SessionStatsBySession(self.scope)
+    def session_stats(self) -> SessionStatsBySession: return SessionStatsBySession(self.tenant)
 
     @cached_property
-    def child_runs(self) -> ChildRunsByParent: return ChildRunsByParent(self.scope)
+    def child_runs(self) -> ChildRunsByParent: return ChildRunsByParent(self.tenant)
 
     @cached_property
-    def feedbacks(self) -> FeedbacksByRun: return FeedbacksByRun(self.scope)
+    def feedbacks(self) -> FeedbacksByRun: return FeedbacksByRun(self.tenant)
 
     @cached_property
-    def example_runs(self) -> RootRunsByExample: return RootRunsByExample(self.scope)
+    def example_runs(self) -> RootRunsByExample: return RootRunsByExample(self.tenant)

@@ -1,4 +1,4 @@
-"""Base of every loader: bound to one request's scope, so caches never cross requests."""
+"""Base of every loader: bound to one request's tenant, so caches never cross requests."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from typing import Generic, TypeVar
 
 from aiodataloader import DataLoader
 
-from evalql.db.scope import Scope
+from evalql.db.tenant import Tenant
 
 K = TypeVar("K")
 R = TypeVar("R")
 
 
-class ScopedLoader(DataLoader, Generic[K, R]):  # type: ignore[type-arg]
-    def __init__(self, scope: Scope) -> None:
+class TenantLoader(DataLoader, Generic[K, R]):  # type: ignore[type-arg]
+    def __init__(self, tenant: Tenant) -> None:
         super().__init__()
-        self.scope = scope
+        self.tenant = tenant

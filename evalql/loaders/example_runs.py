@@ -6,22 +6,22 @@ import uuid
 from collections import defaultdict
 
 from evalql.db.models import Run
-from evalql.db.scope import readable
-from evalql.loaders.base import ScopedLoader
+from evalql.db.tenant import readable
+from evalql.loaders.base import TenantLoader
 
 Key = tuple[uuid.UUID, tuple[uuid.UUID, ...]]  # (example id, session ids in order)
 Result = list[Run]
 
 
-class RootRunsByExample(ScopedLoader[Key, Result]):
+class RootRunsByExample(TenantLoader[Key, Result]):
     async def batch_load_fn(self, keys: list[Key]) -> list[Result]:
         examples = {example for example, _ in keys}
         sessions = {s for _, wanted in keys for s in wanted}
-        stmt = (readable(self.scope, Run)
+        stmt = (readable(self.tenant, Run)
                 .where(Run.reference_example_id.in_(examples), Run.session_id.in_(sessions), Run.is_root.is_(True))
                 .order_by(Run.start_time, Run.id))
         by_example: defaultdict[uuid.UUID, list[Run]] = defaultdict(list)
-        for run in await self.scope.db.scalars(stmt):
+        for run in await self.tenant.db.scalars(stmt):
             by_example[run.reference_example_id].append(run)  # type: ignore[index]
         out = []
         for example, wanted in keys:

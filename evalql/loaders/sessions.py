@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from evalql.loaders.base import ScopedLoader
-from evalql.resolvers.sessions import SessionRow, sessions_by_id
+from evalql.loaders.base import TenantLoader
+from evalql.queries.sessions import SessionRow, sessions_by_id
 
 Key = uuid.UUID
 Result = SessionRow | None
 
 
-class SessionById(ScopedLoader[Key, Result]):
+class SessionById(TenantLoader[Key, Result]):
     async def batch_load_fn(self, keys: list[Key]) -> list[Result]:
-        found = await sessions_by_id(self.scope, keys)
+        found = await sessions_by_id(self.tenant, keys)
         return [found.get(key) for key in keys]

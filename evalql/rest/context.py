@@ -1,4 +1,4 @@
-"""Per-request database session and authenticated scope for REST routes."""
+"""Per-request database session and authenticated tenant for REST routes."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 from starlette.requests import Request
 
 from evalql.auth import authenticate, require_write
-from evalql.db.scope import Scope
+from evalql.db.tenant import Tenant
 
 
 @asynccontextmanager
-async def request_scope(request: Request, *, write: bool = False) -> AsyncIterator[Scope]:
-    async with request.app.state.sessions() as db:
+async def request_tenant(request: Request, *, write: bool = False) -> AsyncIterator[Tenant]:
+    async with request.app.state.db_sessions() as db:
         principal = await authenticate(db, request.headers)
         if write:
             require_write(principal)
-        yield Scope(principal.workspace_id, principal.read_only, db)
+        yield Tenant(principal.workspace_id, principal.read_only, db)

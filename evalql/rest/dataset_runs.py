@@ -16,13 +16,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from typing_extensions import NotRequired, TypedDict
 
-from evalql.errors import NotFoundError
-from evalql.resolvers.dataset_runs import DatasetRunsQuery, FeedbackSort, answer_dataset_runs
-from evalql.rest.context import request_scope
-from evalql.rest.errors import ApiError, Problem, problem
-from evalql.rest.fields import Int
-from evalql.rest.group_runs import SESSION_IDS, SessionFilters, SessionIds, compile_filters, validated_body
-from evalql.rest.json import json_response
+from evalql.core.fields import Int
+from evalql.core.group_request import SESSION_IDS, SessionFilters, SessionIds, compile_filters, filter_problems
+from evalql.core.problems import Problem, problem
+from evalql.queries.dataset_runs import DatasetRunsQuery, FeedbackSort, answer_dataset_runs
+from evalql.rest.body import json_body
+from evalql.rest.context import request_tenant
+from evalql.rest.params import parse_path_uuid
+from evalql.rest.responses import json_response
 from evalql.rest.shapes import example_with_runs_json
 
 FEEDBACK_PREFIX = "feedback."
@@ -48,6 +49,10 @@ class DatasetRunsBody(BaseModel):
     example_ids: Annotated[list[uuid.UUID], Field(max_length=1000)] | None = None
     comparative_experiment_id: uuid.UUID | None = None  # accepted and ignored (spec §6)
     sort_params: SortParams | None = None
+
+
+def body_filter_problems(raw: Any) -> list[Problem]:
+    return filter_problems(raw, ("body",))
 
 
 def sort_key(sort_by: str) -> str:
@@ -89,13 +94,11 @@ def to_query(dataset_id: uuid.UUID, body: DatasetRunsBody, dialect: str) -> Data
 
 
 async def dataset_runs_route(request: Request) -> Response:
-    async with request_scope(request) as scope:
-        dataset_id, body = await validated_body(request, DatasetRunsBody, sort_problems)
-        query = to_query(dataset_id, body, scope.db.bind.dialect.name)
-        try:
-            examples = await answer_dataset_runs(scope, query)
-        except NotFoundError as exc:
-            raise ApiError(404, exc.detail) from None
+    async with request_tenant(request) as tenant:
+        dataset_id, problems = parse_path_uuid(request.path_params["dataset_id"], "dataset_id")
+        body = await json_body(request, DatasetRunsBody, body_filter_problems, sort_problems, found=problems)
+        query = to_query(dataset_id, body, tenant.db.bind.dialect.name)  # type: ignore[arg-type]
+        examples = await answer_dataset_runs(tenant, query)
         return json_response([example_with_runs_json(e, body.preview) for e in examples])
 
 

@@ -6,20 +6,23 @@ import enum
 import uuid
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Json, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Json
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
+from evalql.core.errors import NotFoundError
 from evalql.db import derive, writes
 from evalql.db.models import Dataset, Example, TracerSession
-from evalql.db.scope import Scope, live, readable
-from evalql.rest.context import request_scope
-from evalql.rest.errors import ApiError, problems_from
-from evalql.rest.fields import JsonObject, Limit, Offset, Text, Timestamp, bounded_text, without_nul
-from evalql.rest.json import json_response, read_json
-from evalql.rest.params import query_problems, require_path_uuid
+from evalql.db.tenant import Tenant, live, readable
+from evalql.rest.body import json_body
+from evalql.rest.context import request_tenant
+from evalql.rest.errors import ApiError
+from evalql.core.fields import JsonObject, Limit, Offset, Text, Timestamp, bounded_text, without_nul
+from evalql.rest.responses import json_response
+from evalql.rest.params import query_params, require_path_uuid
 from evalql.rest.shapes import dataset_json
 
 
@@ -55,29 +58,25 @@ class DatasetListQuery(BaseModel):
     limit: Limit = 100
 
 
-def not_found(dataset_id: uuid.UUID) -> ApiError:
-    return ApiError(404, f"Dataset {dataset_id} not found")
-
-
-async def live_dataset(scope: Scope, dataset_id: uuid.UUID) -> Dataset:
+async def live_dataset(tenant: Tenant, dataset_id: uuid.UUID) -> Dataset:
     """The workspace's dataset, or 404: deleted and foreign datasets behave as missing."""
-    found = await live(scope, Dataset, dataset_id)
+    found = await live(tenant, Dataset, dataset_id)
     if found is None:
-        raise not_found(dataset_id)
+        raise NotFoundError(f"Dataset {dataset_id} not found")
     return found
 
 
-async def datasets_json(scope: Scope, datasets: list[Dataset]) -> list[dict[str, Any]]:
+async def datasets_json(tenant: Tenant, datasets: list[Dataset]) -> list[dict[str, Any]]:
     """Dataset shapes with their counts, in three grouped reads whatever the page size."""
     ids = [d.id for d in datasets]
     if not ids:
         return []
-    examples = dict((await scope.db.execute(
-        readable(scope, Example, Example.dataset_id, func.count())
+    examples = dict((await tenant.db.execute(
+        readable(tenant, Example, Example.dataset_id, func.count())
         .where(Example.dataset_id.in_(ids), Example.deleted_at.is_(None)).group_by(Example.dataset_id)
     )).all())
-    sessions = {row[0]: row[1:] for row in (await scope.db.execute(
-        readable(scope, TracerSession, TracerSession.reference_dataset_id, func.count(),
+    sessions = {row[0]: row[1:] for row in (await tenant.db.execute(
+        readable(tenant, TracerSession, TracerSession.reference_dataset_id, func.count(),
                  func.max(TracerSession.start_time))
         .where(TracerSession.reference_dataset_id.in_(ids)).group_by(TracerSession.reference_dataset_id)
     )).all()}
@@ -103,43 +102,35 @@ def contains(actual: Any, wanted: Any) -> bool:
 
 
 async def create_dataset_route(request: Request) -> Response:
-    async with request_scope(request, write=True) as scope:
-        raw, problems = await read_json(request)
-        if problems:
-            raise ApiError(422, problems)
-        try:
-            body = DatasetCreate.model_validate(raw)
-        except ValidationError as exc:
-            raise ApiError(422, problems_from(exc, ["body"])) from None
-        if body.id is not None and await scope.db.scalar(readable(scope, Dataset, Dataset.id)
+    async with request_tenant(request, write=True) as tenant:
+        body = await json_body(request, DatasetCreate)
+        if body.id is not None and await tenant.db.scalar(readable(tenant, Dataset, Dataset.id)
                                                          .where(Dataset.id == body.id)) is not None:
             raise ApiError(409, f"Dataset {body.id} already exists")
-        if await scope.db.scalar(readable(scope, Dataset, Dataset.id)
+        if await tenant.db.scalar(readable(tenant, Dataset, Dataset.id)
                                  .where(Dataset.name == body.name, Dataset.deleted_at.is_(None))) is not None:
             raise ApiError(409, "Dataset with this name already exists.")
         try:
             dataset = await writes.insert_dataset(
-                scope.db, scope.workspace_id, id=body.id, created_at=derive.parse_timestamp(body.created_at),
+                tenant.db, tenant.workspace_id, id=body.id, created_at=derive.parse_timestamp(body.created_at),
                 name=body.name, description=body.description,
                 data_type=(body.data_type or DataType.kv).value,
                 inputs_schema_definition=body.inputs_schema_definition,
                 outputs_schema_definition=body.outputs_schema_definition, transformations=body.transformations,
                 metadata_=body.extra.metadata if body.extra is not None else None,
             )
-            await scope.db.commit()
+            await tenant.db.commit()
         except IntegrityError:  # a concurrent request took the id or the name (unique among live datasets)
-            await scope.db.rollback()
+            await tenant.db.rollback()
             raise ApiError(409, "Dataset with this name or id already exists.") from None
-        [shape] = await datasets_json(scope, [dataset])
+        [shape] = await datasets_json(tenant, [dataset])
         return json_response(shape)
 
 
 async def list_datasets_route(request: Request) -> Response:
-    async with request_scope(request) as scope:
-        query, problems = query_problems(request, DatasetListQuery, lists=("id",))
-        if query is None:
-            raise ApiError(422, problems)
-        stmt = readable(scope, Dataset).where(Dataset.deleted_at.is_(None))
+    async with request_tenant(request) as tenant:
+        query = query_params(request, DatasetListQuery, lists=("id",))
+        stmt = readable(tenant, Dataset).where(Dataset.deleted_at.is_(None))
         if query.name is not None:
             stmt = stmt.where(Dataset.name == query.name)
         if query.name_contains:
@@ -148,25 +139,33 @@ async def list_datasets_route(request: Request) -> Response:
             stmt = stmt.where(Dataset.id.in_(query.id))
         stmt = stmt.order_by(Dataset.created_at.desc(), Dataset.id)
         if query.metadata is None:
-            datasets = list((await scope.db.scalars(stmt.offset(query.offset).limit(query.limit))).all())
+            datasets = list((await tenant.db.scalars(stmt.offset(query.offset).limit(query.limit))).all())
         else:
             # A workspace holds few datasets; containment is checked here, alike on both databases.
-            matching = [d for d in (await scope.db.scalars(stmt)).all()
+            matching = [d for d in (await tenant.db.scalars(stmt)).all()
                         if contains(d.metadata_ or {}, query.metadata)]
             datasets = matching[query.offset:query.offset + query.limit]
-        return json_response(await datasets_json(scope, datasets))
+        return json_response(await datasets_json(tenant, datasets))
 
 
 async def read_dataset_route(request: Request) -> Response:
-    async with request_scope(request) as scope:
-        dataset = await live_dataset(scope, require_path_uuid(request, "dataset_id"))
-        [shape] = await datasets_json(scope, [dataset])
+    async with request_tenant(request) as tenant:
+        dataset = await live_dataset(tenant, require_path_uuid(request, "dataset_id"))
+        [shape] = await datasets_json(tenant, [dataset])
         return json_response(shape)
 
 
 async def delete_dataset_route(request: Request) -> Response:
-    async with request_scope(request, write=True) as scope:
-        dataset = await live_dataset(scope, require_path_uuid(request, "dataset_id"))
-        await writes.soft_delete_dataset(scope.db, scope.workspace_id, dataset.id)
-        await scope.db.commit()
+    async with request_tenant(request, write=True) as tenant:
+        dataset = await live_dataset(tenant, require_path_uuid(request, "dataset_id"))
+        await writes.soft_delete_dataset(tenant.db, tenant.workspace_id, dataset.id)
+        await tenant.db.commit()
         return json_response({})
+
+
+ROUTES: list[Route] = [
+    Route("/datasets", create_dataset_route, methods=["POST"]),
+    Route("/datasets", list_datasets_route, methods=["GET"]),
+    Route("/datasets/{dataset_id}", read_dataset_route, methods=["GET"]),
+    Route("/datasets/{dataset_id}", delete_dataset_route, methods=["DELETE"]),
+]

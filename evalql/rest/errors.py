@@ -1,19 +1,22 @@
-"""REST error bodies (spec §1.4): `{"detail": "..."}` or a 422 list of problems."""
+"""REST error bodies (spec §1.4): `{"detail": "..."}`, or a 422 list of problems; one
+handler per exception, registered by the app, so routes raise instead of answering."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
 
-from pydantic import ValidationError
-from sqlalchemy.exc import TimeoutError as PoolTimeout  # re-exported for the app
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from evalql.auth import AuthError
-from evalql.rest.json import json_response
+from evalql.core.errors import NotFoundError
+from evalql.core.problems import InvalidInput, Problem
+from evalql.rest.responses import json_response
 
-Problem = dict[str, Any]
+log = logging.getLogger("evalql.rest")
 
 
 class ApiError(Exception):
@@ -22,30 +25,19 @@ class ApiError(Exception):
         self.status, self.detail, self.headers = status, detail, headers
 
 
-def problem(loc: list[Any], msg: str, type_: str, input_: Any = None) -> Problem:
-    found: Problem = {"loc": loc, "msg": msg, "type": type_}
-    if input_ is not None:
-        found["input"] = input_
-    return found
-
-
-def problems_from(exc: ValidationError, prefix: list[Any]) -> list[Problem]:
-    out = []
-    for err in exc.errors(include_url=False, include_context=False):
-        item = problem([*prefix, *err["loc"]], err["msg"], err["type"])
-        if "input" in err and _jsonable(err["input"]):
-            item["input"] = err["input"]
-        out.append(item)
-    return out
-
-
-def _jsonable(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, float, bool, list, dict))
-
-
 async def api_error_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return json_response({"detail": exc.detail}, exc.status, headers=exc.headers)
+
+
+async def invalid_input_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidInput)
+    return json_response({"detail": exc.problems}, 422)
+
+
+async def not_found_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NotFoundError)
+    return json_response({"detail": exc.detail}, 404)
 
 
 async def auth_error_handler(_request: Request, exc: Exception) -> Response:
@@ -82,3 +74,10 @@ async def operational_error_handler(_request: Request, exc: Exception) -> Respon
     if "database is locked" in str(getattr(exc, "orig", exc)):
         return busy_response("The database is busy with another writer. Retry shortly.")
     raise exc
+
+
+HANDLERS = {
+    ApiError: api_error_handler, InvalidInput: invalid_input_handler, NotFoundError: not_found_handler,
+    AuthError: auth_error_handler, HTTPException: http_error_handler, PoolTimeout: pool_timeout_handler,
+    OperationalError: operational_error_handler,
+}

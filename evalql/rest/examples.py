@@ -10,22 +10,26 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
+from evalql.core.errors import NotFoundError
 from evalql.db import derive, writes
 from evalql.db.chunks import id_chunks
 from evalql.db.models import Dataset, Example, ExampleMetadata
-from evalql.db.scope import Scope, live, readable
+from evalql.db.tenant import Tenant, live, readable
 from evalql.filters.errors import FilterError
 from evalql.filters.examples import example_condition
-from evalql.resolvers.examples import in_any_split
-from evalql.rest.context import request_scope
+from evalql.queries.examples import in_any_split
+from evalql.rest.context import request_tenant
 from evalql.rest.datasets import live_dataset
-from evalql.rest.errors import ApiError, problem
-from evalql.rest.fields import JsonObject, Limit, Offset, Text, Timestamp
-from evalql.rest.json import json_response
-from evalql.rest.params import parsed_body, query_problems, require_path_uuid
+from evalql.rest.errors import ApiError
+from evalql.core.problems import problem
+from evalql.core.fields import JsonObject, Limit, Offset, Text, Timestamp
+from evalql.rest.responses import json_response
+from evalql.rest.body import json_body
+from evalql.rest.params import query_problems, require_path_uuid
 from evalql.rest.shapes import example_json
-from evalql.values import normalize
+from evalql.core.values import normalize
 
 MAX_BULK = 10_000
 
@@ -97,14 +101,10 @@ class ExampleListQuery(BaseModel):
     limit: Limit = 100
 
 
-def example_not_found(example_id: uuid.UUID) -> ApiError:
-    return ApiError(404, f"Example {example_id} not found")
-
-
-async def create_examples(scope: Scope, bodies: list[ExampleCreate]) -> list[dict[str, Any]]:
+async def create_examples(tenant: Tenant, bodies: list[ExampleCreate]) -> list[dict[str, Any]]:
     """Checks every reference before writing, then writes all in the request's transaction."""
     for dataset_id in dict.fromkeys(b.dataset_id for b in bodies):
-        await live_dataset(scope, dataset_id)
+        await live_dataset(tenant, dataset_id)
     seen: set[uuid.UUID] = set()
     for body in bodies:
         if body.id is not None:
@@ -112,36 +112,36 @@ async def create_examples(scope: Scope, bodies: list[ExampleCreate]) -> list[dic
                 raise ApiError(409, f"Example {body.id} already exists")
             seen.add(body.id)
     for chunk in id_chunks(seen):
-        taken = await scope.db.scalar(readable(scope, Example, Example.id).where(Example.id.in_(chunk)).limit(1))
+        taken = await tenant.db.scalar(readable(tenant, Example, Example.id).where(Example.id.in_(chunk)).limit(1))
         if taken is not None:
             raise ApiError(409, f"Example {taken} already exists")
     try:
-        ids = await writes.insert_examples(scope.db, scope.workspace_id, [b.record() for b in bodies])
-        await scope.db.commit()
+        ids = await writes.insert_examples(tenant.db, tenant.workspace_id, [b.record() for b in bodies])
+        await tenant.db.commit()
     except IntegrityError:  # a concurrent request took one of the ids
-        await scope.db.rollback()
+        await tenant.db.rollback()
         raise ApiError(409, "An example with one of these ids already exists") from None
     by_id: dict[uuid.UUID, Example] = {}
     for chunk in id_chunks(ids):
-        rows = await scope.db.scalars(readable(scope, Example).where(Example.id.in_(chunk)))
+        rows = await tenant.db.scalars(readable(tenant, Example).where(Example.id.in_(chunk)))
         by_id.update((row.id, row) for row in rows)
     return [example_json(by_id[i]) for i in ids]
 
 
 async def bulk_create_route(request: Request) -> Response:
-    async with request_scope(request, write=True) as scope:
-        bodies = await parsed_body(request, BULK)
-        return json_response(await create_examples(scope, bodies))
+    async with request_tenant(request, write=True) as tenant:
+        bodies = await json_body(request, BULK)
+        return json_response(await create_examples(tenant, bodies))
 
 
 async def create_route(request: Request) -> Response:
-    async with request_scope(request, write=True) as scope:
-        body = await parsed_body(request, ExampleCreate)
-        [shape] = await create_examples(scope, [body])
+    async with request_tenant(request, write=True) as tenant:
+        body = await json_body(request, ExampleCreate)
+        [shape] = await create_examples(tenant, [body])
         return json_response(shape)
 
 
-def metadata_contains(scope: Scope, wanted: dict[str, Any]) -> list[Any]:
+def metadata_contains(tenant: Tenant, wanted: dict[str, Any]) -> list[Any]:
     """Every top-level key of `wanted` is present with an equal value (by the §4.3
     normalised form, nested values by canonical JSON), read from `example_metadata`."""
     conditions = []
@@ -155,20 +155,20 @@ def metadata_contains(scope: Scope, wanted: dict[str, Any]) -> list[Any]:
 
 
 async def list_route(request: Request) -> Response:
-    async with request_scope(request) as scope:
+    async with request_tenant(request) as tenant:
         query, problems = query_problems(request, ExampleListQuery, lists=("id", "splits"))
         condition = None
         raw_filter = request.query_params.getlist("filter")
         if raw_filter and raw_filter[-1].strip():
             try:
-                condition = example_condition(scope, raw_filter[-1])
+                condition = example_condition(tenant, raw_filter[-1])
             except FilterError as exc:
                 problems.append(problem(["query", "filter"], exc.message, "value_error", raw_filter[-1]))
         if query is None or problems:
             raise ApiError(422, problems)
-        stmt = readable(scope, Example).where(Example.deleted_at.is_(None))
+        stmt = readable(tenant, Example).where(Example.deleted_at.is_(None))
         if query.dataset is not None:
-            await live_dataset(scope, query.dataset)
+            await live_dataset(tenant, query.dataset)
             stmt = stmt.where(Example.dataset_id == query.dataset)
         else:  # examples of deleted datasets are deleted with them; this guards older rows too
             stmt = stmt.where(exists(select(1).select_from(Dataset).where(
@@ -177,44 +177,54 @@ async def list_route(request: Request) -> Response:
         if query.id:
             stmt = stmt.where(Example.id.in_(query.id))
         if query.splits:
-            stmt = stmt.where(in_any_split(scope, query.splits))
+            stmt = stmt.where(in_any_split(tenant, query.splits))
         if query.metadata:
-            stmt = stmt.where(*metadata_contains(scope, query.metadata))
+            stmt = stmt.where(*metadata_contains(tenant, query.metadata))
         if condition is not None:
             stmt = stmt.where(condition)
         stmt = stmt.order_by(Example.created_at, Example.id).offset(query.offset).limit(query.limit)
-        return json_response([example_json(e) for e in (await scope.db.scalars(stmt)).all()])
+        return json_response([example_json(e) for e in (await tenant.db.scalars(stmt)).all()])
 
 
-async def live_example(scope: Scope, example_id: uuid.UUID) -> Example:
-    found = await live(scope, Example, example_id)
+async def live_example(tenant: Tenant, example_id: uuid.UUID) -> Example:
+    found = await live(tenant, Example, example_id)
     if found is None:
-        raise example_not_found(example_id)
+        raise NotFoundError(f"Example {example_id} not found")
     return found
 
 
 async def read_route(request: Request) -> Response:
-    async with request_scope(request) as scope:
-        return json_response(example_json(await live_example(scope, require_path_uuid(request, "example_id"))))
+    async with request_tenant(request) as tenant:
+        return json_response(example_json(await live_example(tenant, require_path_uuid(request, "example_id"))))
 
 
 async def patch_route(request: Request) -> Response:
-    async with request_scope(request, write=True) as scope:
+    async with request_tenant(request, write=True) as tenant:
         example_id = require_path_uuid(request, "example_id")
-        body = await parsed_body(request, ExamplePatch)
-        example = await live_example(scope, example_id)
-        await writes.update_example(scope.db, example, inputs=body.inputs, outputs=body.outputs,
+        body = await json_body(request, ExamplePatch)
+        example = await live_example(tenant, example_id)
+        await writes.update_example(tenant.db, example, inputs=body.inputs, outputs=body.outputs,
                                     metadata=body.metadata, split=body.split)
-        await scope.db.commit()
+        await tenant.db.commit()
         return json_response({})
 
 
 async def delete_route(request: Request) -> Response:
-    async with request_scope(request, write=True) as scope:
-        example = await live_example(scope, require_path_uuid(request, "example_id"))
-        await writes.soft_delete_example(scope.db, scope.workspace_id, example.id)
-        await scope.db.commit()
+    async with request_tenant(request, write=True) as tenant:
+        example = await live_example(tenant, require_path_uuid(request, "example_id"))
+        await writes.soft_delete_example(tenant.db, tenant.workspace_id, example.id)
+        await tenant.db.commit()
         return json_response({})
 
 
 __all__ = ["bulk_create_route", "create_route", "delete_route", "list_route", "patch_route", "read_route"]
+
+
+ROUTES: list[Route] = [
+    Route("/examples/bulk", bulk_create_route, methods=["POST"]),
+    Route("/examples", create_route, methods=["POST"]),
+    Route("/examples", list_route, methods=["GET"]),
+    Route("/examples/{example_id}", read_route, methods=["GET"]),
+    Route("/examples/{example_id}", patch_route, methods=["PATCH"]),
+    Route("/examples/{example_id}", delete_route, methods=["DELETE"]),
+]

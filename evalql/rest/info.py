@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 import evalql
-from evalql.rest.json import MAX_BODY_BYTES, json_response
+from evalql.rest.body import MAX_BODY_BYTES
+from evalql.rest.responses import json_response
 
 API_VERSION = "0.10.0"  # must stay >= 0.8.10 so the SDK sends feedback inside multipart requests
 
@@ -27,3 +29,6 @@ def info_body() -> dict:
 
 async def info_route(_request: Request) -> Response:
     return json_response(info_body())
+
+
+ROUTES: list[Route] = [Route("/info", info_route, methods=["GET"])]

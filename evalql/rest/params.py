@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from evalql.rest.errors import ApiError, Problem, problem, problems_from
-from evalql.rest.json import read_json
+from evalql.core.problems import InvalidInput, Problem, problem, problems_from
 
 Q = TypeVar("Q", bound=BaseModel)
 
@@ -28,6 +27,14 @@ def query_problems(request: Request, model: type[Q], lists: tuple[str, ...] = ()
         return None, problems_from(exc, ["query"])
 
 
+def query_params(request: Request, model: type[Q], lists: tuple[str, ...] = ()) -> Q:
+    """The model of the query string, or a 422 listing every problem (see `query_problems`)."""
+    query, problems = query_problems(request, model, lists)
+    if query is None:
+        raise InvalidInput(problems)
+    return query
+
+
 def parse_path_uuid(value: str, name: str) -> tuple[uuid.UUID | None, list[Problem]]:
     try:
         return uuid.UUID(value), []
@@ -38,16 +45,5 @@ def parse_path_uuid(value: str, name: str) -> tuple[uuid.UUID | None, list[Probl
 def require_path_uuid(request: Request, name: str) -> uuid.UUID:
     found, problems = parse_path_uuid(request.path_params[name], name)
     if found is None:
-        raise ApiError(422, problems)
+        raise InvalidInput(problems)
     return found
-
-
-async def parsed_body(request: Request, adapter: Any) -> Any:
-    """The JSON body validated by a pydantic model or TypeAdapter; any problem is a 422."""
-    raw, problems = await read_json(request)
-    if problems:
-        raise ApiError(422, problems)
-    try:
-        return adapter.validate_python(raw) if isinstance(adapter, TypeAdapter) else adapter.model_validate(raw)
-    except ValidationError as exc:
-        raise ApiError(422, problems_from(exc, ["body"])) from None

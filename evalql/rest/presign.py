@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db.models import Workspace
-from evalql.db.scope import Scope
+from evalql.db.tenant import Tenant
 
 URL_LIFETIME_SECONDS = 24 * 3600
 # Expiries are rounded up to the hour, so one attachment's URL stays the same for an
@@ -38,8 +38,8 @@ async def signing_key(db: AsyncSession, workspace_id: uuid.UUID) -> str | None:
 class Signer:
     """Builds the presigned URLs of one response."""
 
-    def __init__(self, base_url: str, scope: Scope, key: str, now: float | None = None) -> None:
-        self.base, self.workspace_id, self.key = base_url.rstrip("/"), scope.workspace_id, key
+    def __init__(self, base_url: str, tenant: Tenant, key: str, now: float | None = None) -> None:
+        self.base, self.workspace_id, self.key = base_url.rstrip("/"), tenant.workspace_id, key
         now = int(now if now is not None else time.time())
         self.expires = -(-(now + URL_LIFETIME_SECONDS) // EXPIRY_STEP_SECONDS) * EXPIRY_STEP_SECONDS
 

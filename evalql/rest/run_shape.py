@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalql.db.models import Run
-from evalql.db.types import format_cost
-from evalql.resolvers.results import FeedbackStats
-from evalql.rest.shapes import app_path, feedback_stats_json, ts, uid
-from evalql.values import normalize
+from evalql.core.formats import format_cost
+from evalql.queries.results import FeedbackStats
+from evalql.core.formats import app_path, ts, uid
+from evalql.rest.shapes import feedback_stats_json
+from evalql.core.values import normalize
 
 REQUIRED_FIELDS = frozenset({"id", "name", "run_type", "start_time", "trace_id", "dotted_order", "status",
                              "session_id", "app_path"})

@@ -18,28 +18,28 @@ from evalql.ingest.apply import Batch, apply_batch
 from evalql.ingest.lock import ingest_transaction
 from evalql.ingest.multipart import parse_parts
 from evalql.ingest.wire import json_batch, multipart_batch, single_record
-from evalql.rest.context import request_scope
+from evalql.rest.context import request_tenant
 from evalql.rest.encoding import content_encoding, read_decoded_body
-from evalql.rest.json import json_response
+from evalql.rest.responses import json_response
 from evalql.rest.params import require_path_uuid
 
 
 async def _ingest(request: Request, build: Callable[[bytes], Batch]) -> Response:
-    async with request_scope(request, write=True) as scope:
+    async with request_tenant(request, write=True) as tenant:
         content_encoding(request)  # 415 before reading a body it could not decode
         batch = build(await read_decoded_body(request))
         for attempt in (1, 2):
             try:
-                async with ingest_transaction(scope.db, scope.workspace_id):
-                    await apply_batch(scope.db, scope.workspace_id, batch)
-                    await scope.db.commit()
+                async with ingest_transaction(tenant.db, tenant.workspace_id):
+                    await apply_batch(tenant.db, tenant.workspace_id, batch)
+                    await tenant.db.commit()
                 break
             except IntegrityError:
                 # Another request created a session of the same name between this batch's
                 # lookup and its insert (session creation is not under the ingest lock).
                 # The batch was rolled back whole (apply_batch never mutates it); applying
                 # it again finds that session.
-                await scope.db.rollback()
+                await tenant.db.rollback()
                 if attempt == 2:
                     raise
     return json_response({}, 202)

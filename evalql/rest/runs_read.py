@@ -16,24 +16,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from evalql.core.errors import NotFoundError
 from evalql.db import derive
 from evalql.db.models import Run
-from evalql.db.scope import Scope
+from evalql.db.tenant import Tenant
 from evalql.filters.errors import FilterError
 from evalql.filters.runs import run_condition, trace_condition, validate_run_filter
-from evalql.resolvers.runs_query import (
+from evalql.queries.runs_query import (
     Cursor, RelatedRows, RunQuery, attachment, one_run, page_of_runs, related_rows,
 )
-from evalql.rest.context import request_scope
+from evalql.rest.context import request_tenant
 from evalql.rest.errors import ApiError
-from evalql.rest.fields import Int
-from evalql.rest.json import json_response
-from evalql.rest.params import parsed_body, query_problems, require_path_uuid
+from evalql.core.fields import Int
+from evalql.rest.responses import json_response
+from evalql.rest.body import json_body
+from evalql.rest.params import query_params, require_path_uuid
 from evalql.rest.presign import Signer, signing_key, verified
 from evalql.rest.run_shape import (
     RUN_FIELDS, Related, attachment_urls, run_json, selected_fields, unknown_field, unneeded_columns,
 )
-from evalql.schema.enums import RunType
+from evalql.core.enums import RunType
 
 MAX_LIMIT = 100
 # Ids per list: each is a bound parameter, and both databases cap those near 32k per statement.
@@ -159,37 +161,37 @@ def related_of(rows: RelatedRows, run: Run, signer: Signer | None) -> Related:
     )
 
 
-async def runs_json(request: Request, scope: Scope, runs: Sequence[Run], rows: RelatedRows,
+async def runs_json(request: Request, tenant: Tenant, runs: Sequence[Run], rows: RelatedRows,
                     fields: Sequence[str]) -> list[dict[str, Any]]:
     signer = None
     if rows.attachments:  # the signing key is read only when some run has attachments
-        signer = Signer(str(request.base_url), scope, await signing_key(scope.db, scope.workspace_id) or "")
+        signer = Signer(str(request.base_url), tenant, await signing_key(tenant.db, tenant.workspace_id) or "")
     return [run_json(run, related_of(rows, run, signer), fields) for run in runs]
 
 
 async def query_route(request: Request) -> Response:
-    async with request_scope(request) as scope:
-        body: RunsQueryBody = await parsed_body(request, RunsQueryBody)
+    async with request_tenant(request) as tenant:
+        body: RunsQueryBody = await json_body(request, RunsQueryBody)
         fields = selected_fields(body.select)
-        query = RunQuery(conditions=conditions(body, scope.db.bind.dialect.name), order=body.order.value,
+        query = RunQuery(conditions=conditions(body, tenant.db.bind.dialect.name), order=body.order.value,
                          after=body.cursor, limit=min(body.limit, MAX_LIMIT), skip_columns=unneeded_columns(fields))
-        runs, next_page = await page_of_runs(scope, query)
-        rows = await related_rows(scope, runs, fields)
+        runs, next_page = await page_of_runs(tenant, query)
+        rows = await related_rows(tenant, runs, fields)
         return json_response({
-            "runs": await runs_json(request, scope, runs, rows, fields),
+            "runs": await runs_json(request, tenant, runs, rows, fields),
             "cursors": {"next": None if next_page is None else next_page.encode(), "prev": None},
             "search_cursors": None, "parsed_query": None,
         })
 
 
 async def read_route(request: Request) -> Response:
-    async with request_scope(request) as scope:
+    async with request_tenant(request) as tenant:
         run_id = require_path_uuid(request, "run_id")
-        run = await one_run(scope, run_id)
+        run = await one_run(tenant, run_id)
         if run is None:
-            raise ApiError(404, f"Run {run_id} not found")
-        rows = await related_rows(scope, [run], RUN_FIELDS)
-        return json_response((await runs_json(request, scope, [run], rows, RUN_FIELDS))[0])
+            raise NotFoundError(f"Run {run_id} not found")
+        rows = await related_rows(tenant, [run], RUN_FIELDS)
+        return json_response((await runs_json(request, tenant, [run], rows, RUN_FIELDS))[0])
 
 
 class SignedQuery(BaseModel):
@@ -204,22 +206,20 @@ async def attachment_route(request: Request) -> Response:
     run_id = require_path_uuid(request, "run_id")
     name = request.path_params["name"]
     if "signature" in request.query_params:
-        signed, problems = query_problems(request, SignedQuery)
-        if signed is None:
-            raise ApiError(422, problems)
-        async with request.app.state.sessions() as db:
+        signed = query_params(request, SignedQuery)
+        async with request.app.state.db_sessions() as db:
             key = await signing_key(db, signed.tenant)
             if not verified(key, signed.tenant, run_id, name, signed.expires, signed.signature):
                 raise ApiError(403, "The attachment URL's signature is invalid or has expired")
-            return await _attachment_response(Scope(signed.tenant, True, db), run_id, name)
-    async with request_scope(request) as scope:
-        return await _attachment_response(scope, run_id, name)
+            return await _attachment_response(Tenant(signed.tenant, True, db), run_id, name)
+    async with request_tenant(request) as tenant:
+        return await _attachment_response(tenant, run_id, name)
 
 
-async def _attachment_response(scope: Scope, run_id: uuid.UUID, name: str) -> Response:
-    found = await attachment(scope, run_id, name)
+async def _attachment_response(tenant: Tenant, run_id: uuid.UUID, name: str) -> Response:
+    found = await attachment(tenant, run_id, name)
     if found is None:
-        raise ApiError(404, f"Attachment {name} of run {run_id} not found")
+        raise NotFoundError(f"Attachment {name} of run {run_id} not found")
     # The stored type exactly as given: `media_type=` would append a charset to text/*.
     return Response(found.data, headers={"Content-Type": found.content_type})
 

@@ -7,24 +7,26 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Json, model_validator
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from evalql.core.errors import NotFoundError
 from evalql.db import derive, writes
 from evalql.db.models import Run, TracerSession
-from evalql.db.scope import Scope, readable
-from evalql.resolvers.session_stats import stats_for_sessions
-from evalql.resolvers.sessions import sessions_by_id
-from evalql.rest.context import request_scope
+from evalql.db.tenant import Tenant, readable
+from evalql.queries.session_stats import stats_for_sessions
+from evalql.queries.sessions import sessions_by_id
+from evalql.rest.body import json_body
+from evalql.rest.context import request_tenant
 from evalql.rest.datasets import contains, live_dataset
-from evalql.rest.errors import ApiError, Problem, problems_from
-from evalql.rest.fields import Limit, Offset, Text, Timestamp, bounded_text, without_nul
-from evalql.rest.json import json_response, read_json
-from evalql.rest.params import query_problems, require_path_uuid
+from evalql.rest.errors import ApiError
+from evalql.core.fields import Limit, Offset, Text, Timestamp, bounded_text, without_nul
+from evalql.rest.responses import json_response
+from evalql.rest.params import query_params, query_problems, require_path_uuid
 from evalql.rest.shapes import session_json, stats_block_json, ts
 
 Name = bounded_text(1, 255)
@@ -99,52 +101,48 @@ class SessionListQuery(StatsQuery):
     limit: Limit = 100
 
 
-def session_not_found(session_id: uuid.UUID) -> ApiError:
-    return ApiError(404, f"Session {session_id} not found")
-
-
-async def find_session(scope: Scope, session_id: uuid.UUID) -> TracerSession:
-    found = await scope.db.scalar(readable(scope, TracerSession).where(TracerSession.id == session_id))
+async def find_session(tenant: Tenant, session_id: uuid.UUID) -> TracerSession:
+    found = await tenant.db.scalar(readable(tenant, TracerSession).where(TracerSession.id == session_id))
     if found is None:
-        raise session_not_found(session_id)
+        raise NotFoundError(f"Session {session_id} not found")
     return found
 
 
-async def session_named(scope: Scope, name: str) -> TracerSession | None:
-    return await scope.db.scalar(readable(scope, TracerSession).where(TracerSession.name == name))
+async def session_named(tenant: Tenant, name: str) -> TracerSession | None:
+    return await tenant.db.scalar(readable(tenant, TracerSession).where(TracerSession.name == name))
 
 
 def with_progress(extra: dict[str, Any] | None, progress: dict[str, Any] | None) -> dict[str, Any] | None:
     return extra if progress is None else {**(extra or {}), "__progress": progress}
 
 
-async def last_root_starts(scope: Scope, ids: list[uuid.UUID]) -> dict[uuid.UUID, dt.datetime | None]:
+async def last_root_starts(tenant: Tenant, ids: list[uuid.UUID]) -> dict[uuid.UUID, dt.datetime | None]:
     """`last_run_start_time_live` without the stats block: the same value, max start_time of
     the root runs, in one grouped read."""
-    rows = await scope.db.execute(
-        readable(scope, Run, Run.session_id, func.max(Run.start_time))
+    rows = await tenant.db.execute(
+        readable(tenant, Run, Run.session_id, func.max(Run.start_time))
         .where(Run.session_id.in_(ids), Run.is_root.is_(True)).group_by(Run.session_id))
     # SQLite hands an aggregate of a timestamp column back as text.
     return {session_id: derive.parse_timestamp(last) for session_id, last in rows}
 
 
-async def sessions_json(scope: Scope, sessions: list[TracerSession], include_stats: bool) -> list[dict[str, Any]]:
-    """Session shapes, with the §3.2 block over root runs when asked: the same resolvers as
+async def sessions_json(tenant: Tenant, sessions: list[TracerSession], include_stats: bool) -> list[dict[str, Any]]:
+    """Session shapes, with the §3.2 block over root runs when asked: the same queries as
     GraphQL's `Session.stats`, each one statement for the whole page."""
     ids = [s.id for s in sessions]
     if not ids:
         return []
     if not include_stats:
-        last = await last_root_starts(scope, ids)
+        last = await last_root_starts(tenant, ids)
         return [{**session_json(s), "last_run_start_time_live": ts(last.get(s.id))} for s in sessions]
-    stats = await stats_for_sessions(scope, ids)
-    ranked = await sessions_by_id(scope, ids)
+    stats = await stats_for_sessions(tenant, ids)
+    ranked = await sessions_by_id(tenant, ids)
     return [{**session_json(s), **stats_block_json(stats[s.id].stats, stats[s.id].session_feedback_stats,
                                                    ranked[s.id].test_run_number)}
             for s in sessions]
 
 
-async def upsert_existing(scope: Scope, session: TracerSession, body: SessionCreate) -> TracerSession:
+async def upsert_existing(tenant: Tenant, session: TracerSession, body: SessionCreate) -> TracerSession:
     """`upsert=true` on a taken name: the stored session, `description` and `extra` replaced
     when given (the progress fields update extra.__progress)."""
     if body.description is not None:
@@ -152,66 +150,53 @@ async def upsert_existing(scope: Scope, session: TracerSession, body: SessionCre
     extra = body.extra.stored() if body.extra is not None else session.extra
     if body.extra is not None or body.progress() is not None:
         session.extra = with_progress(extra, body.progress())
-    await scope.db.commit()
+    await tenant.db.commit()
     return session
 
 
-async def create_session(scope: Scope, body: SessionCreate, upsert: bool) -> TracerSession:
+async def create_session(tenant: Tenant, body: SessionCreate, upsert: bool) -> TracerSession:
     if body.reference_dataset_id is not None:
-        await live_dataset(scope, body.reference_dataset_id)
-    existing = await session_named(scope, body.name)
+        await live_dataset(tenant, body.reference_dataset_id)
+    existing = await session_named(tenant, body.name)
     if existing is not None:
         if not upsert:
             raise ApiError(409, NAME_TAKEN)
-        return await upsert_existing(scope, existing, body)
-    if body.id is not None and await scope.db.scalar(
-            readable(scope, TracerSession, TracerSession.id).where(TracerSession.id == body.id)) is not None:
+        return await upsert_existing(tenant, existing, body)
+    if body.id is not None and await tenant.db.scalar(
+            readable(tenant, TracerSession, TracerSession.id).where(TracerSession.id == body.id)) is not None:
         raise ApiError(409, f"Session {body.id} already exists")
     try:
         session = await writes.insert_session(
-            scope.db, scope.workspace_id, id=body.id, name=body.name, description=body.description,
+            tenant.db, tenant.workspace_id, id=body.id, name=body.name, description=body.description,
             extra=with_progress(body.extra.stored() if body.extra is not None else None, body.progress()),
             start_time=body.start_time, end_time=body.end_time, reference_dataset_id=body.reference_dataset_id,
             default_dataset_id=body.default_dataset_id, trace_tier=body.trace_tier)
-        await scope.db.commit()
+        await tenant.db.commit()
         return session
     except IntegrityError:  # a concurrent request took the name (or the id) first
-        await scope.db.rollback()
-    existing = await session_named(scope, body.name)
+        await tenant.db.rollback()
+    existing = await session_named(tenant, body.name)
     if existing is not None and upsert:
-        return await upsert_existing(scope, existing, body)
+        return await upsert_existing(tenant, existing, body)
     raise ApiError(409, NAME_TAKEN if existing is not None else "Session with this name or id already exists.")
-
-
-async def body_of(request: Request, model: type[BaseModel]) -> tuple[Any, list[Problem]]:
-    raw, problems = await read_json(request)
-    if problems:
-        return None, problems
-    try:
-        return model.model_validate(raw), []
-    except ValidationError as exc:
-        return None, problems_from(exc, ["body"])
 
 
 # --- routes ---------------------------------------------------------------------------------
 
 async def create_route(request: Request) -> Response:
-    async with request_scope(request, write=True) as scope:
+    async with request_tenant(request, write=True) as tenant:
         query, problems = query_problems(request, UpsertQuery)
-        body, body_problems = await body_of(request, SessionCreate)
-        if query is None or body is None:
-            raise ApiError(422, problems + body_problems)
-        session = await create_session(scope, body, query.upsert)
-        [shape] = await sessions_json(scope, [session], include_stats=False)
+        body = await json_body(request, SessionCreate, found=problems)
+        assert query is not None  # no problems were found
+        session = await create_session(tenant, body, query.upsert)
+        [shape] = await sessions_json(tenant, [session], include_stats=False)
         return json_response(shape)
 
 
 async def list_route(request: Request) -> Response:
-    async with request_scope(request) as scope:
-        query, problems = query_problems(request, SessionListQuery, lists=("id", "reference_dataset"))
-        if query is None:
-            raise ApiError(422, problems)
-        stmt = readable(scope, TracerSession)
+    async with request_tenant(request) as tenant:
+        query = query_params(request, SessionListQuery, lists=("id", "reference_dataset"))
+        stmt = readable(tenant, TracerSession)
         if query.name is not None:
             stmt = stmt.where(TracerSession.name == query.name)
         if query.name_contains:
@@ -225,34 +210,30 @@ async def list_route(request: Request) -> Response:
             stmt = stmt.where(ref.is_(None) if query.reference_free else ref.is_not(None))
         stmt = stmt.order_by(TracerSession.start_time.desc(), TracerSession.id)
         if query.metadata is None:
-            sessions = list((await scope.db.scalars(stmt.offset(query.offset).limit(query.limit))).all())
+            sessions = list((await tenant.db.scalars(stmt.offset(query.offset).limit(query.limit))).all())
         else:
             # Containment on extra.metadata is checked here, as for datasets, so that it
             # means the same on both databases (extra is JSON text on SQLite).
-            matching = [s for s in (await scope.db.scalars(stmt)).all()
+            matching = [s for s in (await tenant.db.scalars(stmt)).all()
                         if contains((s.extra or {}).get("metadata") or {}, query.metadata)]
             sessions = matching[query.offset:query.offset + query.limit]
-        return json_response(await sessions_json(scope, sessions, query.include_stats))
+        return json_response(await sessions_json(tenant, sessions, query.include_stats))
 
 
 async def read_route(request: Request) -> Response:
-    async with request_scope(request) as scope:
+    async with request_tenant(request) as tenant:
         session_id = require_path_uuid(request, "session_id")
-        query, problems = query_problems(request, StatsQuery)
-        if query is None:
-            raise ApiError(422, problems)
-        [shape] = await sessions_json(scope, [await find_session(scope, session_id)], query.include_stats)
+        query = query_params(request, StatsQuery)
+        [shape] = await sessions_json(tenant, [await find_session(tenant, session_id)], query.include_stats)
         return json_response(shape)
 
 
 async def patch_route(request: Request) -> Response:
-    async with request_scope(request, write=True) as scope:
+    async with request_tenant(request, write=True) as tenant:
         session_id = require_path_uuid(request, "session_id")
-        body, problems = await body_of(request, SessionPatch)
-        if body is None:
-            raise ApiError(422, problems)
-        session = await find_session(scope, session_id)
-        if body.name is not None and body.name != session.name and await session_named(scope, body.name) is not None:
+        body = await json_body(request, SessionPatch)
+        session = await find_session(tenant, session_id)
+        if body.name is not None and body.name != session.name and await session_named(tenant, body.name) is not None:
             raise ApiError(409, NAME_TAKEN)
         for name in ("name", "description", "end_time", "default_dataset_id", "trace_tier"):
             if getattr(body, name) is not None:
@@ -260,19 +241,19 @@ async def patch_route(request: Request) -> Response:
         if body.extra is not None:
             session.extra = body.extra.stored()
         try:
-            await scope.db.commit()
+            await tenant.db.commit()
         except IntegrityError:  # a concurrent rename or create took the name
-            await scope.db.rollback()
+            await tenant.db.rollback()
             raise ApiError(409, NAME_TAKEN) from None
-        [shape] = await sessions_json(scope, [session], include_stats=False)
+        [shape] = await sessions_json(tenant, [session], include_stats=False)
         return json_response(shape)
 
 
 async def delete_route(request: Request) -> Response:
-    async with request_scope(request, write=True) as scope:
-        session = await find_session(scope, require_path_uuid(request, "session_id"))
-        await writes.delete_session(scope.db, scope.workspace_id, session.id)
-        await scope.db.commit()
+    async with request_tenant(request, write=True) as tenant:
+        session = await find_session(tenant, require_path_uuid(request, "session_id"))
+        await writes.delete_session(tenant.db, tenant.workspace_id, session.id)
+        await tenant.db.commit()
         return json_response({})
 
 

@@ -7,27 +7,14 @@ latencies seconds.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
-import orjson
 
-from evalql.db.models import Dataset, Example, Feedback, Run, TracerSession
-from evalql.db.types import format_cost
-from evalql.resolvers.results import (
+from evalql.db.models import Dataset, Example, Feedback, TracerSession
+from evalql.core.formats import app_path, example_name, format_cost, preview_text, session_extra, ts, uid
+from evalql.queries.results import (
     ExampleWithRuns, FeedbackStats, Group, RunSetStats, RunWithFeedback, SessionInGroup,
 )
-
-PREVIEW_CHARS = 200
-
-
-def ts(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
-
-
-def uid(value: uuid.UUID | None) -> str | None:
-    return None if value is None else str(value)
-
 
 def feedback_stats_json(stats: FeedbackStats) -> dict[str, Any]:
     return {
@@ -35,11 +22,6 @@ def feedback_stats_json(stats: FeedbackStats) -> dict[str, Any]:
               "values": s.values, "comments": s.comments, "contains_thread_feedback": False}
         for key, s in stats.items()
     }
-
-
-def session_extra(session: TracerSession) -> dict[str, Any]:
-    """`extra` as the SDK expects it: always an object, with `metadata` at least."""
-    return session.extra if session.extra is not None else {"metadata": {}}
 
 
 def session_json(session: TracerSession) -> dict[str, Any]:
@@ -104,25 +86,6 @@ def example_json(example: Example) -> dict[str, Any]:
         "source_run_id": uid(example.source_run_id), "created_at": ts(example.created_at),
         "modified_at": ts(example.modified_at), "attachment_urls": None,
     }
-
-
-def example_name(example_id: uuid.UUID) -> str:
-    return "#" + example_id.hex[:4]
-
-
-def preview_text(value: Any) -> str | None:
-    """Spec §5.6: the lone string value of a one-key object, else compact JSON; 200 code points."""
-    if value is None:
-        return None
-    if isinstance(value, dict) and len(value) == 1:
-        (only,) = value.values()
-        if isinstance(only, str):
-            return only[:PREVIEW_CHARS]
-    return orjson.dumps(value).decode()[:PREVIEW_CHARS]
-
-
-def app_path(run: Run) -> str:
-    return f"/o/{run.workspace_id}/projects/p/{run.session_id}/r/{run.id}?trace_id={run.trace_id}"
 
 
 def feedback_json(feedback: Feedback, is_root: bool | None) -> dict[str, Any]:

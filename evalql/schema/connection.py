@@ -13,7 +13,7 @@ import strawberry
 from sqlalchemy import Select, tuple_
 
 from evalql.db.derive import parse_timestamp
-from evalql.db.scope import Scope
+from evalql.db.tenant import Tenant
 from evalql.schema.errors import BadUserInput
 
 T = TypeVar("T")
@@ -51,7 +51,7 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
 
 
 async def keyset_page(
-    scope: Scope, stmt: Select, time_col: Any, id_col: Any, *, first: int, after: str | None,
+    tenant: Tenant, stmt: Select, time_col: Any, id_col: Any, *, first: int, after: str | None,
     descending: bool, node: Callable[[Any], T],
 ) -> Connection[T]:
     """One page of `stmt` (selecting one ORM entity) ordered by (time_col, id_col)."""
@@ -62,7 +62,7 @@ async def keyset_page(
         position = tuple_(*decode_cursor(after))
         stmt = stmt.where(key < position if descending else key > position)
     order = (time_col.desc(), id_col.desc()) if descending else (time_col, id_col)
-    rows = list(await scope.db.scalars(stmt.order_by(*order).limit(first + 1)))
+    rows = list(await tenant.db.scalars(stmt.order_by(*order).limit(first + 1)))
     page = rows[:first]
     time_name, id_name = time_col.key, id_col.key
     edges = [Edge(cursor=encode_cursor(getattr(r, time_name), getattr(r, id_name)), node=node(r)) for r in page]

@@ -1,4 +1,4 @@
-"""The GraphQL context: the caller's scope and this request's loaders."""
+"""The GraphQL context: the caller's tenant and this request's loaders."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from typing import Any
 
 from strawberry.types import Info as StrawberryInfo
 
-from evalql.db.scope import Scope
+from evalql.db.tenant import Tenant
 from evalql.loaders import Loaders
 
 
 @dataclass
 class Context:
-    scope: Scope
+    tenant: Tenant
     loaders: Loaders
     request: Any = None
     response: Any = None

@@ -8,7 +8,7 @@ import uuid
 import strawberry
 
 from evalql.db import models
-from evalql.db.scope import readable
+from evalql.db.tenant import readable
 from evalql.filters.errors import FilterError
 from evalql.filters.examples import example_condition
 from evalql.schema.connection import Connection, keyset_page
@@ -16,8 +16,8 @@ from evalql.schema.context import Info
 from evalql.schema.errors import BadUserInput
 from evalql.schema.example import Example
 from evalql.schema.session import Session
-from evalql.resolvers.examples import in_any_split
-from evalql.resolvers.sessions import sessions_by_id
+from evalql.queries.examples import in_any_split
+from evalql.queries.sessions import sessions_by_id
 
 
 @strawberry.type
@@ -53,26 +53,26 @@ class Dataset:
     @strawberry.field(description="Live examples by (created_at, id); `filter` is an example filter (spec §4.5).")
     async def examples(self, info: Info, first: int = 20, after: str | None = None,
                        splits: list[str] | None = None, filter: str | None = None) -> Connection[Example]:
-        scope = info.context.scope
-        stmt = readable(scope, models.Example).where(models.Example.dataset_id == self.row.id,
+        tenant = info.context.tenant
+        stmt = readable(tenant, models.Example).where(models.Example.dataset_id == self.row.id,
                                                      models.Example.deleted_at.is_(None))
         if filter:
             try:
-                stmt = stmt.where(example_condition(scope, filter))
+                stmt = stmt.where(example_condition(tenant, filter))
             except FilterError as exc:
                 raise BadUserInput(f"filter: {exc.message}") from None
         if splits:
-            stmt = stmt.where(in_any_split(scope, splits))
-        return await keyset_page(scope, stmt, models.Example.created_at, models.Example.id,
+            stmt = stmt.where(in_any_split(tenant, splits))
+        return await keyset_page(tenant, stmt, models.Example.created_at, models.Example.id,
                                  first=first, after=after, descending=False, node=lambda r: Example(row=r))
 
     @strawberry.field(description="Sessions whose reference dataset is this one, by (start_time, id).")
     async def sessions(self, info: Info, first: int = 20, after: str | None = None) -> Connection[Session]:
-        scope = info.context.scope
-        stmt = readable(scope, models.TracerSession).where(models.TracerSession.reference_dataset_id == self.row.id)
-        page = await keyset_page(scope, stmt, models.TracerSession.start_time, models.TracerSession.id,
+        tenant = info.context.tenant
+        stmt = readable(tenant, models.TracerSession).where(models.TracerSession.reference_dataset_id == self.row.id)
+        page = await keyset_page(tenant, stmt, models.TracerSession.start_time, models.TracerSession.id,
                                  first=first, after=after, descending=False, node=lambda r: r)
-        ranks = await sessions_by_id(scope, [edge.node.id for edge in page.edges])
+        ranks = await sessions_by_id(tenant, [edge.node.id for edge in page.edges])
         for edge in page.edges:
             edge.node = Session.of(ranks[edge.node.id])
         return page  # type: ignore[return-value]

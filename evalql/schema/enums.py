@@ -1,31 +1,11 @@
-"""GraphQL enums (graphql.md §1)."""
+"""GraphQL enums (graphql.md §1): the core's enumerations, exposed by name."""
 
 from __future__ import annotations
 
-import enum
-
 import strawberry
 
+from evalql.core import enums
 
-@strawberry.enum
-class GroupBy(enum.Enum):
-    RUN_METADATA = "run_metadata"
-    EXAMPLE_METADATA = "example_metadata"
-
-
-@strawberry.enum
-class RunType(enum.Enum):
-    LLM = "llm"
-    CHAIN = "chain"
-    TOOL = "tool"
-    RETRIEVER = "retriever"
-    EMBEDDING = "embedding"
-    PROMPT = "prompt"
-    PARSER = "parser"
-
-
-@strawberry.enum
-class RunStatus(enum.Enum):
-    SUCCESS = "success"
-    ERROR = "error"
-    PENDING = "pending"
+GroupBy = strawberry.enum(enums.GroupBy)
+RunType = strawberry.enum(enums.RunType)
+RunStatus = strawberry.enum(enums.RunStatus)

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from evalql.db import models
-from evalql.rest.shapes import example_name
+from evalql.core.formats import example_name
 from evalql.schema.context import Info
 from evalql.schema.errors import NotFound
 from evalql.schema.run import Run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from evalql.resolvers.results import FeedbackStats as StatsByKey
+from evalql.queries.results import FeedbackStats as StatsByKey
 
 
 @strawberry.type

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import strawberry
 
-from evalql.resolvers import results
-from evalql.resolvers.sessions import SessionRow
+from evalql.queries import results
+from evalql.queries.sessions import SessionRow
 from evalql.schema.example import Example
 from evalql.schema.feedback_stats import FeedbackStats, feedback_stats_list
 from evalql.schema.run import Run

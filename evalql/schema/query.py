@@ -5,39 +5,23 @@ from __future__ import annotations
 import uuid
 
 import strawberry
-from pydantic import ValidationError
 
 from evalql.db import models
-from evalql.db.scope import readable
-from evalql.errors import NotFoundError
+from evalql.db.tenant import readable
+from evalql.core.errors import NotFoundError
 from evalql.filters.errors import FilterError
 from evalql.filters.runs import validate_run_filter
-from evalql.resolvers.group_runs import answer_group_query
-from evalql.rest.group_runs import GroupRunsBody, filter_problems, to_query
+from evalql.queries.group_runs import answer_group_query
+from evalql.core.group_request import to_query
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.dataset import Dataset
-from evalql.schema.errors import BadUserInput, NotFound
+from evalql.schema.errors import NotFound
 from evalql.schema.example import Example
 from evalql.schema.group import ExampleGroupWithSessions
 from evalql.schema.inputs import GroupRunsInput
 from evalql.schema.run import Run
 from evalql.schema.session import Session
-
-
-def _body(input: GroupRunsInput) -> dict:
-    """The REST body for the same request, so both interfaces share one validation."""
-    return {
-        "session_ids": [str(s) for s in input.session_ids], "group_by": input.group_by.value,
-        "metadata_key": input.metadata_key, "offset": input.offset, "limit": input.limit,
-        "per_group_limit": input.per_group_limit, "preview": input.preview,
-        "filters": None if input.filters is None else {str(f.session_id): f.filters for f in input.filters},
-    }
-
-
-def _problem_text(loc: list, msg: str) -> str:
-    field = ".".join(str(part) for part in loc[1:]) or "input"
-    return f"input.{field}: {msg}"
 
 
 @strawberry.type(description="The answer of validateFilter: the §4.7 message and offset when not ok.")
@@ -57,11 +41,11 @@ class Query:
     @strawberry.field(description="Live datasets, newest first.")
     async def datasets(self, info: Info, first: int = 20, after: str | None = None,
                        name_contains: str | None = None) -> Connection[Dataset]:
-        scope = info.context.scope
-        stmt = readable(scope, models.Dataset).where(models.Dataset.deleted_at.is_(None))
+        tenant = info.context.tenant
+        stmt = readable(tenant, models.Dataset).where(models.Dataset.deleted_at.is_(None))
         if name_contains:
             stmt = stmt.where(models.Dataset.name.icontains(name_contains, autoescape=True))
-        return await keyset_page(scope, stmt, models.Dataset.created_at, models.Dataset.id, first=first,
+        return await keyset_page(tenant, stmt, models.Dataset.created_at, models.Dataset.id, first=first,
                                  after=after, descending=True, node=lambda r: Dataset(row=r))
 
     @strawberry.field
@@ -89,17 +73,9 @@ class Query:
 
     @strawberry.field(description="The group query of spec §5: REST group/runs, typed.")
     async def group_runs(self, info: Info, dataset_id: uuid.UUID, input: GroupRunsInput) -> list[ExampleGroupWithSessions]:
-        raw = _body(input)
-        problems = filter_problems(raw)
+        query = to_query(dataset_id, input.request(), info.context.tenant.db.bind.dialect.name)
         try:
-            body = GroupRunsBody.model_validate(raw)
-        except ValidationError as exc:
-            problems = [{"loc": ["body", *e["loc"]], "msg": e["msg"]} for e in exc.errors()] + problems
-        if problems:
-            raise BadUserInput("; ".join(_problem_text(p["loc"], p["msg"]) for p in problems))
-        query = to_query(dataset_id, body, info.context.scope.db.bind.dialect.name)
-        try:
-            groups = await answer_group_query(info.context.scope, query)
+            groups = await answer_group_query(info.context.tenant, query)
         except NotFoundError as exc:
             raise NotFound(exc.detail) from None
         _prime(info, groups)

@@ -11,8 +11,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from evalql.db import models
-from evalql.resolvers import feedback_stats as fbs
-from evalql.rest.shapes import app_path, preview_text
+from evalql.queries import feedback_stats as fbs
+from evalql.core.formats import app_path, preview_text
 from evalql.schema.context import Info, prefetched_or_load
 from evalql.schema.enums import RunStatus, RunType
 from evalql.schema.feedback import Feedback

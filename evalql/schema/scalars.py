@@ -1,4 +1,4 @@
-"""Custom scalars. They serialise exactly as the REST shapes do (rest/shapes.py), and are
+"""Custom scalars. They serialise with the value formats of `core.formats`, as REST does, and are
 bound to their Python types through `StrawberryConfig.scalar_map` (schema/__init__.py)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any, NewType
 import strawberry
 
 from evalql.db.derive import parse_timestamp
-from evalql.db.types import format_cost
-from evalql.rest.shapes import ts
+from evalql.core.formats import format_cost
+from evalql.core.formats import ts
 
 # A group key: String, Int or Float, as REST group_key (spec §5.3 step 3).
 GroupKey = NewType("GroupKey", object)

@@ -11,14 +11,14 @@ import strawberry
 from strawberry.scalars import JSON
 
 from evalql.db import models
-from evalql.db.scope import readable
-from evalql.resolvers.results import FeedbackStats as StatsByKey
-from evalql.resolvers.results import RunSetStats
+from evalql.db.tenant import readable
+from evalql.queries.results import FeedbackStats as StatsByKey
+from evalql.queries.results import RunSetStats
 from evalql.filters.errors import FilterError
 from evalql.filters.runs import run_condition
-from evalql.resolvers.session_stats import stats_for_sessions
-from evalql.resolvers.sessions import SessionRow
-from evalql.rest.shapes import session_extra
+from evalql.queries.session_stats import stats_for_sessions
+from evalql.queries.sessions import SessionRow
+from evalql.core.formats import session_extra
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.errors import BadUserInput
@@ -79,9 +79,9 @@ class Session:
     @strawberry.field(description="Stats over the session's root runs (spec §3.2).")
     async def stats(self, info: Info, filter: str | None = None) -> "SessionStats":
         if filter:
-            scope = info.context.scope
-            condition = compiled_filter(filter, scope.db.bind.dialect.name)
-            found = (await stats_for_sessions(scope, [self.row.id], [condition]))[self.row.id]
+            tenant = info.context.tenant
+            condition = compiled_filter(filter, tenant.db.bind.dialect.name)
+            found = (await stats_for_sessions(tenant, [self.row.id], [condition]))[self.row.id]
             shown = f"and(eq(is_root, true), {filter})"
         else:
             found = await info.context.loaders.session_stats.load(self.row.id)
@@ -92,12 +92,12 @@ class Session:
     @strawberry.field
     async def runs(self, info: Info, first: int = 20, after: str | None = None, filter: str | None = None,
                    is_root: bool | None = None) -> Connection[Run]:
-        stmt = readable(info.context.scope, models.Run).where(models.Run.session_id == self.row.id)
+        stmt = readable(info.context.tenant, models.Run).where(models.Run.session_id == self.row.id)
         if filter:
-            stmt = stmt.where(compiled_filter(filter, info.context.scope.db.bind.dialect.name))
+            stmt = stmt.where(compiled_filter(filter, info.context.tenant.db.bind.dialect.name))
         if is_root is not None:
             stmt = stmt.where(models.Run.is_root.is_(is_root))
-        return await keyset_page(info.context.scope, stmt, models.Run.start_time, models.Run.id,
+        return await keyset_page(info.context.tenant, stmt, models.Run.start_time, models.Run.id,
                                  first=first, after=after, descending=True, node=lambda r: Run(row=r))
 
 

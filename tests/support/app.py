@@ -22,9 +22,9 @@ async def app_client(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClien
             yield client, app
 
 
-async def second_workspace(sessions, name: str = "other") -> tuple[uuid.UUID, str, str]:
+async def second_workspace(db_sessions, name: str = "other") -> tuple[uuid.UUID, str, str]:
     """(workspace id, write key, read key) of a fresh workspace."""
-    async with sessions() as db:
+    async with db_sessions() as db:
         workspace = await writes.create_workspace(db, name)
         key = await writes.create_api_key(db, workspace.id)
         read_key = await writes.create_api_key(db, workspace.id, read_only=True)

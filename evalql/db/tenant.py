@@ -1,4 +1,4 @@
-"""The tenant scope of a request, and the one statement builder every read starts from."""
+"""The tenant of a request (who is asking), and the one statement builder every read starts from."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ M = TypeVar("M", bound=Base)
 
 
 @dataclass(frozen=True)
-class Scope:
+class Tenant:
     """Who is asking: the caller's workspace, whether its key may write, and the DB session."""
 
     workspace_id: uuid.UUID
@@ -23,17 +23,17 @@ class Scope:
     db: AsyncSession
 
 
-def readable(scope: Scope, model: type[M], *columns: Any) -> Select[Any]:
-    """`SELECT model (or columns) FROM model WHERE workspace_id = :scope`.
+def readable(tenant: Tenant, model: type[M], *columns: Any) -> Select[Any]:
+    """`SELECT model (or columns) FROM model WHERE workspace_id = :tenant`.
 
     Every tenant read starts here so that no query can forget the workspace.
     """
     stmt = select(*columns) if columns else select(model)
-    return stmt.select_from(model).where(model.workspace_id == scope.workspace_id)  # type: ignore[attr-defined]
+    return stmt.select_from(model).where(model.workspace_id == tenant.workspace_id)  # type: ignore[attr-defined]
 
 
-async def live(scope: Scope, model: type[M], row_id: Any) -> M | None:
+async def live(tenant: Tenant, model: type[M], row_id: Any) -> M | None:
     """The workspace's row with this id unless soft-deleted: deleted and foreign rows
     behave as missing (spec §1.2)."""
-    stmt = readable(scope, model).where(model.id == row_id, model.deleted_at.is_(None))  # type: ignore[attr-defined]
-    return await scope.db.scalar(stmt)
+    stmt = readable(tenant, model).where(model.id == row_id, model.deleted_at.is_(None))  # type: ignore[attr-defined]
+    return await tenant.db.scalar(stmt)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from evalql.db.models import Example, Feedback, Run, TracerSession
-from evalql.values import GroupKey
+from evalql.core.values import GroupKey
 
 
 @dataclass(slots=True)

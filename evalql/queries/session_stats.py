@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement
 
 from evalql.db.models import Feedback, Run
-from evalql.db.scope import Scope, readable
-from evalql.resolvers import feedback_stats as fbs
-from evalql.resolvers.group_runs import session_level_feedback
-from evalql.resolvers.results import FeedbackStats, RunSetStats
-from evalql.resolvers.run_stats import apply_percentiles, latency_percentiles, metric_columns, stats_by_partition
+from evalql.db.tenant import Tenant, readable
+from evalql.queries import feedback_stats as fbs
+from evalql.queries.run_details import session_level_feedback
+from evalql.queries.results import FeedbackStats, RunSetStats
+from evalql.queries.run_stats import apply_percentiles, latency_percentiles, metric_columns, stats_by_partition
 
 PARTITION = ("session_id",)
 
@@ -24,19 +24,19 @@ class SessionStatsRow:
     session_feedback_stats: FeedbackStats
 
 
-async def stats_for_sessions(scope: Scope, session_ids: Sequence[uuid.UUID],
+async def stats_for_sessions(tenant: Tenant, session_ids: Sequence[uuid.UUID],
                              conditions: Sequence[ColumnElement[bool]] = ()) -> dict[uuid.UUID, SessionStatsRow]:
     """`conditions` (compiled filters) narrow the root runs; session-level feedback is not
     restricted by them (spec §3.2)."""
-    roots = (readable(scope, Run, Run.id.label("run_id"), Run.session_id.label("session_id"),
+    roots = (readable(tenant, Run, Run.id.label("run_id"), Run.session_id.label("session_id"),
                       Run.reference_example_id.label("example_id"), *metric_columns())
              .where(Run.session_id.in_(session_ids), Run.is_root.is_(True), *conditions).subquery("session_roots"))
-    stats = await stats_by_partition(scope, roots, PARTITION)
-    pct = await latency_percentiles(scope, roots, PARTITION, first_token=True)
-    feedback_base = readable(scope, Feedback, roots.c.session_id, *fbs.FEEDBACK_COLUMNS).join(
+    stats = await stats_by_partition(tenant, roots, PARTITION)
+    pct = await latency_percentiles(tenant, roots, PARTITION, first_token=True)
+    feedback_base = readable(tenant, Feedback, roots.c.session_id, *fbs.FEEDBACK_COLUMNS).join(
         roots, roots.c.run_id == Feedback.run_id)
-    run_feedback = await fbs.partials_by_partition(scope.db, feedback_base, PARTITION)
-    session_feedback = await session_level_feedback(scope, session_ids)
+    run_feedback = await fbs.partials_by_partition(tenant.db, feedback_base, PARTITION)
+    session_feedback = await session_level_feedback(tenant, session_ids)
     out = {}
     for session_id in session_ids:
         block = stats.get((session_id,), RunSetStats())

@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 
 from evalql.db.models import Example, Feedback, Run
-from evalql.db.scope import Scope, readable
-from evalql.resolvers.candidates import candidate_runs
-from evalql.resolvers.group_runs import MAX_OFFSET, comparison_order, require_dataset_and_sessions, run_details
-from evalql.resolvers.results import ExampleWithRuns, RunWithFeedback
+from evalql.db.tenant import Tenant, readable
+from evalql.queries.candidates import candidate_runs
+from evalql.queries.group_runs import MAX_OFFSET
+from evalql.queries.run_details import comparison_order, require_dataset_and_sessions, run_details
+from evalql.queries.results import ExampleWithRuns, RunWithFeedback
 
 
 @dataclass(frozen=True)
@@ -44,36 +45,36 @@ class DatasetRunsQuery:
     sort: FeedbackSort | None = None
 
 
-async def answer_dataset_runs(scope: Scope, query: DatasetRunsQuery) -> list[ExampleWithRuns]:
-    await require_dataset_and_sessions(scope, query.dataset_id, query.session_ids)
-    examples = await page_of_examples(scope, query)
+async def answer_dataset_runs(tenant: Tenant, query: DatasetRunsQuery) -> list[ExampleWithRuns]:
+    await require_dataset_and_sessions(tenant, query.dataset_id, query.session_ids)
+    examples = await page_of_examples(tenant, query)
     if not examples:
         return []
-    runs = await runs_of_examples(scope, query, [e.id for e in examples])
+    runs = await runs_of_examples(tenant, query, [e.id for e in examples])
     return [ExampleWithRuns(example, runs.get(example.id, [])) for example in examples]
 
 
-def _candidates(scope: Scope, query: DatasetRunsQuery, *columns: Any) -> Select:
-    stmt = candidate_runs(scope, query.dataset_id, query.session_ids, query.run_conditions, *columns)
+def _candidates(tenant: Tenant, query: DatasetRunsQuery, *columns: Any) -> Select:
+    stmt = candidate_runs(tenant, query.dataset_id, query.session_ids, query.run_conditions, *columns)
     if query.example_ids is not None:
         stmt = stmt.where(Run.reference_example_id.in_(query.example_ids))
     return stmt
 
 
-async def page_of_examples(scope: Scope, query: DatasetRunsQuery) -> list[Example]:
+async def page_of_examples(tenant: Tenant, query: DatasetRunsQuery) -> list[Example]:
     """Live examples of the dataset with at least one candidate run, by (created_at, id),
     or by their feedback mean (nulls last, then by created_at, id), sliced."""
-    ran = _candidates(scope, query, Run.id.label("run_id"), Run.reference_example_id.label("example_id")).cte("ran")
+    ran = _candidates(tenant, query, Run.id.label("run_id"), Run.reference_example_id.label("example_id")).cte("ran")
     examples = select(ran.c.example_id).distinct().subquery("ran_examples")
     stmt = (
-        readable(scope, Example)
+        readable(tenant, Example)
         .join(examples, examples.c.example_id == Example.id)
         .where(Example.dataset_id == query.dataset_id, Example.deleted_at.is_(None))
     )
     order: list[ColumnElement[Any]] = [Example.created_at, Example.id]
     if query.sort is not None:
         scores = (
-            readable(scope, Feedback, ran.c.example_id, func.avg(Feedback.score).label("score"))
+            readable(tenant, Feedback, ran.c.example_id, func.avg(Feedback.score).label("score"))
             .join(ran, ran.c.run_id == Feedback.run_id)
             .where(Feedback.key == query.sort.key)
             .group_by(ran.c.example_id)
@@ -84,14 +85,14 @@ async def page_of_examples(scope: Scope, query: DatasetRunsQuery) -> list[Exampl
         # Written out rather than NULLS LAST, so both directions read the same on both databases.
         order = [score.is_(None), score.desc() if query.sort.descending else score.asc(), *order]
     stmt = stmt.order_by(*order).offset(min(query.offset, MAX_OFFSET)).limit(query.limit)
-    return list(await scope.db.scalars(stmt))
+    return list(await tenant.db.scalars(stmt))
 
 
-async def runs_of_examples(scope: Scope, query: DatasetRunsQuery, example_ids: list[uuid.UUID]
+async def runs_of_examples(tenant: Tenant, query: DatasetRunsQuery, example_ids: list[uuid.UUID]
                            ) -> dict[uuid.UUID, list[RunWithFeedback]]:
     """The candidate runs of these examples, in §5.3 step 7 order, by example."""
-    runs = list(await scope.db.scalars(_candidates(scope, query).where(Run.reference_example_id.in_(example_ids))))
-    details = await run_details(scope, runs)
+    runs = list(await tenant.db.scalars(_candidates(tenant, query).where(Run.reference_example_id.in_(example_ids))))
+    details = await run_details(tenant, runs)
     runs.sort(key=comparison_order(query.session_ids))
     out: dict[uuid.UUID, list[RunWithFeedback]] = defaultdict(list)
     for run in runs:

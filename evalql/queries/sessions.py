@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from evalql.db.models import TracerSession
-from evalql.db.scope import Scope, readable
+from evalql.db.tenant import Tenant, readable
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +19,7 @@ class SessionRow:
     test_run_number: int | None
 
 
-async def sessions_by_id(scope: Scope, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, SessionRow]:
+async def sessions_by_id(tenant: Tenant, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, SessionRow]:
     """Sessions with their `test_run_number` (spec §3.2): the 1-based rank among the
     workspace's sessions of the same reference dataset by (start_time, id)."""
     if not ids:
@@ -34,8 +34,8 @@ async def sessions_by_id(scope: Scope, ids: Sequence[uuid.UUID]) -> dict[uuid.UU
         .correlate(TracerSession)
         .scalar_subquery()
     )
-    stmt = readable(scope, TracerSession, TracerSession, rank.label("rank")).where(TracerSession.id.in_(ids))
+    stmt = readable(tenant, TracerSession, TracerSession, rank.label("rank")).where(TracerSession.id.in_(ids))
     return {
         session.id: SessionRow(session, rank if session.reference_dataset_id is not None else None)
-        for session, rank in (await scope.db.execute(stmt))
+        for session, rank in (await tenant.db.execute(stmt))
     }

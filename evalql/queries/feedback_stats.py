@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 
 from evalql.db.models import Feedback
-from evalql.resolvers.results import FeedbackStat, FeedbackStats
+from evalql.queries.results import FeedbackStat, FeedbackStats
 
 FEEDBACK_COLUMNS = (Feedback.id, Feedback.key, Feedback.score, Feedback.error,
                     Feedback.value_label, Feedback.comment, Feedback.created_at)

@@ -12,8 +12,8 @@ from sqlalchemy.sql import FromClause
 
 from evalql.db.models import Run
 from evalql.db.percentile import percentiles
-from evalql.db.scope import Scope
-from evalql.resolvers.results import RunSetStats
+from evalql.db.tenant import Tenant
+from evalql.queries.results import RunSetStats
 
 TOKENS = ("total_tokens", "prompt_tokens", "completion_tokens")
 COSTS = ("total_cost", "prompt_cost", "completion_cost")
@@ -32,7 +32,7 @@ def metric_columns() -> list[ColumnElement[Any]]:
     ]
 
 
-async def stats_by_partition(scope: Scope, source: FromClause, partition: Sequence[str]) -> dict[tuple, RunSetStats]:
+async def stats_by_partition(tenant: Tenant, source: FromClause, partition: Sequence[str]) -> dict[tuple, RunSetStats]:
     """`source` is a run set: the partition columns, `example_id` and `metric_columns()`."""
     keys = [source.c[name] for name in partition]
     c = source.c
@@ -45,7 +45,7 @@ async def stats_by_partition(scope: Scope, source: FromClause, partition: Sequen
         .group_by(*keys)
     )
     out: dict[tuple, RunSetStats] = {}
-    for row in await scope.db.execute(stmt):
+    for row in await tenant.db.execute(stmt):
         out[tuple(row[:len(keys)])] = RunSetStats(
             run_count=row.run_count, example_count=row.example_count, **{t: int(getattr(row, t)) for t in TOKENS},
             **{name: getattr(row, name) for name in COSTS},
@@ -55,13 +55,13 @@ async def stats_by_partition(scope: Scope, source: FromClause, partition: Sequen
     return out
 
 
-async def latency_percentiles(scope: Scope, source: FromClause, partition: Sequence[str], *, first_token: bool
+async def latency_percentiles(tenant: Tenant, source: FromClause, partition: Sequence[str], *, first_token: bool
                               ) -> dict[tuple, dict[str, float]]:
     """p50/p99 of latency (and of first-token latency) per partition of a run set."""
-    dialect = scope.db.bind.dialect.name
+    dialect = tenant.db.bind.dialect.name
     out: dict[tuple, dict[str, float]] = {}
     for name in ["latency"] + (["first_token"] if first_token else []):
-        for row in await scope.db.execute(percentiles(source, partition, name, (0.5, 0.99), dialect)):
+        for row in await tenant.db.execute(percentiles(source, partition, name, (0.5, 0.99), dialect)):
             found = out.setdefault(tuple(row[:len(partition)]), {})
             found[f"{name}_p50"], found[f"{name}_p99"] = row.p0, row.p1
     return out

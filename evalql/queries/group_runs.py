@@ -10,24 +10,25 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
 
 from sqlalchemy import Column, ColumnElement, Table, case, func, select, tuple_
 from sqlalchemy.sql import FromClause
 
-from evalql.db.models import Dataset, Example, Feedback, Run
-from evalql.db.scope import Scope, live, readable
+from evalql.db.models import Example, Feedback, Run
+from evalql.db.tenant import Tenant, readable
 from evalql.db.scratch import scratch_table
-from evalql.errors import NotFoundError
 from evalql.filters.render import group_filter, session_filter
-from evalql.resolvers import feedback_stats as fbs
-from evalql.resolvers.candidates import GroupQuery, candidates, group_members, group_of, intersection, ordered_text
-from evalql.resolvers.results import (
+from evalql.queries import feedback_stats as fbs
+from evalql.queries.candidates import GroupQuery, candidates, group_members, group_of, intersection, ordered_text
+from evalql.queries.results import (
     ExampleWithRuns, Group, GroupIdentity, RunSetStats, RunWithFeedback, SessionInGroup,
 )
-from evalql.resolvers.run_stats import apply_percentiles, latency_percentiles, merge_stats, stats_by_partition
-from evalql.resolvers.sessions import SessionRow, sessions_by_id
-from evalql.values import group_key
+from evalql.queries.run_stats import apply_percentiles, latency_percentiles, merge_stats, stats_by_partition
+from evalql.queries.run_details import (
+    comparison_order, require_dataset_and_sessions, run_details, session_level_feedback,
+)
+from evalql.queries.sessions import SessionRow
+from evalql.core.values import group_key
 
 GROUP = ("is_text", "value")
 # Any offset at least this large is past the end of every answer; capping it keeps a
@@ -36,10 +37,10 @@ MAX_OFFSET = 2**62
 GROUP_SESSION = ("is_text", "value", "session_id")
 
 
-async def page_of_groups(scope: Scope, query: GroupQuery, members: FromClause) -> list[tuple[GroupIdentity, int]]:
+async def page_of_groups(tenant: Tenant, query: GroupQuery, members: FromClause) -> list[tuple[GroupIdentity, int]]:
     """Groups with a non-empty E(g), numbers first then strings, sliced by offset/limit."""
     examples = intersection(members)
-    dialect = scope.db.bind.dialect.name
+    dialect = tenant.db.bind.dialect.name
     stmt = (
         select(examples.c.is_text, examples.c.value, func.count().label("example_count"))
         .group_by(examples.c.is_text, examples.c.value)
@@ -47,7 +48,7 @@ async def page_of_groups(scope: Scope, query: GroupQuery, members: FromClause) -
                   ordered_text(examples.c.value, dialect))
         .offset(min(query.offset, MAX_OFFSET)).limit(query.limit)
     )
-    return [(group_of(row), row.example_count) for row in await scope.db.execute(stmt)]
+    return [(group_of(row), row.example_count) for row in await tenant.db.execute(stmt)]
 
 
 def numeric_order(num: ColumnElement[float], text: ColumnElement[str]) -> list[ColumnElement]:
@@ -59,23 +60,23 @@ def numeric_order(num: ColumnElement[float], text: ColumnElement[str]) -> list[C
             case((low >= 0, text)), case((low < 0, text)).desc()]
 
 
-async def run_group_query(scope: Scope, query: GroupQuery, sessions: dict[uuid.UUID, SessionRow]) -> list[Group]:
-    found = candidates(scope, query)
+async def run_group_query(tenant: Tenant, query: GroupQuery, sessions: dict[uuid.UUID, SessionRow]) -> list[Group]:
+    found = candidates(tenant, query)
     columns = [Column(c.name, c.type) for c in found.selected_columns]
     # SQLite aggregates and joins along these indexes. PostgreSQL hashes instead, and
     # must not index `value`: a metadata value can exceed its ~2.7 kB index-row limit.
-    by_group = ("is_text", "value", "example_id") if scope.db.bind.dialect.name == "sqlite" else ("example_id",)
+    by_group = ("is_text", "value", "example_id") if tenant.db.bind.dialect.name == "sqlite" else ("example_id",)
     async with (
-        scratch_table(scope.db, "evalql_candidates", columns, found, indexes=[by_group]) as cand,
-        scratch_table(scope.db, "evalql_group_runs", [Column(c.name, c.type) for c in found.selected_columns],
+        scratch_table(tenant.db, "evalql_candidates", columns, found, indexes=[by_group]) as cand,
+        scratch_table(tenant.db, "evalql_group_runs", [Column(c.name, c.type) for c in found.selected_columns],
                       group_members(cand), indexes=[by_group, ("run_id",)]) as all_members,
     ):
-        return await _answer(scope, query, sessions, all_members)
+        return await _answer(tenant, query, sessions, all_members)
 
 
-async def _answer(scope: Scope, query: GroupQuery, sessions: dict[uuid.UUID, SessionRow], all_members: Table
+async def _answer(tenant: Tenant, query: GroupQuery, sessions: dict[uuid.UUID, SessionRow], all_members: Table
                   ) -> list[Group]:
-    page = await page_of_groups(scope, query, all_members)
+    page = await page_of_groups(tenant, query, all_members)
     if not page:
         return []
     identities = [identity for identity, _ in page]
@@ -83,15 +84,15 @@ async def _answer(scope: Scope, query: GroupQuery, sessions: dict[uuid.UUID, Ses
                .where(tuple_(all_members.c.is_text, all_members.c.value).in_([(g.is_text, g.value) for g in identities]))
                .subquery("page_members"))
 
-    per_session = await stats_by_partition(scope, members, GROUP_SESSION)
-    session_pct = await latency_percentiles(scope, members, GROUP_SESSION, first_token=True)
-    group_pct = await latency_percentiles(scope, members, GROUP, first_token=False)
-    feedback_base = readable(scope, Feedback, *[members.c[c] for c in GROUP_SESSION], *fbs.FEEDBACK_COLUMNS).join(
+    per_session = await stats_by_partition(tenant, members, GROUP_SESSION)
+    session_pct = await latency_percentiles(tenant, members, GROUP_SESSION, first_token=True)
+    group_pct = await latency_percentiles(tenant, members, GROUP, first_token=False)
+    feedback_base = readable(tenant, Feedback, *[members.c[c] for c in GROUP_SESSION], *fbs.FEEDBACK_COLUMNS).join(
         members, members.c.run_id == Feedback.run_id)
-    run_feedback = await fbs.partials_by_partition(scope.db, feedback_base, GROUP_SESSION)
-    session_feedback = await session_level_feedback(scope, query.session_ids)
-    examples = await _page_examples(scope, query, members)
-    runs = await _page_runs(scope, query, members, examples)
+    run_feedback = await fbs.partials_by_partition(tenant.db, feedback_base, GROUP_SESSION)
+    session_feedback = await session_level_feedback(tenant, query.session_ids)
+    examples = await _page_examples(tenant, query, members)
+    runs = await _page_runs(tenant, query, members, examples)
 
     groups = []
     for identity, example_count in page:
@@ -128,35 +129,29 @@ async def _answer(scope: Scope, query: GroupQuery, sessions: dict[uuid.UUID, Ses
     return groups
 
 
-async def session_level_feedback(scope: Scope, session_ids: Sequence[uuid.UUID]) -> dict[tuple, fbs.Partials]:
-    base = readable(scope, Feedback, Feedback.session_id, *fbs.FEEDBACK_COLUMNS).where(
-        Feedback.session_id.in_(session_ids), Feedback.run_id.is_(None))
-    return await fbs.partials_by_partition(scope.db, base, ("session_id",))
-
-
-async def _page_examples(scope: Scope, query: GroupQuery, members) -> dict[GroupIdentity, list[Example]]:
+async def _page_examples(tenant: Tenant, query: GroupQuery, members) -> dict[GroupIdentity, list[Example]]:
     """The first `per_group_limit` examples of each E(g), by (created_at, id)."""
     in_group = select(members.c.is_text, members.c.value, members.c.example_id).distinct().subquery()
     ranked = (
-        readable(scope, Example, in_group.c.is_text, in_group.c.value, Example.id.label("example_id"),
+        readable(tenant, Example, in_group.c.is_text, in_group.c.value, Example.id.label("example_id"),
                  func.row_number().over(partition_by=[in_group.c.is_text, in_group.c.value],
                                         order_by=[Example.created_at, Example.id]).label("rn"))
         .join(in_group, in_group.c.example_id == Example.id)
         .subquery("ranked_examples")
     )
     stmt = (
-        readable(scope, Example, ranked.c.is_text, ranked.c.value, Example)
+        readable(tenant, Example, ranked.c.is_text, ranked.c.value, Example)
         .join(ranked, ranked.c.example_id == Example.id)
         .where(ranked.c.rn <= query.per_group_limit)
         .order_by(ranked.c.is_text, ranked.c.value, ranked.c.rn)
     )
     out: dict[GroupIdentity, list[Example]] = defaultdict(list)
-    for is_text, value, example in (await scope.db.execute(stmt)):
+    for is_text, value, example in (await tenant.db.execute(stmt)):
         out[GroupIdentity(int(is_text), value)].append(example)
     return out
 
 
-async def _page_runs(scope: Scope, query: GroupQuery, members: FromClause, examples: dict[GroupIdentity, list[Example]]
+async def _page_runs(tenant: Tenant, query: GroupQuery, members: FromClause, examples: dict[GroupIdentity, list[Example]]
                      ) -> dict[tuple[GroupIdentity, uuid.UUID], list[RunWithFeedback]]:
     """Every run of R(g) on the page's examples, ordered by (session position, start_time, id),
     with its run-level feedback."""
@@ -164,12 +159,12 @@ async def _page_runs(scope: Scope, query: GroupQuery, members: FromClause, examp
     if not wanted:
         return {}
     stmt = (
-        readable(scope, Run, members.c.is_text, members.c.value, Run)
+        readable(tenant, Run, members.c.is_text, members.c.value, Run)
         .join(members, members.c.run_id == Run.id)
         .where(tuple_(members.c.is_text, members.c.value, members.c.example_id).in_(wanted))
     )
-    rows = (await scope.db.execute(stmt)).all()
-    details = await run_details(scope, [run for _, _, run in rows])
+    rows = (await tenant.db.execute(stmt)).all()
+    details = await run_details(tenant, [run for _, _, run in rows])
     order = comparison_order(query.session_ids)
     rows.sort(key=lambda r: order(r[2]))
     out: dict[tuple[GroupIdentity, uuid.UUID], list[RunWithFeedback]] = defaultdict(list)
@@ -178,58 +173,7 @@ async def _page_runs(scope: Scope, query: GroupQuery, members: FromClause, examp
     return out
 
 
-def comparison_order(session_ids: Sequence[uuid.UUID]) -> Callable[[Run], tuple]:
-    """Sort key of the runs of one example (spec §5.3 step 7): session position in S*,
-    then start_time, then id."""
-    position = {session_id: i for i, session_id in enumerate(session_ids)}
-    return lambda run: (position[run.session_id], run.start_time, run.id)
-
-
-async def run_details(scope: Scope, runs: Sequence[Run]) -> dict[uuid.UUID, RunWithFeedback]:
-    """Each run with its run-level feedback (and their stats) and its trace's start-time
-    bounds, by run id: two statements whatever the number of runs."""
-    feedbacks = await feedbacks_by_run(scope, list({run.id for run in runs}))
-    bounds = await trace_bounds(scope, list({run.trace_id for run in runs}))
-    out = {}
-    for run in runs:
-        found = feedbacks.get(run.id, [])
-        out[run.id] = RunWithFeedback(run, found, fbs.finish(fbs.partials_from_rows(found)),
-                                      *bounds.get(run.trace_id, (None, None)))
-    return out
-
-
-async def trace_bounds(scope: Scope, trace_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple]:
-    """(min, max) start_time over each trace's runs."""
-    if not trace_ids:
-        return {}
-    stmt = (readable(scope, Run, Run.trace_id, func.min(Run.start_time), func.max(Run.start_time))
-            .where(Run.trace_id.in_(trace_ids)).group_by(Run.trace_id))
-    return {trace_id: (lo, hi) for trace_id, lo, hi in await scope.db.execute(stmt)}
-
-
-async def feedbacks_by_run(scope: Scope, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Feedback]]:
-    out: dict[uuid.UUID, list[Feedback]] = defaultdict(list)
-    if not run_ids:
-        return out
-    stmt = readable(scope, Feedback).where(Feedback.run_id.in_(run_ids)).order_by(Feedback.created_at, Feedback.id)
-    for feedback in await scope.db.scalars(stmt):
-        out[feedback.run_id].append(feedback)  # type: ignore[index]
-    return out
-
-
-async def require_dataset_and_sessions(scope: Scope, dataset_id: uuid.UUID, session_ids: Sequence[uuid.UUID]
-                                       ) -> dict[uuid.UUID, SessionRow]:
-    """Checks of spec §5.2 (also §6): the dataset, then the first unknown session in request order."""
-    if await live(scope, Dataset, dataset_id) is None:
-        raise NotFoundError(f"Dataset {dataset_id} not found")
-    sessions = await sessions_by_id(scope, session_ids)
-    for session_id in session_ids:
-        if session_id not in sessions:
-            raise NotFoundError(f"Session {session_id} not found")
-    return sessions
-
-
-async def answer_group_query(scope: Scope, query: GroupQuery) -> list[Group]:
+async def answer_group_query(tenant: Tenant, query: GroupQuery) -> list[Group]:
     """The checks of spec §5.2, then the group query."""
-    sessions = await require_dataset_and_sessions(scope, query.dataset_id, query.session_ids)
-    return await run_group_query(scope, query, sessions)
+    sessions = await require_dataset_and_sessions(tenant, query.dataset_id, query.session_ids)
+    return await run_group_query(tenant, query, sessions)

@@ -22,10 +22,10 @@ from sqlalchemy.orm import defer
 
 from evalql.db import derive
 from evalql.db.models import Example, Feedback, Run, RunAttachment
-from evalql.db.scope import Scope, readable
-from evalql.resolvers import feedback_stats as fbs
-from evalql.resolvers.group_runs import trace_bounds
-from evalql.resolvers.results import FeedbackStats
+from evalql.db.tenant import Tenant, readable
+from evalql.queries import feedback_stats as fbs
+from evalql.queries.run_details import trace_bounds
+from evalql.queries.results import FeedbackStats
 
 ORDERS = ("desc", "asc")
 
@@ -66,12 +66,12 @@ class RunQuery:
     skip_columns: Sequence[str] = ()  # wide columns the response does not read
 
 
-async def page_of_runs(scope: Scope, query: RunQuery) -> tuple[list[Run], Cursor | None]:
+async def page_of_runs(tenant: Tenant, query: RunQuery) -> tuple[list[Run], Cursor | None]:
     """Up to `limit` runs after the cursor, and the cursor of the next page (None on the
     last). (start_time, id) is the tail of the index (workspace_id, session_id,
     start_time, id), so a session's page is an index range scan in either direction."""
     key = tuple_(Run.start_time, Run.id)
-    stmt = readable(scope, Run).where(*query.conditions)
+    stmt = readable(tenant, Run).where(*query.conditions)
     if query.after is not None:
         # Typed binds: the column types turn the values into each database's stored form.
         position = tuple_(literal(query.after.start_time, Run.start_time.type), literal(query.after.id, Run.id.type))
@@ -80,7 +80,7 @@ async def page_of_runs(scope: Scope, query: RunQuery) -> tuple[list[Run], Cursor
     # ingest_state only serves the merge rules of ingest; never part of a response.
     skipped = [getattr(Run, name) for name in (*query.skip_columns, "ingest_state")]
     stmt = stmt.order_by(*columns).limit(query.limit + 1).options(*[defer(c, raiseload=True) for c in skipped])
-    runs = list((await scope.db.scalars(stmt)).all())
+    runs = list((await tenant.db.scalars(stmt)).all())
     if len(runs) <= query.limit:
         return runs, None
     last = runs[query.limit - 1]
@@ -99,65 +99,65 @@ class RelatedRows:
     reference_datasets: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
 
 
-async def related_rows(scope: Scope, runs: Sequence[Run], fields: Collection[str]) -> RelatedRows:
+async def related_rows(tenant: Tenant, runs: Sequence[Run], fields: Collection[str]) -> RelatedRows:
     found = RelatedRows()
     if not runs:
         return found
     ids = [run.id for run in runs]
     if "feedback_stats" in fields:
-        found.feedback_stats = await feedback_stats_by_run(scope, ids)
+        found.feedback_stats = await feedback_stats_by_run(tenant, ids)
     if "in_dataset" in fields:
-        found.in_dataset = await runs_in_datasets(scope, ids)
+        found.in_dataset = await runs_in_datasets(tenant, ids)
     if "s3_urls" in fields:
-        found.attachments = await attachment_names(scope, ids)
+        found.attachments = await attachment_names(tenant, ids)
     if "trace_min_start_time" in fields or "trace_max_start_time" in fields:
-        found.trace_bounds = await trace_bounds(scope, list({run.trace_id for run in runs}))
+        found.trace_bounds = await trace_bounds(tenant, list({run.trace_id for run in runs}))
     if "reference_dataset_id" in fields:
         examples = list({run.reference_example_id for run in runs if run.reference_example_id is not None})
-        found.reference_datasets = await datasets_of_examples(scope, examples)
+        found.reference_datasets = await datasets_of_examples(tenant, examples)
     return found
 
 
-async def feedback_stats_by_run(scope: Scope, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, FeedbackStats]:
+async def feedback_stats_by_run(tenant: Tenant, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, FeedbackStats]:
     """§3.1 over each run's run-level feedback, aggregated in SQL."""
-    base = readable(scope, Feedback, Feedback.run_id, *fbs.FEEDBACK_COLUMNS).where(Feedback.run_id.in_(run_ids))
-    partials = await fbs.partials_by_partition(scope.db, base, ("run_id",))
+    base = readable(tenant, Feedback, Feedback.run_id, *fbs.FEEDBACK_COLUMNS).where(Feedback.run_id.in_(run_ids))
+    partials = await fbs.partials_by_partition(tenant.db, base, ("run_id",))
     return {run_id: fbs.finish(by_key) for (run_id,), by_key in partials.items()}
 
 
-async def runs_in_datasets(scope: Scope, run_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+async def runs_in_datasets(tenant: Tenant, run_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     """Runs that some live example was made from (`in_dataset`)."""
-    stmt = (readable(scope, Example, Example.source_run_id)
+    stmt = (readable(tenant, Example, Example.source_run_id)
             .where(Example.source_run_id.in_(run_ids), Example.deleted_at.is_(None)).distinct())
-    return set((await scope.db.scalars(stmt)).all())
+    return set((await tenant.db.scalars(stmt)).all())
 
 
-async def attachment_names(scope: Scope, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+async def attachment_names(tenant: Tenant, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
     """Names only: the bytes are served by their own route."""
-    stmt = (readable(scope, RunAttachment, RunAttachment.run_id, RunAttachment.name)
+    stmt = (readable(tenant, RunAttachment, RunAttachment.run_id, RunAttachment.name)
             .where(RunAttachment.run_id.in_(run_ids)).order_by(RunAttachment.run_id, RunAttachment.name))
     out: dict[uuid.UUID, list[str]] = defaultdict(list)
-    for run_id, name in await scope.db.execute(stmt):
+    for run_id, name in await tenant.db.execute(stmt):
         out[run_id].append(name)
     return dict(out)
 
 
-async def datasets_of_examples(scope: Scope, example_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+async def datasets_of_examples(tenant: Tenant, example_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
     """Dataset of each live reference example (a deleted example links to nothing, §7.5.1)."""
     if not example_ids:
         return {}
-    stmt = (readable(scope, Example, Example.id, Example.dataset_id)
+    stmt = (readable(tenant, Example, Example.id, Example.dataset_id)
             .where(Example.id.in_(example_ids), Example.deleted_at.is_(None)))
-    return dict((await scope.db.execute(stmt)).all())  # type: ignore[arg-type]
+    return dict((await tenant.db.execute(stmt)).all())  # type: ignore[arg-type]
 
 
-async def one_run(scope: Scope, run_id: uuid.UUID) -> Run | None:
-    return await scope.db.scalar(readable(scope, Run).where(Run.id == run_id)
+async def one_run(tenant: Tenant, run_id: uuid.UUID) -> Run | None:
+    return await tenant.db.scalar(readable(tenant, Run).where(Run.id == run_id)
                                  .options(defer(Run.ingest_state, raiseload=True)))
 
 
-async def attachment(scope: Scope, run_id: uuid.UUID, name: str) -> RunAttachment | None:
+async def attachment(tenant: Tenant, run_id: uuid.UUID, name: str) -> RunAttachment | None:
     """The attachment of a visible run: a run held back by ingest (§7.7) shows nothing."""
-    visible = readable(scope, Run, Run.id).where(Run.id == run_id).exists()
-    stmt = readable(scope, RunAttachment).where(RunAttachment.run_id == run_id, RunAttachment.name == name, visible)
-    return await scope.db.scalar(stmt)
+    visible = readable(tenant, Run, Run.id).where(Run.id == run_id).exists()
+    stmt = readable(tenant, RunAttachment).where(RunAttachment.run_id == run_id, RunAttachment.name == name, visible)
+    return await tenant.db.scalar(stmt)

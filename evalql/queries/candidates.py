@@ -8,7 +8,6 @@ in SQL so no Python work grows with the number of runs in a group.
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,15 +16,11 @@ from typing import Any
 from sqlalchemy import CTE, ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.sql import FromClause
 
+from evalql.core.enums import GroupBy
 from evalql.db.models import Example, ExampleMetadata, Run, RunMetadata
-from evalql.db.scope import Scope, readable
-from evalql.resolvers.results import GroupIdentity
-from evalql.resolvers.run_stats import metric_columns
-
-
-class GroupBy(enum.Enum):
-    RUN_METADATA = "run_metadata"
-    EXAMPLE_METADATA = "example_metadata"
+from evalql.db.tenant import Tenant, readable
+from evalql.queries.results import GroupIdentity
+from evalql.queries.run_stats import metric_columns
 
 
 @dataclass(frozen=True)
@@ -44,13 +39,13 @@ class GroupQuery:
     filter_strings: Mapping[uuid.UUID, Sequence[str]] = field(default_factory=dict)
 
 
-def candidate_runs(scope: Scope, dataset_id: uuid.UUID, session_ids: Sequence[uuid.UUID],
+def candidate_runs(tenant: Tenant, dataset_id: uuid.UUID, session_ids: Sequence[uuid.UUID],
                    run_conditions: Mapping[uuid.UUID, Sequence[ColumnElement[bool]]], *columns: Any) -> Select:
     """Spec §5.3 step 1, shared by the group query and §6: root runs of the sessions,
     linked to a live example of the dataset, passing every filter of their session.
     Selects `columns` (the `Run` entity when none are given)."""
     stmt: Select = (
-        readable(scope, Run, *columns)
+        readable(tenant, Run, *columns)
         .join(Example, and_(Example.workspace_id == Run.workspace_id,
                             Example.id == Run.reference_example_id,
                             Example.dataset_id == dataset_id,
@@ -68,7 +63,7 @@ def candidate_runs(scope: Scope, dataset_id: uuid.UUID, session_ids: Sequence[uu
     return stmt
 
 
-def candidates(scope: Scope, query: GroupQuery) -> Select:
+def candidates(tenant: Tenant, query: GroupQuery) -> Select:
     """Candidate runs with a non-null group value, the bit of their session, and their metrics."""
     entry = RunMetadata if query.group_by is GroupBy.RUN_METADATA else ExampleMetadata
     is_text = case((entry.kind == "number", 0), else_=1)
@@ -76,7 +71,7 @@ def candidates(scope: Scope, query: GroupQuery) -> Select:
     # runs is the set of their sessions, as one integer (see `group_members`).
     bit = case(*[(Run.session_id == s, 1 << i) for i, s in enumerate(query.session_ids)])
     stmt = candidate_runs(
-        scope, query.dataset_id, query.session_ids, query.run_conditions,
+        tenant, query.dataset_id, query.session_ids, query.run_conditions,
         Run.id.label("run_id"), Run.session_id.label("session_id"), bit.label("bit"),
         Run.reference_example_id.label("example_id"), is_text.label("is_text"),
         entry.value.label("value"), entry.num.label("num"), *metric_columns(),

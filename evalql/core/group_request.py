@@ -1,0 +1,112 @@
+"""The group request (spec §5.1): its rules in domain terms, the filter checks, and its
+mapping onto the group query. REST maps its JSON body onto it, GraphQL its input; each
+reports the problems found here in its own spelling of the fields (`loc` below is a path
+in the request's own terms: `("per_group_limit",)`, `("filters", <session as sent>, 0)`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from sqlalchemy import ColumnElement
+
+from evalql.core.enums import GroupBy
+from evalql.core.fields import Int
+from evalql.core.problems import Problem, problem, problems_from
+from evalql.filters.errors import FilterError
+from evalql.filters.runs import run_condition, validate_run_filter
+from evalql.queries.candidates import GroupQuery
+
+# Keys stay strings here: two spellings of one session (case) must AND their lists,
+# which a UUID-keyed dict would silently collapse to the last one.
+SessionFilters = dict[str, list[str]]
+
+# The length is checked on the request as sent, before duplicates are dropped (spec §5.1).
+SessionIds = Annotated[list[uuid.UUID], Field(min_length=1, max_length=10)]
+SESSION_IDS = TypeAdapter(list[uuid.UUID])
+
+
+class GroupRequest(BaseModel):
+    session_ids: SessionIds
+    group_by: GroupBy
+    metadata_key: Annotated[str, Field(min_length=1, max_length=1024)]
+    offset: Annotated[Int, Field(ge=0)] = 0
+    limit: Annotated[Int, Field(ge=1, le=20)] = 10
+    per_group_limit: Annotated[Int, Field(ge=1, le=10)] = 5
+    preview: bool = False
+    filters: SessionFilters | None = None
+
+
+def validate_group_request(raw: Any, loc: Sequence[Any] = (), session_ids_name: str = "session_ids"
+                           ) -> tuple[GroupRequest | None, list[Problem]]:
+    """The request, or every problem with it (located under `loc`; messages call the
+    session list `session_ids_name`): the fields' own rules first, then the filter rules."""
+    try:
+        request, problems = GroupRequest.model_validate(raw), []
+    except ValidationError as exc:
+        request, problems = None, problems_from(exc, list(loc))
+    problems += filter_problems(raw, loc, session_ids_name)
+    return (None if problems else request), problems
+
+
+def filter_problems(raw: Any, loc: Sequence[Any] = (), session_ids_name: str = "session_ids") -> list[Problem]:
+    """Rules on `filters` that need `session_ids` too; checked whenever both parse, so they
+    are reported together with every other problem."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("filters"), dict):
+        return []
+    try:
+        session_ids: set[uuid.UUID] | None = set(SESSION_IDS.validate_python(raw.get("session_ids")))
+    except ValidationError:
+        session_ids = None  # reported by the model; filter strings are still checked
+    out = []
+    for raw_key, strings in raw["filters"].items():
+        try:
+            session_id = uuid.UUID(str(raw_key))
+        except ValueError:
+            out.append(problem([*loc, "filters", raw_key], "Input should be a valid UUID", "uuid_parsing", raw_key))
+            continue
+        if session_ids is not None and session_id not in session_ids:
+            out.append(problem([*loc, "filters", raw_key], f"Session {session_id} is not in {session_ids_name}",
+                               "value_error"))
+            continue
+        if not isinstance(strings, list):
+            continue  # list_type, reported by the model
+        for i, text in enumerate(strings):
+            if not isinstance(text, str):
+                continue  # string_type, reported by the model
+            try:
+                validate_run_filter(text)
+            except FilterError as exc:
+                out.append(problem([*loc, "filters", str(session_id), i], exc.message, "value_error", text))
+    return out
+
+
+RunConditions = dict[uuid.UUID, list[ColumnElement[bool]]]
+
+
+def compile_filters(filters: SessionFilters | None, dialect: str) -> tuple[RunConditions, dict[uuid.UUID, list[str]]]:
+    """(conditions, strings) per session: the filter strings (already checked by
+    `filter_problems`) compiled into SQL conditions on runs (spec §5.3 step 1), and the
+    non-empty string lists themselves. Spellings of one session AND their lists."""
+    strings: dict[uuid.UUID, list[str]] = {}
+    for key, texts in (filters or {}).items():
+        strings.setdefault(uuid.UUID(key), []).extend(texts)  # keys compare as UUIDs
+    conditions = {
+        session_id: [run_condition(text, dialect, prefix=f"s{n}_{i}") for i, text in enumerate(texts)]
+        for n, (session_id, texts) in enumerate(strings.items()) if texts
+    }
+    return conditions, {s: t for s, t in strings.items() if t}
+
+
+def to_query(dataset_id: uuid.UUID, request: GroupRequest, dialect: str) -> GroupQuery:
+    """The group query of a valid request."""
+    conditions, strings = compile_filters(request.filters, dialect)
+    return GroupQuery(
+        dataset_id=dataset_id, session_ids=list(dict.fromkeys(request.session_ids)),
+        group_by=request.group_by, metadata_key=request.metadata_key, offset=request.offset,
+        limit=request.limit, per_group_limit=request.per_group_limit, preview=request.preview,
+        run_conditions=conditions, filter_strings=strings,
+    )

@@ -1,0 +1,64 @@
+"""The one way a REST route reads its body (spec §1.3, §1.4): bounded bytes, then JSON,
+then validation, with every problem of the request reported together as one 422."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.requests import Request
+
+from evalql.core.json import parse_json
+from evalql.core.problems import InvalidInput, Problem, problems_from
+from evalql.rest.errors import ApiError
+
+MAX_BODY_BYTES = 20 * 1024 * 1024  # spec §1.3
+
+# A pydantic model, a TypeAdapter, or a function of the raw JSON to (value or None, problems).
+Validator = type[BaseModel] | TypeAdapter[Any] | Callable[[Any], tuple[Any, list[Problem]]]
+Check = Callable[[Any], list[Problem]]
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The raw body, refusing (413) as soon as more than `limit` bytes have arrived."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"Request body exceeds {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"Request body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def validate(validator: Validator, raw: Any, loc: Sequence[Any] = ("body",)) -> tuple[Any, list[Problem]]:
+    """(value, []) or (None, problems located under `loc`)."""
+    try:
+        if isinstance(validator, TypeAdapter):
+            return validator.validate_python(raw), []
+        if isinstance(validator, type) and issubclass(validator, BaseModel):
+            return validator.model_validate(raw), []
+    except ValidationError as exc:
+        return None, problems_from(exc, list(loc))
+    return validator(raw)  # type: ignore[operator]
+
+
+async def json_body(request: Request, validator: Validator, *checks: Check,
+                    found: Sequence[Problem] = ()) -> Any:
+    """The body, validated. `checks` see the raw JSON (rules across fields, reported with
+    the field problems); `found` are problems the route already has (path, query string),
+    reported first. Any problem at all is a 422 listing them all."""
+    raw, problems = parse_json(await read_body(request))
+    problems = [*found, *problems]
+    value = None
+    if len(problems) == len(found):  # the body is JSON
+        value, invalid = validate(validator, raw)
+        problems += invalid
+        for check in checks:
+            problems += check(raw)
+    if problems or value is None:
+        raise InvalidInput(problems)
+    return value
