@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from evalql.auth import AuthError, authenticate
-from evalql.rest.errors import PoolTimeout, pool_timeout_response
+from evalql.busy import PoolTimeout, pool_timeout_response
 from evalql.db.tenant import Tenant
 from evalql.graphiql import graphiql_html
 from evalql.loaders import Loaders

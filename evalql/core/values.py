@@ -76,3 +76,19 @@ def value_label(value: Any) -> str | None:
     if isinstance(value, (int, float)):
         return orjson.dumps(value).decode()
     return None
+
+
+# The run metadata keys that name a run's thread (spec §4.3), in the order they are tried.
+THREAD_KEYS = ("thread_id", "session_id", "conversation_id")
+
+
+def thread_id(extra: Any) -> str | None:
+    """`extra.metadata.thread_id`, `…session_id` or `…conversation_id`, the first with a
+    non-null value, in its §4.3 string form: what `eq(thread_id, …)` compares."""
+    metadata = extra.get("metadata") if isinstance(extra, dict) else None
+    if not isinstance(metadata, dict):
+        return None
+    for key in THREAD_KEYS:
+        if metadata.get(key) is not None:
+            return normalize(metadata[key]).text
+    return None

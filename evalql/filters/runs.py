@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, tr
 from sqlalchemy.orm import aliased
 
 from evalql.core.enums import RunType
+from evalql.core.values import THREAD_KEYS
 from evalql.db.models import ExampleMetadata, Feedback, Run, RunMetadata
 from evalql.filters import literals as lit_
 from evalql.filters.ast import And, Compare, Exists, Expr, Field, Has, In, Lit, Not, Or, Search
@@ -37,7 +38,6 @@ RUN_TYPES = tuple(t.value for t in RunType)
 STATUSES = ("success", "error", "pending")
 ORDERED = ("eq", "neq", "gt", "gte", "lt", "lte")
 EQUALITY = ("eq", "neq", "in")
-THREAD_KEYS = ("thread_id", "session_id", "conversation_id")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from evalql.ingest.apply import Attachment, Batch, Located
 from evalql.ingest.multipart import Part
 from evalql.ingest.records import validate_record
 from evalql.core.problems import InvalidInput, Problem
-from evalql.rest.feedback import validated_feedback  # the POST /feedback body, shared
+from evalql.core.feedback import validated_feedback  # the POST /feedback body, shared
 from evalql.core.json import parse_json
 
 OUT_OF_BAND = frozenset({"inputs", "outputs", "events", "extra", "error", "serialized"})

@@ -24,7 +24,7 @@ from evalql.rest.body import json_body
 from evalql.rest.context import request_tenant
 from evalql.rest.params import parse_path_uuid
 from evalql.rest.responses import json_response
-from evalql.rest.shapes import example_with_runs_json
+from evalql.rest.group_shape import example_with_runs_json
 
 FEEDBACK_PREFIX = "feedback."
 

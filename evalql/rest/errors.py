@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,6 +13,7 @@ from starlette.responses import Response
 from evalql.auth import AuthError
 from evalql.core.errors import NotFoundError
 from evalql.core.problems import InvalidInput, Problem
+from evalql.busy import PoolTimeout, busy_response, pool_timeout_response
 from evalql.rest.responses import json_response
 
 log = logging.getLogger("evalql.rest")
@@ -48,19 +48,6 @@ async def auth_error_handler(_request: Request, exc: Exception) -> Response:
 async def http_error_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return json_response({"detail": exc.detail}, exc.status_code, headers=exc.headers)
-
-
-RETRY_AFTER_SECONDS = 1
-
-
-def busy_response(detail: str) -> Response:
-    """503 with Retry-After: the client should come back rather than be queued forever."""
-    return json_response({"detail": detail}, 503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-
-
-def pool_timeout_response() -> Response:
-    """Every database connection of this process stayed busy past the pool timeout."""
-    return busy_response("The server is busy: no database connection is free. Retry shortly.")
 
 
 async def pool_timeout_handler(_request: Request, _exc: Exception) -> Response:

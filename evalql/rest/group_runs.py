@@ -15,7 +15,7 @@ from evalql.rest.body import json_body
 from evalql.rest.context import request_tenant
 from evalql.rest.params import parse_path_uuid
 from evalql.rest.responses import json_response
-from evalql.rest.shapes import group_json
+from evalql.rest.group_shape import group_json
 
 
 def group_request(raw: Any) -> tuple[Any, list[Problem]]:

@@ -1,4 +1,6 @@
-"""The Run JSON of spec §2.4, built from a stored row and what other rows say about it.
+"""The run JSON, written once: the Run of spec §2.4 and the RunComparisonView of §5.4 are two
+field lists over one table of values (`VALUES`), built from a stored row and what other
+rows say about it.
 
 Pure: the caller loads the related values (feedback, examples, attachments, trace
 bounds) in batches and hands them over as `Related`; nothing here touches the database.
@@ -9,20 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalql.db.models import Run
-from evalql.core.formats import format_cost
-from evalql.queries.results import FeedbackStats
-from evalql.core.formats import app_path, ts, uid
-from evalql.rest.shapes import feedback_stats_json
-from evalql.core.values import normalize
+from evalql.core.formats import app_path, format_cost, preview_text, ts, uid
+from evalql.core.values import thread_id
+from evalql.db.models import Feedback, Run
+from evalql.queries.results import FeedbackStats, RunWithFeedback
+from evalql.rest.shapes import feedback_json, feedback_stats_json
 
 REQUIRED_FIELDS = frozenset({"id", "name", "run_type", "start_time", "trace_id", "dotted_order", "status",
                              "session_id", "app_path"})
-THREAD_KEYS = ("thread_id", "session_id", "conversation_id")  # spec §4.3, first found
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,24 +34,13 @@ class Related:
     s3_urls: dict[str, Any] = field(default_factory=dict)
     trace_bounds: tuple[dt.datetime | None, dt.datetime | None] = (None, None)
     reference_dataset_id: uuid.UUID | None = None
+    feedbacks: Sequence[Feedback] = ()  # the comparison view lists them
 
 
 def parent_run_ids(dotted_order: str) -> list[str]:
     """Ancestors, root first: the uuids of every segment but the last. A segment is
     `<%Y%m%dT%H%M%S%fZ><uuid>`; the timestamp holds no other `Z`."""
     return [str(uuid.UUID(segment.partition("Z")[2])) for segment in dotted_order.split(".")[:-1]]
-
-
-def thread_id(extra: Any) -> str | None:
-    """`extra.metadata.thread_id`, `…session_id` or `…conversation_id`, the first with a
-    non-null value, in its §4.3 string form: what `eq(thread_id, …)` compares."""
-    metadata = extra.get("metadata") if isinstance(extra, dict) else None
-    if not isinstance(metadata, dict):
-        return None
-    for key in THREAD_KEYS:
-        if metadata.get(key) is not None:
-            return normalize(metadata[key]).text
-    return None
 
 
 def attachment_urls(url_for: Callable[[uuid.UUID, str], str], run_id: uuid.UUID, names: Iterable[str]
@@ -62,8 +51,7 @@ def attachment_urls(url_for: Callable[[uuid.UUID, str], str], run_id: uuid.UUID,
 
 Value = Callable[[Run, Related], Any]
 
-# Every field of §2.4, in the spec's order. Values mirror `run_comparison_json` (§5.4)
-# wherever the two views share a field, so they never disagree on a run.
+# Every field of §2.4 and §5.4, written once, so the two views never disagree on a run.
 VALUES: dict[str, Value] = {
     "id": lambda r, _: uid(r.id),
     "name": lambda r, _: r.name,
@@ -110,8 +98,30 @@ VALUES: dict[str, Value] = {
     "trace_min_start_time": lambda _, x: ts(x.trace_bounds[0]),
     "trace_max_start_time": lambda _, x: ts(x.trace_bounds[1]),
     "thread_id": lambda r, _: thread_id(r.extra),
+    "inputs_preview": lambda r, _: preview_text(r.inputs),
+    "outputs_preview": lambda r, _: preview_text(r.outputs),
+    "feedbacks": lambda r, x: [feedback_json(f, r.is_root) for f in x.feedbacks],
 }
-RUN_FIELDS: tuple[str, ...] = tuple(VALUES)
+# Run (spec §2.4), in the spec's order.
+RUN_FIELDS: tuple[str, ...] = (
+    "id", "name", "run_type", "start_time", "end_time", "status", "inputs", "outputs", "error", "extra", "events",
+    "tags", "serialized", "trace_id", "dotted_order", "parent_run_id", "parent_run_ids", "child_run_ids",
+    "direct_child_run_ids", "session_id", "reference_example_id", "reference_dataset_id", "execution_order",
+    "manifest_id", "manifest_s3_id", "inputs_s3_urls", "outputs_s3_urls", "s3_urls", "total_tokens",
+    "prompt_tokens", "completion_tokens", "prompt_token_details", "completion_token_details", "total_cost",
+    "prompt_cost", "completion_cost", "prompt_cost_details", "completion_cost_details", "first_token_time",
+    "feedback_stats", "in_dataset", "app_path", "trace_min_start_time", "trace_max_start_time", "thread_id",
+)
+# RunComparisonView (spec §5.4), in the spec's order; `preview` nulls the heavy fields (§5.6).
+COMPARISON_FIELDS: tuple[str, ...] = (
+    "id", "name", "run_type", "status", "start_time", "end_time", "inputs", "inputs_preview", "outputs",
+    "outputs_preview", "error", "extra", "events", "tags", "serialized", "execution_order", "parent_run_id",
+    "trace_id", "dotted_order", "session_id", "reference_example_id", "total_tokens", "prompt_tokens",
+    "completion_tokens", "total_cost", "prompt_cost", "completion_cost", "first_token_time", "feedback_stats",
+    "app_path", "manifest_id", "manifest_s3_id", "inputs_s3_urls", "outputs_s3_urls", "s3_urls",
+    "trace_min_start_time", "trace_max_start_time", "feedbacks",
+)
+PREVIEW_NULLED = frozenset({"inputs", "outputs", "events", "serialized"})
 
 # The wide JSON columns and the fields that read them: a selection without those fields
 # need not load them (list_runs(select=["id"]) over traces with large payloads).
@@ -131,7 +141,7 @@ def selected_fields(select: Collection[str] | None) -> tuple[str, ...]:
 
 
 def unknown_field(name: str) -> bool:
-    return name not in VALUES
+    return name not in RUN_FIELDS
 
 
 def unneeded_columns(fields: Collection[str]) -> list[str]:
@@ -144,5 +154,15 @@ def run_json(run: Run, related: Related, fields: Iterable[str] = RUN_FIELDS) -> 
     return {name: VALUES[name](run, related) for name in fields}
 
 
-__all__ = ["REQUIRED_FIELDS", "RUN_FIELDS", "Related", "attachment_urls", "parent_run_ids", "run_json",
-           "selected_fields", "thread_id", "unknown_field", "unneeded_columns"]
+def run_comparison_json(item: RunWithFeedback, preview: bool) -> dict[str, Any]:
+    """RunComparisonView (spec §5.4) of a run the group query handed over with its feedback."""
+    related = Related(feedback_stats=item.feedback_stats, feedbacks=item.feedbacks,
+                      trace_bounds=(item.trace_min_start_time, item.trace_max_start_time))
+    shape = run_json(item.run, related, COMPARISON_FIELDS)
+    if preview:
+        shape.update(dict.fromkeys(PREVIEW_NULLED))
+    return shape
+
+
+__all__ = ["COMPARISON_FIELDS", "REQUIRED_FIELDS", "RUN_FIELDS", "Related", "attachment_urls", "parent_run_ids", "run_comparison_json", "run_json",
+           "selected_fields", "unknown_field", "unneeded_columns"]

@@ -27,7 +27,9 @@ from evalql.rest.errors import ApiError
 from evalql.core.fields import Limit, Offset, Text, Timestamp, bounded_text, without_nul
 from evalql.rest.responses import json_response
 from evalql.rest.params import query_params, query_problems, require_path_uuid
-from evalql.rest.shapes import session_json, stats_block_json, ts
+from evalql.core.formats import ts
+from evalql.rest.group_shape import stats_block_json
+from evalql.rest.shapes import session_json
 
 Name = bounded_text(1, 255)
 TraceTier = bounded_text(max_length=32)  # the column's width
