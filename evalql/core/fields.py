@@ -13,8 +13,8 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from evalql.db import derive
+from evalql.db.bounds import MAX_OFFSET
 
-MAX_OFFSET = 2**63 - 1  # both databases bind OFFSET as a signed 64-bit integer
 
 NUL = "\x00"
 NUL_MESSAGE = "text must not contain the NUL character (\\u0000)"

@@ -9,7 +9,7 @@ from functools import cached_property
 from evalql.db.tenant import Tenant
 from evalql.loaders.by_id import DatasetById, ExampleById, RunById
 from evalql.loaders.child_runs import ChildRunsByParent
-from evalql.loaders.dataset_counts import DatasetCounts
+from evalql.loaders.dataset_counts import DatasetCountsLoader
 from evalql.loaders.example_runs import RootRunsByExample
 from evalql.loaders.feedbacks import FeedbacksByRun
 from evalql.loaders.session_stats import SessionStatsBySession
@@ -24,7 +24,7 @@ class Loaders:
     def dataset(self) -> DatasetById: return DatasetById(self.tenant)
 
     @cached_property
-    def dataset_counts(self) -> DatasetCounts: return DatasetCounts(self.tenant)
+    def dataset_counts(self) -> DatasetCountsLoader: return DatasetCountsLoader(self.tenant)
 
     @cached_property
     def example(self) -> ExampleById: return ExampleById(self.tenant)

@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 
+from evalql.db.bounds import MAX_OFFSET
 from evalql.db.models import Example, Feedback, Run
 from evalql.db.tenant import Tenant, readable
 from evalql.queries.candidates import candidate_runs
-from evalql.queries.group_runs import MAX_OFFSET
 from evalql.queries.run_details import comparison_order, require_dataset_and_sessions, run_details
 from evalql.queries.results import ExampleWithRuns, RunWithFeedback
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 from sqlalchemy import Column, ColumnElement, Table, case, func, select, tuple_
 from sqlalchemy.sql import FromClause
 
+from evalql.db.bounds import MAX_OFFSET
 from evalql.db.models import Example, Feedback, Run
 from evalql.db.tenant import Tenant, readable
 from evalql.db.scratch import scratch_table
@@ -31,9 +32,6 @@ from evalql.queries.sessions import SessionRow
 from evalql.core.values import group_key
 
 GROUP = ("is_text", "value")
-# Any offset at least this large is past the end of every answer; capping it keeps a
-# client's 2**63 from overflowing the databases' 64-bit OFFSET (a 500 otherwise).
-MAX_OFFSET = 2**62
 GROUP_SESSION = ("is_text", "value", "session_id")
 
 

@@ -15,8 +15,9 @@ from starlette.routing import Route
 
 from evalql.core.errors import NotFoundError
 from evalql.db import derive, writes
-from evalql.db.models import Dataset, Example, TracerSession
+from evalql.db.models import Dataset
 from evalql.db.tenant import Tenant, live, readable
+from evalql.queries.datasets import dataset_counts
 from evalql.rest.body import json_body
 from evalql.rest.context import request_tenant
 from evalql.rest.errors import ApiError
@@ -67,26 +68,9 @@ async def live_dataset(tenant: Tenant, dataset_id: uuid.UUID) -> Dataset:
 
 
 async def datasets_json(tenant: Tenant, datasets: list[Dataset]) -> list[dict[str, Any]]:
-    """Dataset shapes with their counts, in three grouped reads whatever the page size."""
-    ids = [d.id for d in datasets]
-    if not ids:
-        return []
-    examples = dict((await tenant.db.execute(
-        readable(tenant, Example, Example.dataset_id, func.count())
-        .where(Example.dataset_id.in_(ids), Example.deleted_at.is_(None)).group_by(Example.dataset_id)
-    )).all())
-    sessions = {row[0]: row[1:] for row in (await tenant.db.execute(
-        readable(tenant, TracerSession, TracerSession.reference_dataset_id, func.count(),
-                 func.max(TracerSession.start_time))
-        .where(TracerSession.reference_dataset_id.in_(ids)).group_by(TracerSession.reference_dataset_id)
-    )).all()}
-    out = []
-    for d in datasets:
-        count, last = sessions.get(d.id, (0, None))
-        if isinstance(last, str):  # SQLite hands an aggregate of a text column back as text
-            last = derive.parse_timestamp(last)
-        out.append(dataset_json(d, examples.get(d.id, 0), count, last))
-    return out
+    """Dataset shapes with their counts, in grouped reads whatever the page size."""
+    counts = await dataset_counts(tenant, [d.id for d in datasets])
+    return [dataset_json(d, counts[d.id]) for d in datasets]
 
 
 def contains(actual: Any, wanted: Any) -> bool:

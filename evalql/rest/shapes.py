@@ -4,13 +4,13 @@ value formats of `core.formats`. The run shapes are in `run_shape.py`, the group
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 
 from evalql.core.feedback import source_of
 from evalql.core.formats import example_name, session_extra, ts, uid
 from evalql.db.models import Dataset, Example, Feedback, TracerSession
+from evalql.queries.datasets import DatasetCounts
 from evalql.queries.results import FeedbackStats
 
 
@@ -33,14 +33,13 @@ def session_json(session: TracerSession) -> dict[str, Any]:
     }
 
 
-def dataset_json(dataset: Dataset, example_count: int = 0, session_count: int = 0,
-                 last_session_start_time: dt.datetime | None = None) -> dict[str, Any]:
+def dataset_json(dataset: Dataset, counts: DatasetCounts) -> dict[str, Any]:
     """Dataset (spec §2.1); the counts cover live examples and sessions referencing it."""
     return {
         "id": uid(dataset.id), "name": dataset.name, "description": dataset.description,
         "data_type": dataset.data_type, "created_at": ts(dataset.created_at), "modified_at": ts(dataset.modified_at),
-        "tenant_id": uid(dataset.workspace_id), "example_count": example_count, "session_count": session_count,
-        "last_session_start_time": ts(last_session_start_time),
+        "tenant_id": uid(dataset.workspace_id), "example_count": counts.example_count,
+        "session_count": counts.session_count, "last_session_start_time": ts(counts.last_session_start_time),
         "inputs_schema_definition": dataset.inputs_schema_definition,
         "outputs_schema_definition": dataset.outputs_schema_definition,
         "transformations": dataset.transformations, "metadata": dataset.metadata_,

@@ -44,11 +44,11 @@ class Dataset:
 
     @strawberry.field
     async def example_count(self, info: Info) -> int:
-        return (await info.context.loaders.dataset_counts.load(self.row.id))[0]
+        return (await info.context.loaders.dataset_counts.load(self.row.id)).example_count
 
     @strawberry.field
     async def session_count(self, info: Info) -> int:
-        return (await info.context.loaders.dataset_counts.load(self.row.id))[1]
+        return (await info.context.loaders.dataset_counts.load(self.row.id)).session_count
 
     @strawberry.field(description="Live examples by (created_at, id); `filter` is an example filter (spec §4.5).")
     async def examples(self, info: Info, first: int = 20, after: str | None = None,

@@ -79,7 +79,7 @@ class Query:
         except NotFoundError as exc:
             raise NotFound(exc.detail) from None
         _prime(info, groups)
-        return [ExampleGroupWithSessions(group=g, preview=query.preview) for g in groups]
+        return [ExampleGroupWithSessions.of(g, query.preview) for g in groups]
 
 
 def _prime(info: Info, groups: list) -> None:

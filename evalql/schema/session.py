@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -13,7 +12,6 @@ from strawberry.scalars import JSON
 from evalql.db import models
 from evalql.db.tenant import readable
 from evalql.queries.results import FeedbackStats as StatsByKey
-from evalql.queries.results import RunSetStats
 from evalql.filters.errors import FilterError
 from evalql.filters.runs import run_condition
 from evalql.queries.session_stats import stats_for_sessions
@@ -24,6 +22,7 @@ from evalql.schema.context import Info
 from evalql.schema.errors import BadUserInput
 from evalql.schema.feedback_stats import FeedbackStats, feedback_stats_list
 from evalql.schema.run import Run
+from evalql.schema.stats_block import RunSetStatsFields
 
 if TYPE_CHECKING:
     from evalql.schema.dataset import Dataset
@@ -86,7 +85,7 @@ class Session:
         else:
             found = await info.context.loaders.session_stats.load(self.row.id)
             shown = "eq(is_root, true)"
-        return SessionStats(session_=self, block=found.stats, session_feedback=found.session_feedback_stats,
+        return SessionStats(stats=found.stats, session_=self, session_feedback=found.session_feedback_stats,
                             filter=shown)
 
     @strawberry.field
@@ -102,70 +101,33 @@ class Session:
 
 
 @strawberry.type
-class SessionStats:
+class SessionStats(RunSetStatsFields):
     """A session's stats over a run set: one group's runs, or all its root runs."""
 
     session_: strawberry.Private[Session]
-    block: strawberry.Private[RunSetStats]
     session_feedback: strawberry.Private[StatsByKey]
     filter: str
 
     @strawberry.field
-    def example_count(self) -> int: return self.block.example_count
+    def example_count(self) -> int: return self.stats.example_count
 
     @strawberry.field
     def session(self) -> Session: return self.session_
 
     @strawberry.field
-    def run_count(self) -> int: return self.block.run_count
+    def run_count(self) -> int: return self.stats.run_count
 
     @strawberry.field
-    def latency_p50(self) -> float | None: return self.block.latency_p50
+    def first_token_p50(self) -> float | None: return self.stats.first_token_p50
 
     @strawberry.field
-    def latency_p99(self) -> float | None: return self.block.latency_p99
+    def first_token_p99(self) -> float | None: return self.stats.first_token_p99
 
     @strawberry.field
-    def first_token_p50(self) -> float | None: return self.block.first_token_p50
+    def streaming_rate(self) -> float | None: return self.stats.streaming_rate
 
     @strawberry.field
-    def first_token_p99(self) -> float | None: return self.block.first_token_p99
-
-    @strawberry.field
-    def total_tokens(self) -> int: return self.block.total_tokens
-
-    @strawberry.field
-    def prompt_tokens(self) -> int: return self.block.prompt_tokens
-
-    @strawberry.field
-    def completion_tokens(self) -> int: return self.block.completion_tokens
-
-    @strawberry.field
-    def total_cost(self) -> Decimal | None: return self.block.total_cost
-
-    @strawberry.field
-    def prompt_cost(self) -> Decimal | None: return self.block.prompt_cost
-
-    @strawberry.field
-    def completion_cost(self) -> Decimal | None: return self.block.completion_cost
-
-    @strawberry.field
-    def error_rate(self) -> float | None: return self.block.error_rate
-
-    @strawberry.field
-    def streaming_rate(self) -> float | None: return self.block.streaming_rate
-
-    @strawberry.field
-    def min_start_time(self) -> dt.datetime | None: return self.block.min_start_time
-
-    @strawberry.field
-    def max_start_time(self) -> dt.datetime | None: return self.block.max_start_time
-
-    @strawberry.field
-    def last_run_start_time(self) -> dt.datetime | None: return self.block.max_start_time
-
-    @strawberry.field
-    def feedback_stats(self) -> list[FeedbackStats]: return feedback_stats_list(self.block.feedback_stats)
+    def last_run_start_time(self) -> dt.datetime | None: return self.stats.max_start_time
 
     @strawberry.field
     def session_feedback_stats(self) -> list[FeedbackStats]: return feedback_stats_list(self.session_feedback)
