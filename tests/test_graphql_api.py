@@ -607,3 +607,18 @@ async def test_group_runs_entries_for_one_session_are_anded(api, worked):
         worked, filters=[{"sessionId": a, "filters": strings}])}))
     assert split == joined
     assert all(strings[1] in g["sessions"][0]["filter"] for g in split["groupRuns"]), split
+
+
+async def test_user_errors_are_not_logged_as_server_errors(api, worked, caplog):
+    """BAD_USER_INPUT and NOT_FOUND are the caller's: logged at INFO in one line, with no
+    traceback; nothing at ERROR."""
+    with caplog.at_level(logging.INFO):
+        bad = await api.graphql(GROUP, {"ds": str(worked.dataset_id), "input": group_input(worked, limit=0)})
+        missing = await api.graphql(GROUP, {"ds": str(uuid.uuid4()), "input": group_input(worked)})
+        syntax = await api.graphql("{ dataset(id: ")
+    assert [error_of(r)["extensions"]["code"] for r in (bad, missing, syntax)] == ["BAD_USER_INPUT"] * 1 + [
+        "NOT_FOUND", "BAD_USER_INPUT"]
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    refused = [r for r in caplog.records if r.name == "evalql.graphql"]
+    assert len(refused) == 3 and all(r.levelno == logging.INFO and r.exc_info is None for r in refused)
+    assert "Traceback" not in caplog.text

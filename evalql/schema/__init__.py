@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -24,16 +25,25 @@ MAX_TOKENS = 2000
 
 
 def _unexpected(error: GraphQLError) -> bool:
-    """Errors raised by resolvers that are not one of our coded errors are bugs: mask them."""
+    """Errors raised by resolvers that are not one of our coded errors are bugs: masked in
+    the answer, logged with their traceback for the operator."""
     code = (error.extensions or {}).get("code")
     if code in EXPECTED_CODES:
         return False
-    if error.original_error is None or error.path is None:
-        # Syntax, validation, limit and variable-coercion errors happen before any
-        # resolver runs (no path): their message is for the user.
-        return False
-    log.error("unexpected GraphQL error at %s", error.path, exc_info=error.original_error)
-    return True
+    # Syntax, validation, limit and variable-coercion errors happen before any resolver
+    # runs (no path): their message is for the user.
+    return error.original_error is not None and error.path is not None
+
+
+class EvalqlSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """The caller's mistakes are not the server's: INFO, one line, no traceback.
+        (Strawberry's default logs every error at ERROR with a traceback.)"""
+        for error in errors:
+            if _unexpected(error):
+                log.error("unexpected GraphQL error at %s", error.path, exc_info=error.original_error)
+            else:
+                log.info("GraphQL request refused: %s", error.message)
 
 
 class CodedMaskErrors(MaskErrors):
@@ -69,7 +79,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return EvalqlSchema(
         query=Query,
         extensions=extensions,
         # Serialise exactly as REST does (UTC "+00:00" with microseconds, decimal strings).
