@@ -5,7 +5,7 @@ Query code builds one dialect-neutral expression (`AsciiLower(Run.name)`, never
 when the statement compiles, and its docstring says why the two differ. Every value
 from a caller is a bound parameter created when the construct is built, so it is part
 of the statement's cache key and a cached compilation is reused with the new values;
-renderings only add constants.
+renderings add only constants, or render what the cache key already holds.
 
 The JSON walk of inputs/outputs is in `evalql.db.json_walk`, percentiles in
 `evalql.db.percentile`.
@@ -155,6 +155,10 @@ class JsonHasAnyOf(FunctionElement[bool]):
     PostgreSQL has the JSONB operator `?|` (any of these strings is an element); SQLite
     has none, so the member is expanded with json_each and its values compared. `key` is
     a fixed name of the caller's code, part of the statement's shape, not a value.
+
+    For positive use: where the member is missing, PostgreSQL's answer is NULL, SQLite's
+    false. (An object-valued member also differs: `?|` tests its keys, json_each its
+    values.)
     """
 
     name = "json_has_any_of"

@@ -41,11 +41,12 @@ class JsonMembers(FunctionElement[Any]):
     """Rows (key, value) of the members of the JSON document `source`; none unless it is
     an object.
 
-    SQLite's json_each expands objects and arrays alike and also yields each member's
-    type; PostgreSQL's jsonb_each takes objects only (it raises on anything else), so it
-    gets NULL, which expands to nothing, for every other document. Either way `source`
-    is cast to JSONB on PostgreSQL (a no-op for JSONB columns; JSON text columns become
-    comparable by value).
+    The two expanders take different documents: SQLite's json_each would expand an
+    array's elements too, PostgreSQL's jsonb_each raises on anything but an object. So
+    both are given NULL, which expands to nothing, unless `source` is an object. SQLite's
+    json_each also yields each member's type (a `type` column), PostgreSQL's jsonb_each
+    does not (see JsonNodeType). On PostgreSQL `source` is cast to JSONB (a no-op for
+    JSONB columns; JSON text columns become comparable by value).
     """
 
     name = "json_members"
