@@ -62,7 +62,7 @@ async def tricky(api) -> Records:
 
 async def runs_of(api, session_id, text: str) -> set[str]:
     async with api.db_sessions() as db:
-        cond = run_condition(text, db.bind.dialect.name)
+        cond = run_condition(text)
         ids = await db.scalars(select(Run.id).where(Run.workspace_id == api.workspace_id,
                                                     Run.session_id == uuid.UUID(str(session_id)), cond))
         return {str(i) for i in ids}

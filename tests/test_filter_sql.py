@@ -30,8 +30,7 @@ async def world(api):
 
 async def selected(api, text: str, scope: str | None = None) -> set[str]:
     async with api.db_sessions() as db:
-        dialect = db.bind.dialect.name
-        cond = run_condition(text, dialect) if scope is None else trace_condition(text, dialect, scope)
+        cond = run_condition(text) if scope is None else trace_condition(text, scope)
         ids = (await db.execute(select(Run.id).where(Run.workspace_id == api.workspace_id, cond))).scalars()
         return {fw.NAMES[i] for i in ids}
 
@@ -194,8 +193,7 @@ async def test_trace_and_tree_filter(api, world, scope, text, want):
 async def test_scopes_and_filter_combine(api, world):
     """All given filters AND together: filter=eq(run_type, 'llm') with tree_filter on the tool."""
     async with api.db_sessions() as db:
-        dialect = db.bind.dialect.name
-        cond = [run_condition('eq(run_type, "llm")', dialect), trace_condition('eq(run_type, "tool")', dialect, "tree")]
+        cond = [run_condition('eq(run_type, "llm")'), trace_condition('eq(run_type, "tool")', "tree")]
         ids = (await db.execute(select(Run.id).where(Run.workspace_id == api.workspace_id, *cond))).scalars()
         assert {fw.NAMES[i] for i in ids} == {"r2"}
 

@@ -87,7 +87,7 @@ def filter_problems(raw: Any, loc: Sequence[Any] = (), session_ids_name: str = "
 RunConditions = dict[uuid.UUID, list[ColumnElement[bool]]]
 
 
-def compile_filters(filters: SessionFilters | None, dialect: str) -> tuple[RunConditions, dict[uuid.UUID, list[str]]]:
+def compile_filters(filters: SessionFilters | None) -> tuple[RunConditions, dict[uuid.UUID, list[str]]]:
     """(conditions, strings) per session: the filter strings (already checked by
     `filter_problems`) compiled into SQL conditions on runs (spec §5.3 step 1), and the
     non-empty string lists themselves. Spellings of one session AND their lists."""
@@ -95,15 +95,15 @@ def compile_filters(filters: SessionFilters | None, dialect: str) -> tuple[RunCo
     for key, texts in (filters or {}).items():
         strings.setdefault(uuid.UUID(key), []).extend(texts)  # keys compare as UUIDs
     conditions = {
-        session_id: [run_condition(text, dialect, prefix=f"s{n}_{i}") for i, text in enumerate(texts)]
+        session_id: [run_condition(text, prefix=f"s{n}_{i}") for i, text in enumerate(texts)]
         for n, (session_id, texts) in enumerate(strings.items()) if texts
     }
     return conditions, {s: t for s, t in strings.items() if t}
 
 
-def to_query(dataset_id: uuid.UUID, request: GroupRequest, dialect: str) -> GroupQuery:
+def to_query(dataset_id: uuid.UUID, request: GroupRequest) -> GroupQuery:
     """The group query of a valid request."""
-    conditions, strings = compile_filters(request.filters, dialect)
+    conditions, strings = compile_filters(request.filters)
     return GroupQuery(
         dataset_id=dataset_id, session_ids=list(dict.fromkeys(request.session_ids)),
         group_by=request.group_by, metadata_key=request.metadata_key, offset=request.offset,

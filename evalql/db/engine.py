@@ -12,6 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from evalql.db.backend import is_sqlite
+
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -58,7 +60,7 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
         kwargs = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout,
                   "pool_pre_ping": True, **kwargs}
     engine = create_async_engine(url, **kwargs)
-    if engine.dialect.name == "sqlite":
+    if is_sqlite(engine):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 
@@ -102,7 +104,7 @@ class SerializedSession(AsyncSession):
 
     async def claim_writer(self) -> None:
         """Take this process's SQLite writer turn (no-op on PostgreSQL or if held)."""
-        if self._writer is not None or self.bind.dialect.name != "sqlite":
+        if self._writer is not None or not is_sqlite(self):
             return
         # Sibling resolvers of one request may write at once: one of them queues for the
         # session, the others wait for it (queuing twice would wait for ourselves).

@@ -12,6 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from evalql.db.backend import is_sqlite
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -62,7 +64,7 @@ async def ensure_schema(engine: AsyncEngine) -> None:
     state = await schema_state(engine)
     if state.up_to_date:
         return
-    if engine.dialect.name == "sqlite":
+    if is_sqlite(engine):
         await upgrade(engine)
         return
     where = engine.url.render_as_string(hide_password=True)

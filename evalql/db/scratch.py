@@ -16,6 +16,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy import Column, Index, MetaData, Select, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evalql.db.backend import is_postgresql
+
 
 @asynccontextmanager
 async def scratch_table(
@@ -28,7 +30,7 @@ async def scratch_table(
     await db.run_sync(lambda session: table.create(session.connection()))
     try:
         await db.execute(insert(table).from_select([c.name for c in columns], source))
-        if db.bind.dialect.name == "postgresql":
+        if is_postgresql(db):
             # Autovacuum never sees temporary tables: without statistics the planner
             # assumes a handful of rows and picks nested loops over thousands.
             await db.execute(text(f'ANALYZE "{table.name}"'))
@@ -36,7 +38,7 @@ async def scratch_table(
     except BaseException:
         # On PostgreSQL the failed statement aborted the transaction, and its rollback
         # removes the table; a DROP now would only replace the real error with another.
-        if db.bind.dialect.name != "postgresql":
+        if not is_postgresql(db):
             with suppress(Exception):
                 await db.run_sync(drop)
         raise

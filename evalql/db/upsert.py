@@ -12,14 +12,15 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evalql.db.backend import is_postgresql
+
 
 async def upsert(db: AsyncSession, model: Any, rows: list[dict[str, Any]], *, key: Sequence[str]) -> None:
     """Insert `rows`; a row whose `key` columns exist already replaces the stored values
     of the columns it carries (the key columns excepted)."""
     if not rows:
         return
-    dialect = db.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if is_postgresql(db) else sqlite.insert
     # One statement per distinct column set: each needs its own SET list.
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:

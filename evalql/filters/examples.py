@@ -32,14 +32,16 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
+from evalql.db.dialect import CodePointOrder
+from evalql.db.json_walk import JsonWalk, json_walk
 from evalql.db.models import Example, ExampleMetadata
 from evalql.filters import literals as lit_
 from evalql.filters.ast import Compare, Exists, Expr, Field, Has, In, Search
-from evalql.filters.dialect import contains_text, flattened
 from evalql.filters.errors import FilterError
+from evalql.filters.matching import canonical_number, contains_text
 from evalql.filters.runs import ORDERED, Entries, RunFilter, _op, _ordered, _texts_in
 from evalql.filters.syntax import parse
 from evalql.core.values import normalize
@@ -56,8 +58,8 @@ class ExampleFilter(RunFilter):
     Logical nodes and the §4.4 key/value binding (`conjunction`, `lone`,
     `entry_condition`) are the run compiler's; the fields are the §4.5 ones."""
 
-    def __init__(self, dialect: str, example: Any = Example, prefix: str = "x") -> None:
-        super().__init__(dialect, example, prefix)
+    def __init__(self, example: Any = Example, prefix: str = "x") -> None:
+        super().__init__(example, prefix)
 
     @property
     def example(self) -> Any:
@@ -135,26 +137,24 @@ class ExampleFilter(RunFilter):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return entries.exists(at, md.kind == "number", md.num.is_not(None), _ordered(md.num, c.op, value))
         if isinstance(value, str):
-            text = md.value.collate("C") if self.dialect == "postgresql" else md.value
-            return entries.exists(at, md.kind == "string", _ordered(text, c.op, value))
+            return entries.exists(at, md.kind == "string", _ordered(CodePointOrder(md.value), c.op, value))
         raise FilterError(f"{c.op}() on 'metadata.{key}' takes a number or a string, got "
                           f"{'null' if value is None else 'a boolean'}", c.value.offset)
 
-    def walk(self, field: Field):
+    def walk(self, field: Field) -> JsonWalk:
         column = self.example.inputs if field.name == "inputs" else self.example.outputs
-        return flattened(column, self.example, self.dialect, self.name("walk"))
+        return json_walk(column, self.example, self.name("walk"))
 
     def document_eq(self, c: Compare) -> ColumnElement[bool]:
         """`eq`/`neq` on `inputs.<path>` / `outputs.<path>`."""
         walk = self.walk(c.field)
         path = ".".join(c.field.path[1:])
-        nodes = select(1).select_from(walk.walk).where(walk.path == path)
+        nodes = select(1).select_from(walk.cte).where(walk.path == path)
         if c.value.value is None:
-            node = walk.walk.c
-            kind = func.jsonb_typeof(node.value) if self.dialect == "postgresql" else node.type
-            present = exists(nodes.where(kind != "null").correlate(self.example))
+            present = exists(nodes.where(walk.not_null()).correlate(self.example))
             return not_(present) if c.op == "eq" else present
-        equal = exists(nodes.where(walk.leaf(), walk.matches(normalize(c.value.value).text)).correlate(self.example))
+        text = normalize(c.value.value).text
+        equal = exists(nodes.where(walk.leaf(), walk.equals(text, canonical_number(text))).correlate(self.example))
         return equal if c.op == "eq" else not_(equal)
 
     def has(self, c: Has) -> ColumnElement[bool]:
@@ -178,7 +178,7 @@ class ExampleFilter(RunFilter):
         walk = self.walk(c.field)
         path = ".".join(c.field.path[1:])
         within = or_(walk.path == path, walk.path.startswith(path + ".", autoescape=True))
-        stmt = select(1).select_from(walk.walk).where(within, contains_text(walk.text(), needle, self.dialect))
+        stmt = select(1).select_from(walk.cte).where(within, contains_text(walk.string_value(), needle))
         return exists(stmt.correlate(self.example))
 
     def exists(self, c: Exists) -> ColumnElement[bool]:
@@ -203,24 +203,20 @@ def _json_object(c: Has) -> dict[str, Any]:
 
 # -- entry points ---------------------------------------------------------------------------
 
-def _dialect_of(scope_or_dialect: Any) -> str:
-    if isinstance(scope_or_dialect, str):
-        return scope_or_dialect
-    return scope_or_dialect.db.bind.dialect.name
-
-
-def example_condition(scope_or_dialect: Any, text_or_tree: str | Expr, *, example: Any = Example,
-                      prefix: str = "x") -> ColumnElement[bool]:
+def example_condition(text_or_tree: str | Expr, *, example: Any = Example, prefix: str = "x") -> ColumnElement[bool]:
     """The SQL condition on `example` of an example filter string (or tree); `FilterError`
-    if the string does not parse or uses a field or operator §4.5 does not allow."""
+    if the string does not parse or uses a field or operator §4.5 does not allow.
+    Dialect-neutral: it becomes SQLite's or PostgreSQL's SQL when its statement compiles."""
     tree = parse(text_or_tree) if isinstance(text_or_tree, str) else text_or_tree
-    return ExampleFilter(_dialect_of(scope_or_dialect), example, prefix).compile(tree)
+    return ExampleFilter(example, prefix).compile(tree)
 
 
 def validate_example_filter(text: str) -> Expr:
-    """Parse and check `text` against the example fields without a database."""
+    """Parse and check `text` against the example fields without a database (every
+    `FilterError` is raised while building the neutral expression, see
+    `validate_run_filter`)."""
     tree = parse(text)
-    ExampleFilter("sqlite").compile(tree)
+    ExampleFilter().compile(tree)
     return tree
 
 

@@ -7,9 +7,13 @@ are false on null.
 
 Key/value pairs (§4.4) are EXISTS over their entries: run metadata and example metadata
 from their normalised entry tables, feedback from the run's run-level feedback rows,
-inputs/outputs from a query-time walk of the JSON (`evalql.filters.dialect.flattened`).
+inputs/outputs from a query-time walk of the JSON (`evalql.db.json_walk`).
 Inside one `and(...)`, a positive key condition binds the pair's value (and score)
 conditions of that same `and` to one entry.
+
+The conditions are dialect-neutral: where SQLite and PostgreSQL differ, they hold named
+constructs (`evalql.db.dialect`, `evalql.db.json_walk`) that render each database's SQL
+when the statement compiles.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from sqlalchemy.orm import aliased
 
 from evalql.core.enums import RunType
 from evalql.core.values import THREAD_KEYS
+from evalql.db.dialect import JsonHasElement
+from evalql.db.json_walk import json_walk
 from evalql.db.models import ExampleMetadata, Feedback, Run, RunMetadata
 from evalql.filters import literals as lit_
 from evalql.filters.ast import And, Compare, Exists, Expr, Field, Has, In, Lit, Not, Or, Search
-from evalql.filters.dialect import canonical_number, contains_text, flattened, has_element
 from evalql.filters.errors import FilterError
+from evalql.filters.matching import canonical_number, contains_text
 from evalql.filters.syntax import parse
 from evalql.core.values import normalize
 
@@ -111,10 +117,10 @@ def feedback_labels(text: str) -> list[str]:
 
 
 class RunFilter:
-    """Compiles trees over `run` (the `Run` entity or an alias of it) for one dialect."""
+    """Compiles trees over `run` (the `Run` entity or an alias of it)."""
 
-    def __init__(self, dialect: str, run: Any = Run, prefix: str = "f") -> None:
-        self.dialect, self.run, self.prefix = dialect, run, prefix
+    def __init__(self, run: Any = Run, prefix: str = "f") -> None:
+        self.run, self.prefix = run, prefix
         self._names = itertools.count(1)
 
     def name(self, what: str) -> str:
@@ -221,10 +227,10 @@ class RunFilter:
                            lambda texts: _texts_in(fb.value_label, [t for x in texts for t in feedback_labels(x)]),
                            score=fb.score, correlate=run)
         column = run.inputs if pair == "input" else run.outputs
-        walk = flattened(column, run, self.dialect, self.name("walk"))
-        return Entries(walk.walk, [walk.leaf()], walk.path,
-                       lambda texts: or_(*[walk.matches(t) for t in texts]) if texts else false(), correlate=run,
-                       text=walk.text())
+        walk = json_walk(column, run, self.name("walk"))
+        return Entries(walk.cte, [walk.leaf()], walk.path,
+                       lambda texts: or_(*[walk.equals(t, canonical_number(t)) for t in texts]) if texts else false(),
+                       correlate=run, text=walk.string_value())
 
     # -- plain fields --------------------------------------------------------------------
 
@@ -287,7 +293,7 @@ class RunFilter:
         self.plain(c.field)
         if c.field.name != "tags":
             raise FilterError(f"has() is not allowed on field '{c.field.name}'", c.offset)
-        return has_element(self.run.tags, lit_.as_text(c.value, "tags"), self.dialect)
+        return JsonHasElement(self.run.tags, lit_.as_text(c.value, "tags"))
 
     def search(self, c: Search) -> ColumnElement[bool]:
         needle = lit_.as_text(c.value, "search")
@@ -295,14 +301,12 @@ class RunFilter:
             self.plain(c.field)
             if c.field.name not in SEARCHABLE:
                 raise FilterError(f"search() is not allowed on field '{c.field.name}'", c.offset)
-            return contains_text(getattr(self.run, c.field.name), needle, self.dialect)
-        parts = [contains_text(self.run.name, needle, self.dialect),
-                 contains_text(self.run.error, needle, self.dialect)]
+            return contains_text(getattr(self.run, c.field.name), needle)
+        parts = [contains_text(self.run.name, needle), contains_text(self.run.error, needle)]
         for pair in ("input", "output"):
             entries = self.entries(pair)
             assert entries.text is not None
-            parts.append(entries.exists(or_(contains_text(entries.key, needle, self.dialect),
-                                            contains_text(entries.text, needle, self.dialect))))
+            parts.append(entries.exists(or_(contains_text(entries.key, needle), contains_text(entries.text, needle))))
         return or_(*parts)
 
     def exists(self, c: Exists) -> ColumnElement[bool]:
@@ -338,27 +342,32 @@ def _python_ordered(left: Any, op: str, right: Any) -> bool:
 
 # -- entry points ---------------------------------------------------------------------------
 
-def run_condition(text_or_tree: str | Expr, dialect: str, *, run: Any = Run, prefix: str = "f") -> ColumnElement[bool]:
-    """The SQL condition on `run` of a filter string (or tree); `FilterError` if invalid."""
+def run_condition(text_or_tree: str | Expr, *, run: Any = Run, prefix: str = "f") -> ColumnElement[bool]:
+    """The SQL condition on `run` of a filter string (or tree); `FilterError` if invalid.
+    Dialect-neutral: it becomes SQLite's or PostgreSQL's SQL when its statement compiles."""
     tree = parse(text_or_tree) if isinstance(text_or_tree, str) else text_or_tree
-    return RunFilter(dialect, run, prefix).compile(tree)
+    return RunFilter(run, prefix).compile(tree)
 
 
 def validate_run_filter(text: str) -> Expr:
-    """Parse and check `text` against the run fields without a database (validateFilter)."""
+    """Parse and check `text` against the run fields without a database (validateFilter).
+
+    Every `FilterError` is raised while the tree is turned into its (dialect-neutral)
+    expression, so building that expression and dropping it is the whole check; nothing
+    is compiled to SQL."""
     tree = parse(text)
-    RunFilter("sqlite").compile(tree)
+    RunFilter().compile(tree)
     return tree
 
 
-def trace_condition(text_or_tree: str | Expr, dialect: str, scope: str, *, run: Any = Run,
+def trace_condition(text_or_tree: str | Expr, scope: str, *, run: Any = Run,
                     prefix: str = "t") -> ColumnElement[bool]:
     """Spec §4.6 scopes of a run query: `trace_filter` must hold for the root run of the
     candidate's trace, `tree_filter` for at least one run of it."""
     if scope not in ("trace", "tree"):
         raise ValueError(scope)
     other = aliased(Run, name=f"{prefix}_{scope}_run")
-    condition = run_condition(text_or_tree, dialect, run=other, prefix=f"{prefix}_{scope}")
+    condition = run_condition(text_or_tree, run=other, prefix=f"{prefix}_{scope}")
     where = [other.workspace_id == run.workspace_id, other.trace_id == run.trace_id, condition]
     if scope == "trace":
         where.append(other.is_root.is_(True))

@@ -18,6 +18,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evalql.db.backend import is_postgresql
+
 LOCK_NAMESPACE = 0x65766C71  # "evlq": keeps evalql's advisory locks apart from other users'
 
 
@@ -29,7 +31,9 @@ def advisory_key(workspace_id: uuid.UUID) -> int:
 async def ingest_transaction(db: AsyncSession, workspace_id: uuid.UUID) -> AsyncIterator[None]:
     """Holds the ingest lock for the body of the `async with`, which starts the
     transaction (no write before it) and commits it or leaves it to be rolled back."""
-    if db.bind.dialect.name == "postgresql":
+    # Different statements on each database (not one statement spelled differently),
+    # so the choice is made here through `is_postgresql`.
+    if is_postgresql(db):
         await db.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"),
                          {"ns": LOCK_NAMESPACE, "key": advisory_key(workspace_id)})
         yield

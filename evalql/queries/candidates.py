@@ -122,8 +122,3 @@ def intersection(members: CTE) -> CTE:
 def group_of(row: object) -> GroupIdentity:
     return GroupIdentity(int(row.is_text), row.value)  # type: ignore[attr-defined]
 
-
-def ordered_text(column: ColumnElement[str], dialect_name: str) -> ColumnElement[str]:
-    """Unicode code-point order: SQLite's BINARY collation already is; PostgreSQL needs "C"."""
-    return column.collate("C") if dialect_name == "postgresql" else column
-

@@ -15,12 +15,14 @@ from sqlalchemy import Column, ColumnElement, Table, case, func, select, tuple_
 from sqlalchemy.sql import FromClause
 
 from evalql.db.bounds import MAX_OFFSET
+from evalql.db.backend import is_postgresql
+from evalql.db.dialect import CodePointOrder
 from evalql.db.models import Example, Feedback, Run
 from evalql.db.tenant import Tenant, readable
 from evalql.db.scratch import scratch_table
 from evalql.filters.render import group_filter, session_filter
 from evalql.queries import feedback_stats as fbs
-from evalql.queries.candidates import GroupQuery, candidates, group_members, group_of, intersection, ordered_text
+from evalql.queries.candidates import GroupQuery, candidates, group_members, group_of, intersection
 from evalql.queries.results import (
     ExampleWithRuns, Group, GroupIdentity, RunSetStats, RunWithFeedback, SessionInGroup,
 )
@@ -38,12 +40,11 @@ GROUP_SESSION = ("is_text", "value", "session_id")
 async def page_of_groups(tenant: Tenant, query: GroupQuery, members: FromClause) -> list[tuple[GroupIdentity, int]]:
     """Groups with a non-empty E(g), numbers first then strings, sliced by offset/limit."""
     examples = intersection(members)
-    dialect = tenant.db.bind.dialect.name
     stmt = (
         select(examples.c.is_text, examples.c.value, func.count().label("example_count"))
         .group_by(examples.c.is_text, examples.c.value)
         .order_by(examples.c.is_text, *numeric_order(examples.c.num, examples.c.value),
-                  ordered_text(examples.c.value, dialect))
+                  CodePointOrder(examples.c.value))
         .offset(min(query.offset, MAX_OFFSET)).limit(query.limit)
     )
     return [(group_of(row), row.example_count) for row in await tenant.db.execute(stmt)]
@@ -61,9 +62,11 @@ def numeric_order(num: ColumnElement[float], text: ColumnElement[str]) -> list[C
 async def run_group_query(tenant: Tenant, query: GroupQuery, sessions: dict[uuid.UUID, SessionRow]) -> list[Group]:
     found = candidates(tenant, query)
     columns = [Column(c.name, c.type) for c in found.selected_columns]
-    # SQLite aggregates and joins along these indexes. PostgreSQL hashes instead, and
-    # must not index `value`: a metadata value can exceed its ~2.7 kB index-row limit.
-    by_group = ("is_text", "value", "example_id") if tenant.db.bind.dialect.name == "sqlite" else ("example_id",)
+    # Which indexes a scratch table gets is a choice of statements to run, not an SQL
+    # expression, so it asks `is_postgresql`. SQLite aggregates and joins along these
+    # indexes. PostgreSQL hashes instead, and must not index `value`: a metadata value
+    # can exceed its ~2.7 kB index-row limit.
+    by_group = ("example_id",) if is_postgresql(tenant.db) else ("is_text", "value", "example_id")
     async with (
         scratch_table(tenant.db, "evalql_candidates", columns, found, indexes=[by_group]) as cand,
         scratch_table(tenant.db, "evalql_group_runs", [Column(c.name, c.type) for c in found.selected_columns],

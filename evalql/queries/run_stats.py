@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.sql import FromClause
 
 from evalql.db.models import Run
-from evalql.db.percentile import percentiles
+from evalql.db.percentile import Percentiles
 from evalql.db.tenant import Tenant
 from evalql.queries.results import RunSetStats
 
@@ -58,10 +58,9 @@ async def stats_by_partition(tenant: Tenant, source: FromClause, partition: Sequ
 async def latency_percentiles(tenant: Tenant, source: FromClause, partition: Sequence[str], *, first_token: bool
                               ) -> dict[tuple, dict[str, float]]:
     """p50/p99 of latency (and of first-token latency) per partition of a run set."""
-    dialect = tenant.db.bind.dialect.name
     out: dict[tuple, dict[str, float]] = {}
     for name in ["latency"] + (["first_token"] if first_token else []):
-        for row in await tenant.db.execute(percentiles(source, partition, name, (0.5, 0.99), dialect)):
+        for row in await tenant.db.execute(Percentiles(source, partition, name, (0.5, 0.99))):
             found = out.setdefault(tuple(row[:len(partition)]), {})
             found[f"{name}_p50"], found[f"{name}_p99"] = row.p0, row.p1
     return out

@@ -81,8 +81,8 @@ def sort_problems(raw: Any) -> list[Problem]:
     return out
 
 
-def to_query(dataset_id: uuid.UUID, body: DatasetRunsBody, dialect: str) -> DatasetRunsQuery:
-    conditions, _ = compile_filters(body.filters, dialect)
+def to_query(dataset_id: uuid.UUID, body: DatasetRunsBody) -> DatasetRunsQuery:
+    conditions, _ = compile_filters(body.filters)
     sort = None
     if body.sort_params is not None:
         order = body.sort_params.get("sort_order", SortOrder.DESC)
@@ -97,7 +97,7 @@ async def dataset_runs_route(request: Request) -> Response:
     async with request_tenant(request) as tenant:
         dataset_id, problems = parse_path_uuid(request.path_params["dataset_id"], "dataset_id")
         body = await json_body(request, DatasetRunsBody, body_filter_problems, sort_problems, found=problems)
-        query = to_query(dataset_id, body, tenant.db.bind.dialect.name)  # type: ignore[arg-type]
+        query = to_query(dataset_id, body)  # type: ignore[arg-type]
         examples = await answer_dataset_runs(tenant, query)
         return json_response([example_with_runs_json(e, body.preview) for e in examples])
 

@@ -161,7 +161,7 @@ async def list_route(request: Request) -> Response:
         raw_filter = request.query_params.getlist("filter")
         if raw_filter and raw_filter[-1].strip():
             try:
-                condition = example_condition(tenant, raw_filter[-1])
+                condition = example_condition(raw_filter[-1])
             except FilterError as exc:
                 problems.append(problem(["query", "filter"], exc.message, "value_error", raw_filter[-1]))
         if query is None or problems:
@@ -177,7 +177,7 @@ async def list_route(request: Request) -> Response:
         if query.id:
             stmt = stmt.where(Example.id.in_(query.id))
         if query.splits:
-            stmt = stmt.where(in_any_split(tenant, query.splits))
+            stmt = stmt.where(in_any_split(query.splits))
         if query.metadata:
             stmt = stmt.where(*metadata_contains(tenant, query.metadata))
         if condition is not None:

@@ -28,7 +28,7 @@ async def group_runs_route(request: Request) -> Response:
         # Spec §5.2: after authentication, the path and the body are checked together.
         dataset_id, problems = parse_path_uuid(request.path_params["dataset_id"], "dataset_id")
         body = await json_body(request, group_request, found=problems)
-        query = to_query(dataset_id, body, tenant.db.bind.dialect.name)  # type: ignore[arg-type]
+        query = to_query(dataset_id, body)  # type: ignore[arg-type]
         groups = await answer_group_query(tenant, query)
         return json_response({"groups": [group_json(g, query.preview) for g in groups]})
 

@@ -116,7 +116,7 @@ class RunsQueryBody(BaseModel):
         return None
 
 
-def conditions(body: RunsQueryBody, dialect: str) -> list[ColumnElement[bool]]:
+def conditions(body: RunsQueryBody) -> list[ColumnElement[bool]]:
     """The body's filter arguments as conditions on `Run`, all AND-ed."""
     if body.id:
         return [Run.id.in_(body.id)]  # ids win: every other filter argument is ignored
@@ -140,11 +140,11 @@ def conditions(body: RunsQueryBody, dialect: str) -> list[ColumnElement[bool]]:
     if body.end_time is not None:  # spec: runs *starting* at or before end_time
         found.append(Run.start_time <= derive.parse_timestamp(body.end_time))
     if body.filter is not None:
-        found.append(run_condition(body.filter, dialect, prefix="q"))
+        found.append(run_condition(body.filter, prefix="q"))
     if body.trace_filter is not None:
-        found.append(trace_condition(body.trace_filter, dialect, "trace"))
+        found.append(trace_condition(body.trace_filter, "trace"))
     if body.tree_filter is not None:
-        found.append(trace_condition(body.tree_filter, dialect, "tree"))
+        found.append(trace_condition(body.tree_filter, "tree"))
     if body.execution_order is not None and body.execution_order != 1:
         # Every run's execution_order is 1 (§2.4, §4.3): 1 matches all, any other none.
         found.append(false())
@@ -173,7 +173,7 @@ async def query_route(request: Request) -> Response:
     async with request_tenant(request) as tenant:
         body: RunsQueryBody = await json_body(request, RunsQueryBody)
         fields = selected_fields(body.select)
-        query = RunQuery(conditions=conditions(body, tenant.db.bind.dialect.name), order=body.order.value,
+        query = RunQuery(conditions=conditions(body), order=body.order.value,
                          after=body.cursor, limit=min(body.limit, MAX_LIMIT), skip_columns=unneeded_columns(fields))
         runs, next_page = await page_of_runs(tenant, query)
         rows = await related_rows(tenant, runs, fields)

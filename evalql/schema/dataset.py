@@ -58,11 +58,11 @@ class Dataset:
                                                      models.Example.deleted_at.is_(None))
         if filter:
             try:
-                stmt = stmt.where(example_condition(tenant, filter))
+                stmt = stmt.where(example_condition(filter))
             except FilterError as exc:
                 raise BadUserInput(f"filter: {exc.message}") from None
         if splits:
-            stmt = stmt.where(in_any_split(tenant, splits))
+            stmt = stmt.where(in_any_split(splits))
         return await keyset_page(tenant, stmt, models.Example.created_at, models.Example.id,
                                  first=first, after=after, descending=False, node=lambda r: Example(row=r))
 

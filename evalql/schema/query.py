@@ -73,7 +73,7 @@ class Query:
 
     @strawberry.field(description="The group query of spec §5: REST group/runs, typed.")
     async def group_runs(self, info: Info, dataset_id: uuid.UUID, input: GroupRunsInput) -> list[ExampleGroupWithSessions]:
-        query = to_query(dataset_id, input.request(), info.context.tenant.db.bind.dialect.name)
+        query = to_query(dataset_id, input.request())
         try:
             groups = await answer_group_query(info.context.tenant, query)
         except NotFoundError as exc:

@@ -28,10 +28,10 @@ if TYPE_CHECKING:
     from evalql.schema.dataset import Dataset
 
 
-def compiled_filter(text: str, dialect: str):
+def compiled_filter(text: str):
     """A run filter argument as SQL, or BAD_USER_INPUT with the words of spec §4.7."""
     try:
-        return run_condition(text, dialect)
+        return run_condition(text)
     except FilterError as exc:
         raise BadUserInput(f"filter: {exc.message}") from None
 
@@ -79,7 +79,7 @@ class Session:
     async def stats(self, info: Info, filter: str | None = None) -> "SessionStats":
         if filter:
             tenant = info.context.tenant
-            condition = compiled_filter(filter, tenant.db.bind.dialect.name)
+            condition = compiled_filter(filter)
             found = (await stats_for_sessions(tenant, [self.row.id], [condition]))[self.row.id]
             shown = f"and(eq(is_root, true), {filter})"
         else:
@@ -93,7 +93,7 @@ class Session:
                    is_root: bool | None = None) -> Connection[Run]:
         stmt = readable(info.context.tenant, models.Run).where(models.Run.session_id == self.row.id)
         if filter:
-            stmt = stmt.where(compiled_filter(filter, info.context.tenant.db.bind.dialect.name))
+            stmt = stmt.where(compiled_filter(filter))
         if is_root is not None:
             stmt = stmt.where(models.Run.is_root.is_(is_root))
         return await keyset_page(info.context.tenant, stmt, models.Run.start_time, models.Run.id,
