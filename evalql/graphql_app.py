@@ -31,7 +31,7 @@ def _error(status: int, message: str, code: str) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-class EvalqlGraphQL(GraphQL):
+class EvalqlGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
         tenant: Tenant = request.scope["evalql.tenant"]
         return Context(tenant=tenant, loaders=Loaders(tenant), request=request, response=response)

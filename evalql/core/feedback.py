@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
-from evalql.core.fields import JsonObject, Text, Timestamp, bounded_text, without_nul
+from evalql.core.fields import FeedbackKey, JsonObject, Text, Timestamp, without_nul
 from evalql.core.json import nesting_problems
 from evalql.core.problems import Problem, problem, problems_from
 
@@ -115,7 +115,7 @@ TARGET_MESSAGE = "Value error, at least one of run_id, trace_id or session_id is
 class FeedbackCreate(BaseModel):
     """The create body of spec §7.6. Unknown fields (`extend_trace_retention`, ...) are ignored."""
 
-    key: bounded_text(1, 180)
+    key: FeedbackKey
     id: uuid.UUID | None = None
     run_id: uuid.UUID | None = None
     trace_id: uuid.UUID | None = None
@@ -182,6 +182,6 @@ class FeedbackPatch(BaseModel):
 
     def changes(self) -> dict[str, Any]:
         out = {name: getattr(self, name) for name in self.model_fields_set}
-        if out.get("feedback_config") is not None:
-            out["feedback_config"] = self.feedback_config.stored()  # type: ignore[union-attr]
+        if "feedback_config" in out and self.feedback_config is not None:
+            out["feedback_config"] = self.feedback_config.stored()
         return out

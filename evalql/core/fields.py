@@ -50,7 +50,7 @@ def utc_timestamp(value: dt.datetime) -> dt.datetime:
     """Naive means UTC (spec §1.5); an offset that moves the value out of datetime's range is
     a validation error, not an overflow inside the database layer."""
     try:
-        return derive.parse_timestamp(value)  # type: ignore[return-value]
+        return derive.parse_timestamp(value)
     except OverflowError:
         raise ValueError("timestamp is out of range once converted to UTC") from None
 
@@ -62,15 +62,17 @@ def _not_bool(value: Any) -> Any:
     return value
 
 
+NO_NUL = AfterValidator(without_nul)
 Int = Annotated[int, BeforeValidator(_not_bool)]
-Text = Annotated[str, AfterValidator(without_nul)]
+Text = Annotated[str, NO_NUL]
 
-
-def bounded_text(min_length: int = 0, max_length: int | None = None) -> Any:
-    """Text with a length range. The length constraint comes first, so a too-short value
-    is pydantic's `string_too_short` (constraints after a validator report `too_short`)."""
-    return Annotated[str, Field(min_length=min_length, max_length=max_length), AfterValidator(without_nul)]
-JsonObject = Annotated[dict[str, Any], AfterValidator(without_nul)]
+# Texts with a length range. The length constraint comes before the NUL check, so a too-short
+# value is pydantic's `string_too_short` (constraints after a validator report `too_short`).
+Name = Annotated[str, Field(min_length=1, max_length=255), NO_NUL]  # datasets, sessions
+RunName = Annotated[str, Field(min_length=1, max_length=4096), NO_NUL]
+FeedbackKey = Annotated[str, Field(min_length=1, max_length=180), NO_NUL]
+TraceTier = Annotated[str, Field(max_length=32), NO_NUL]  # the column's width
+JsonObject = Annotated[dict[str, Any], NO_NUL]
 Timestamp = Annotated[dt.datetime, AfterValidator(utc_timestamp)]
 Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
 Limit = Annotated[int, Field(ge=1, le=100)]

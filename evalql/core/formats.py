@@ -32,6 +32,12 @@ def format_cost(value: Decimal | None) -> str | None:
     return "0" if text in ("-0", "") else text
 
 
+def metadata_of(extra: Any) -> dict[str, Any]:
+    """`extra.metadata` of a run or a session, `{}` when absent (spec §2.3, §2.4)."""
+    metadata = extra.get("metadata") if isinstance(extra, dict) else None
+    return metadata or {}
+
+
 def session_extra(session: TracerSession) -> dict[str, Any]:
     """`extra` as the SDK expects it: always an object, with `metadata` at least."""
     return session.extra if session.extra is not None else {"metadata": {}}

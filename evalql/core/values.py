@@ -53,16 +53,16 @@ def normalize(value: Any) -> NormalizedValue:
 GroupKey = str | int | float
 
 
-def group_key(kind: str, text: str) -> GroupKey | None:
-    """The REST `group_key` of a stored normalised value (spec §5.3 step 3)."""
-    if kind == "null":
-        return None
-    if kind == "number":
-        try:
-            return int(text)
-        except ValueError:
-            return float(text)
-    return text
+def group_key(is_text: bool, text: str) -> GroupKey:
+    """The REST `group_key` of a group's stored normalised value (spec §5.3 step 3): the
+    text of strings (and booleans and JSON), the number of numbers. Null values form no
+    group."""
+    if is_text:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 def value_label(value: Any) -> str | None:

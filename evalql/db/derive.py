@@ -7,9 +7,15 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 
+@overload
+def parse_timestamp(value: None) -> None: ...
+@overload
+def parse_timestamp(value: dt.datetime | str) -> dt.datetime: ...
+@overload
+def parse_timestamp(value: Any) -> dt.datetime | None: ...
 def parse_timestamp(value: Any) -> dt.datetime | None:
     """Any ISO-8601 date-time (or datetime); naive means UTC (spec §1.5)."""
     if value is None:
@@ -46,7 +52,7 @@ def first_token_time(explicit: dt.datetime | None, events: Any) -> dt.datetime |
     if explicit is not None:
         return explicit
     times = [
-        parse_timestamp(event.get("time"))
+        parse_timestamp(str(event["time"]))
         for event in events or []
         if isinstance(event, dict) and event.get("name") == "new_token" and event.get("time")
     ]

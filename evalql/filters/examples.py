@@ -102,9 +102,9 @@ class ExampleFilter(RunFilter):
         if len(field.path) > 1:
             if name == "metadata":
                 return self.metadata_entry(c, field.path[1])
-            if op not in ("eq", "neq"):
+            if not isinstance(c, Compare) or op not in ("eq", "neq"):
                 raise FilterError(f"{op}() is not allowed on field '{'.'.join(field.path)}'", c.offset)
-            return self.document_eq(c)  # type: ignore[arg-type]
+            return self.document_eq(c)
         allowed = ("eq", "neq", "in") if name == "id" else ORDERED if name in TIMESTAMPS else ()
         if op not in allowed:
             hint = f"; use {name}.<key>" if name in DOTTED else ""

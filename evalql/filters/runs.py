@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, exists, false, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
 from evalql.core.enums import RunType
@@ -91,9 +91,9 @@ class Entries:
 
     source: Any
     where: list[ColumnElement[bool]]
-    key: ColumnElement[str]
+    key: SQLColumnExpression[str]
     match: Callable[[list[str]], ColumnElement[bool]]
-    score: ColumnElement[float] | None = None
+    score: SQLColumnExpression[float | None] | None = None
     correlate: Any = None
     text: ColumnElement[str] | None = None  # string values, for search (inputs/outputs)
 
@@ -102,7 +102,7 @@ class Entries:
         return exists(stmt.correlate(self.correlate))
 
 
-def _texts_in(column: ColumnElement[str], texts: list[str]) -> ColumnElement[bool]:
+def _texts_in(column: SQLColumnExpression[Any], texts: list[str]) -> ColumnElement[bool]:
     return column.in_(texts) if texts else false()
 
 
@@ -328,7 +328,7 @@ def _positive(c: Compare | In) -> bool:
 def _op(expr: Expr) -> str:
     if isinstance(expr, Compare):
         return expr.op
-    return {In: "in", Has: "has", Search: "search", Exists: "exists"}.get(type(expr), "?")  # type: ignore[arg-type]
+    return {In: "in", Has: "has", Search: "search", Exists: "exists"}.get(type(expr), "?")
 
 
 def _ordered(column: Any, op: str, value: Any) -> ColumnElement[bool]:

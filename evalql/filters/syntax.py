@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from evalql.filters.ast import (
+    LiteralValue,
     COMPARISONS, FUNCTIONS, And, Compare, Exists, Expr, Field, Has, In, Lit, Not, Or, Search,
 )
 from evalql.filters.errors import MAX_DEPTH, MAX_LENGTH, MAX_PREDICATES, FilterError
@@ -24,7 +25,7 @@ KEYWORDS = {"true": True, "false": False, "null": None}
 @dataclass(frozen=True, slots=True)
 class Token:
     kind: str  # ident | string | number | punct | end
-    value: object
+    value: LiteralValue  # the name, text or number; None at the end
     offset: int
     text: str
 
@@ -48,10 +49,10 @@ def tokenize(text: str) -> list[Token]:
             if match is None or (match.end() < n and (text[match.end()].isalnum() or text[match.end()] == "_")):
                 raise FilterError(f"invalid number {_shown(text, i)}", i)
             raw = match.group()
-            value: int | float = float(raw) if (match.group(1) or match.group(2)) else int(raw)
-            if isinstance(value, float) and value in (float("inf"), float("-inf")):
+            number: int | float = float(raw) if (match.group(1) or match.group(2)) else int(raw)
+            if isinstance(number, float) and number in (float("inf"), float("-inf")):
                 raise FilterError(f"number {raw} is out of range", i)
-            out.append(Token("number", value, i, raw))
+            out.append(Token("number", number, i, raw))
             i = match.end()
         else:
             match = _IDENT.match(text, i)
@@ -64,7 +65,7 @@ def tokenize(text: str) -> list[Token]:
 
 
 def _string(text: str, start: int) -> tuple[str, int]:
-    quote, i, parts = text[start], start + 1, []
+    quote, i, parts = text[start], start + 1, list[str]()
     while i < len(text):
         ch = text[i]
         if ch == quote:
@@ -179,7 +180,7 @@ class _Parser:
         tok = self.tok
         if tok.kind in ("string", "number"):
             self.take()
-            return Lit(tok.value, tok.offset)  # type: ignore[arg-type]
+            return Lit(tok.value, tok.offset)
         if tok.kind == "ident" and tok.value in KEYWORDS:
             self.take()
             return Lit(KEYWORDS[str(tok.value)], tok.offset)

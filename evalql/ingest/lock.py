@@ -42,6 +42,6 @@ async def ingest_transaction(db: AsyncSession, workspace_id: uuid.UUID) -> Async
     raw = await (await db.connection()).get_raw_connection()
     # The sqlite3 module opens a transaction only at the first INSERT/UPDATE/DELETE,
     # so after the request's reads (authentication) none is open yet.
-    if not raw.driver_connection.in_transaction:
+    if raw.driver_connection is None or not raw.driver_connection.in_transaction:
         await db.execute(text("BEGIN IMMEDIATE"))
     yield

@@ -4,9 +4,13 @@ python-multipart into named parts; the part names are interpreted in `wire.py`."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from evalql.core.problems import InvalidInput
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+
+if TYPE_CHECKING:  # the library declares its callback types for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 
 
@@ -29,7 +33,7 @@ class _Collector:
     header_value: bytes = b""
     ended: bool = False
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self.part_begin, "on_part_data": self.part_data, "on_part_end": self.part_end,
             "on_header_field": self.field_data, "on_header_value": self.value_data,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from evalql.core.enums import RunType
 from evalql.core.problems import Problem, problems_from
-from evalql.core.fields import JsonObject, Text, Timestamp, bounded_text, without_nul
+from evalql.core.fields import JsonObject, Text, Name, RunName, Timestamp, without_nul
 
 MAX_TOKENS = 2**31 - 1  # the token columns are 32-bit integers on PostgreSQL
 # Costs are summed as integers of 1e-12 in 64 bits; a per-run bound keeps the sums of
@@ -33,7 +33,7 @@ class RunRecord(BaseModel):
     accepted and ignored (status is always derived); unknown fields are ignored."""
 
     id: uuid.UUID
-    name: bounded_text(1, 4096) | None = None
+    name: RunName | None = None
     run_type: RunType | None = None
     start_time: Timestamp | None = None
     end_time: Timestamp | None = None
@@ -48,7 +48,7 @@ class RunRecord(BaseModel):
     trace_id: uuid.UUID | None = None
     dotted_order: Annotated[str, Field(max_length=65_536)] | None = None
     session_id: uuid.UUID | None = None
-    session_name: bounded_text(1, 255) | None = None
+    session_name: Name | None = None
     reference_example_id: uuid.UUID | None = None
     first_token_time: Timestamp | None = None
     prompt_tokens: Tokens | None = None

@@ -12,7 +12,7 @@ K = TypeVar("K")
 R = TypeVar("R")
 
 
-class TenantLoader(DataLoader, Generic[K, R]):  # type: ignore[type-arg]
+class TenantLoader(DataLoader, Generic[K, R]):
     def __init__(self, tenant: Tenant) -> None:
         super().__init__()
         self.tenant = tenant

@@ -18,5 +18,5 @@ class ChildRunsByParent(TenantLoader[Key, Result]):
         stmt = readable(self.tenant, Run).where(Run.parent_run_id.in_(keys)).order_by(Run.start_time, Run.id)
         found: defaultdict[Key, Result] = defaultdict(list)
         for run in await self.tenant.db.scalars(stmt):
-            found[run.parent_run_id].append(run)  # type: ignore[index]
+            found[run.parent_run_id].append(run)
         return [found[key] for key in keys]

@@ -22,7 +22,7 @@ class RootRunsByExample(TenantLoader[Key, Result]):
                 .order_by(Run.start_time, Run.id))
         by_example: defaultdict[uuid.UUID, list[Run]] = defaultdict(list)
         for run in await self.tenant.db.scalars(stmt):
-            by_example[run.reference_example_id].append(run)  # type: ignore[index]
+            by_example[run.reference_example_id].append(run)
         out = []
         for example, wanted in keys:
             position = {s: i for i, s in enumerate(wanted)}

@@ -110,7 +110,7 @@ def group_members(cand: FromClause) -> Select:
     )
 
 
-def intersection(members: CTE) -> CTE:
+def intersection(members: FromClause) -> CTE:
     """E(g): the distinct examples of R(g)."""
     return (
         select(members.c.is_text, members.c.value, members.c.example_id, func.min(members.c.num).label("num"))

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, Select, func, select
 
 from evalql.db.bounds import MAX_OFFSET
 from evalql.db.models import Example, Feedback, Run
@@ -71,7 +71,7 @@ async def page_of_examples(tenant: Tenant, query: DatasetRunsQuery) -> list[Exam
         .join(examples, examples.c.example_id == Example.id)
         .where(Example.dataset_id == query.dataset_id, Example.deleted_at.is_(None))
     )
-    order: list[ColumnElement[Any]] = [Example.created_at, Example.id]
+    order: list[SQLColumnExpression[Any]] = [Example.created_at, Example.id]
     if query.sort is not None:
         scores = (
             readable(tenant, Feedback, ran.c.example_id, func.avg(Feedback.score).label("score"))
@@ -96,5 +96,5 @@ async def runs_of_examples(tenant: Tenant, query: DatasetRunsQuery, example_ids:
     runs.sort(key=comparison_order(query.session_ids))
     out: dict[uuid.UUID, list[RunWithFeedback]] = defaultdict(list)
     for run in runs:
-        out[run.reference_example_id].append(details[run.id])  # type: ignore[index]
+        out[run.reference_example_id].append(details[run.id])
     return out

@@ -44,8 +44,8 @@ class Partial:
             delta = other.mean - self.mean
             self.m2 += other.m2 + delta * delta * self.n * other.n / n
             self.mean += delta * other.n / n
-            self.min = other.min if self.min is None else min(self.min, other.min)  # type: ignore[type-var]
-            self.max = other.max if self.max is None else max(self.max, other.max)  # type: ignore[type-var]
+            self.min = other.min if self.min is None or other.min is None else min(self.min, other.min)
+            self.max = other.max if self.max is None or other.max is None else max(self.max, other.max)
         self.n = n
         self.entries += other.entries
         self.errors += other.errors

@@ -97,8 +97,8 @@ async def _answer(tenant: Tenant, query: GroupQuery, sessions: dict[uuid.UUID, S
 
     groups = []
     for identity, example_count in page:
-        key = group_key("string" if identity.is_text else "number", identity.value)
-        gfilter = group_filter(query.group_by.value, query.metadata_key, key)  # type: ignore[arg-type]
+        key = group_key(bool(identity.is_text), identity.value)
+        gfilter = group_filter(query.group_by.value, query.metadata_key, key)
         in_group: list[SessionInGroup] = []
         session_parts, feedback_parts = [], []
         for session_id in query.session_ids:  # S(g) in request order

@@ -53,7 +53,7 @@ async def feedbacks_by_run(tenant: Tenant, run_ids: list[uuid.UUID]) -> dict[uui
         return out
     stmt = readable(tenant, Feedback).where(Feedback.run_id.in_(run_ids)).order_by(Feedback.created_at, Feedback.id)
     for feedback in await tenant.db.scalars(stmt):
-        out[feedback.run_id].append(feedback)  # type: ignore[index]
+        out[feedback.run_id].append(feedback)
     return out
 
 

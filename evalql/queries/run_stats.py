@@ -47,8 +47,10 @@ async def stats_by_partition(tenant: Tenant, source: FromClause, partition: Sequ
     out: dict[tuple, RunSetStats] = {}
     for row in await tenant.db.execute(stmt):
         out[tuple(row[:len(keys)])] = RunSetStats(
-            run_count=row.run_count, example_count=row.example_count, **{t: int(getattr(row, t)) for t in TOKENS},
-            **{name: getattr(row, name) for name in COSTS},
+            run_count=row.run_count, example_count=row.example_count,
+            prompt_tokens=int(row.prompt_tokens), completion_tokens=int(row.completion_tokens),
+            total_tokens=int(row.total_tokens), total_cost=row.total_cost, prompt_cost=row.prompt_cost,
+            completion_cost=row.completion_cost,
             min_start_time=row.min_start_time, max_start_time=row.max_start_time,
             error_count=int(row.error_count), streaming_count=int(row.streaming_count),
         )

@@ -49,12 +49,12 @@ class Cursor:
         try:
             raw = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
             start = derive.parse_timestamp(raw["s"]) if isinstance(raw["s"], str) else None
-            found = cls(start, uuid.UUID(raw["i"]), raw["o"])  # type: ignore[arg-type]
+            run_id, order = uuid.UUID(raw["i"]), raw["o"]
         except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
             raise ValueError("Invalid cursor: not a cursor from a previous page") from None
-        if found.start_time is None or found.order not in ORDERS:
+        if start is None or order not in ORDERS:
             raise ValueError("Invalid cursor: not a cursor from a previous page")
-        return found
+        return cls(start, run_id, order)
 
 
 @dataclass(slots=True)
@@ -148,7 +148,7 @@ async def datasets_of_examples(tenant: Tenant, example_ids: list[uuid.UUID]) -> 
         return {}
     stmt = (readable(tenant, Example, Example.id, Example.dataset_id)
             .where(Example.id.in_(example_ids), Example.deleted_at.is_(None)))
-    return dict((await tenant.db.execute(stmt)).all())  # type: ignore[arg-type]
+    return dict((await tenant.db.execute(stmt)).all())
 
 
 async def one_run(tenant: Tenant, run_id: uuid.UUID) -> Run | None:

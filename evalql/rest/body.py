@@ -4,7 +4,7 @@ then validation, with every problem of the request reported together as one 422.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
@@ -36,14 +36,14 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
 
 def validate(validator: Validator, raw: Any, loc: Sequence[Any] = ("body",)) -> tuple[Any, list[Problem]]:
     """(value, []) or (None, problems located under `loc`)."""
+    if not isinstance(validator, (TypeAdapter, type)):
+        return validator(raw)
     try:
         if isinstance(validator, TypeAdapter):
             return validator.validate_python(raw), []
-        if isinstance(validator, type) and issubclass(validator, BaseModel):
-            return validator.model_validate(raw), []
+        return cast(type[BaseModel], validator).model_validate(raw), []
     except ValidationError as exc:
         return None, problems_from(exc, list(loc))
-    return validator(raw)  # type: ignore[operator]
 
 
 async def json_body(request: Request, validator: Validator, *checks: Check,

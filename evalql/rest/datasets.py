@@ -21,7 +21,7 @@ from evalql.queries.datasets import dataset_counts
 from evalql.rest.body import json_body
 from evalql.rest.context import request_tenant
 from evalql.rest.errors import ApiError
-from evalql.core.fields import JsonObject, Limit, Offset, Text, Timestamp, bounded_text, without_nul
+from evalql.core.fields import JsonObject, Limit, Offset, Text, Name, Timestamp, without_nul
 from evalql.rest.responses import json_response
 from evalql.rest.params import query_params, require_path_uuid
 from evalql.rest.shapes import dataset_json
@@ -39,7 +39,7 @@ class DatasetExtra(BaseModel):
 
 
 class DatasetCreate(BaseModel):
-    name: bounded_text(1, 255)
+    name: Name
     description: Text | None = None
     data_type: DataType | None = None
     inputs_schema_definition: JsonObject | None = None

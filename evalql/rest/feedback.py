@@ -119,7 +119,7 @@ async def create_route(request: Request) -> Response:
     async with request_tenant(request, write=True) as tenant:
         body = await json_body(request, validated_feedback)
         record = body.record()
-        runs = await known_runs(tenant, {body.run_id or body.trace_id} - {None})  # type: ignore[arg-type]
+        runs = await known_runs(tenant, {body.run_id or body.trace_id} - {None})
         if body.trace_id is None and body.run_id in runs:
             record["trace_id"] = runs[body.run_id][1]  # the run's own trace, not the run id guessed
         [feedback_id] = await writes.insert_feedback(tenant.db, tenant.workspace_id, [record])

@@ -24,15 +24,13 @@ from evalql.rest.body import json_body
 from evalql.rest.context import request_tenant
 from evalql.rest.datasets import contains, live_dataset
 from evalql.rest.errors import ApiError
-from evalql.core.fields import Limit, Offset, Text, Timestamp, bounded_text, without_nul
+from evalql.core.fields import Limit, Offset, Text, Name, Timestamp, TraceTier, without_nul
 from evalql.rest.responses import json_response
 from evalql.rest.params import query_params, query_problems, require_path_uuid
 from evalql.core.formats import ts
 from evalql.rest.group_shape import stats_block_json
 from evalql.rest.shapes import session_json
 
-Name = bounded_text(1, 255)
-TraceTier = bounded_text(max_length=32)  # the column's width
 PROGRESS_FIELDS = ("num_examples", "num_repetitions", "evaluator_keys")
 NAME_TAKEN = "Session with this name already exists."
 

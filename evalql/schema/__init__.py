@@ -56,10 +56,10 @@ class CodedMaskErrors(MaskErrors):
 class UserErrorCodes(SchemaExtension):
     """Give document errors (syntax, validation, limits) `extensions.code = BAD_USER_INPUT`."""
 
-    def on_execute(self):  # type: ignore[override]
+    def on_execute(self):
         yield
 
-    def on_operation(self):  # type: ignore[override]
+    def on_operation(self):
         yield
         result = self.execution_context.result
         for error in getattr(result, "errors", None) or []:

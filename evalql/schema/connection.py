@@ -45,7 +45,7 @@ def encode_cursor(time: dt.datetime, row_id: uuid.UUID) -> str:
 def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
     try:
         time, row_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return parse_timestamp(time), uuid.UUID(row_id)  # type: ignore[return-value]
+        return parse_timestamp(str(time)), uuid.UUID(row_id)
     except (ValueError, TypeError, orjson.JSONDecodeError):
         raise BadUserInput("after: not a cursor returned by this API") from None
 

@@ -75,4 +75,4 @@ class Dataset:
         ranks = await sessions_by_id(tenant, [edge.node.id for edge in page.edges])
         for edge in page.edges:
             edge.node = Session.of(ranks[edge.node.id])
-        return page  # type: ignore[return-value]
+        return page

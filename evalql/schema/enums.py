@@ -1,4 +1,5 @@
-"""GraphQL enums (graphql.md §1): the core's enumerations, exposed by name."""
+"""GraphQL enums (graphql.md §1): the core's enumerations, exposed by name. Strawberry marks
+the classes themselves, so these names are the core's classes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import strawberry
 
 from evalql.core import enums
 
-GroupBy = strawberry.enum(enums.GroupBy)
-RunType = strawberry.enum(enums.RunType)
-RunStatus = strawberry.enum(enums.RunStatus)
+for _enum in (enums.GroupBy, enums.RunType, enums.RunStatus):
+    strawberry.enum(_enum)
+
+GroupBy = enums.GroupBy
+RunType = enums.RunType
+RunStatus = enums.RunStatus

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from evalql.core.feedback import source_of
 from evalql.db import models
 from evalql.schema.context import Info
 
@@ -50,10 +51,10 @@ class Feedback:
 
     @strawberry.field
     def feedback_source(self) -> FeedbackSource | None:
-        source = self.row.feedback_source or {}
-        return FeedbackSource(type=source.get("type", "api"), metadata=source.get("metadata") or {},
-                              user_id=_uuid(source.get("user_id")), ls_user_id=_uuid(source.get("ls_user_id")),
-                              user_name=source.get("user_name"))
+        source = source_of(self.row.feedback_source)
+        return FeedbackSource(type=source["type"], metadata=JSON(source["metadata"]), user_id=_uuid(source["user_id"]),
+                              ls_user_id=_uuid((self.row.feedback_source or {}).get("ls_user_id")),
+                              user_name=source["user_name"])
 
     @strawberry.field
     def feedback_group_id(self) -> uuid.UUID | None: return self.row.feedback_group_id

@@ -29,7 +29,7 @@ class ExampleGroupWithSessions(RunSetStatsFields):
         return cls(stats=group.stats, group=group, preview=preview)
 
     @strawberry.field
-    def group_key(self) -> GroupKey: return self.group.key  # type: ignore[return-value]
+    def group_key(self) -> GroupKey: return GroupKey(self.group.key)
 
     @strawberry.field
     def filter(self) -> str: return self.group.filter

@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 
 from evalql.db import models
 from evalql.queries import feedback_stats as fbs
-from evalql.core.formats import app_path, preview_text
+from evalql.core.formats import app_path, metadata_of, preview_text
 from evalql.schema.context import Info, prefetched_or_load
 from evalql.schema.enums import RunStatus, RunType
 from evalql.schema.feedback import Feedback
@@ -74,7 +74,7 @@ class Run:
     def extra(self) -> JSON | None: return self.row.extra
 
     @strawberry.field
-    def metadata(self) -> JSON | None: return (self.row.extra or {}).get("metadata") or {}
+    def metadata(self) -> JSON | None: return JSON(metadata_of(self.row.extra))
 
     @strawberry.field
     def tags(self) -> list[str]: return list(self.row.tags or [])

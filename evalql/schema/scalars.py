@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any, NewType
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 from evalql.db.derive import parse_timestamp
 from evalql.core.formats import format_cost
@@ -22,7 +23,7 @@ def _same(value: Any) -> Any:
     return value
 
 
-SCALARS = {
+SCALARS: dict[object, ScalarDefinition] = {
     uuid.UUID: strawberry.scalar(name="UUID", description="Lowercase hyphenated UUID.",
                                  serialize=str, parse_value=lambda v: uuid.UUID(str(v))),
     dt.datetime: strawberry.scalar(name="DateTime", description='ISO-8601 in UTC, "+00:00".',

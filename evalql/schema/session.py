@@ -16,7 +16,7 @@ from evalql.filters.errors import FilterError
 from evalql.filters.runs import run_condition
 from evalql.queries.session_stats import stats_for_sessions
 from evalql.queries.sessions import SessionRow
-from evalql.core.formats import session_extra
+from evalql.core.formats import metadata_of, session_extra
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.errors import BadUserInput
@@ -61,10 +61,10 @@ class Session:
     def end_time(self) -> dt.datetime | None: return self.row.end_time
 
     @strawberry.field
-    def metadata(self) -> JSON | None: return (self.row.extra or {}).get("metadata") or {}
+    def metadata(self) -> JSON | None: return JSON(metadata_of(self.row.extra))
 
     @strawberry.field
-    def extra(self) -> JSON | None: return session_extra(self.row)
+    def extra(self) -> JSON | None: return JSON(session_extra(self.row))
 
     @strawberry.field
     async def reference_dataset(self, info: Info) -> Annotated["Dataset", strawberry.lazy("evalql.schema.dataset")] | None:
