@@ -67,7 +67,7 @@ class ExampleFilter(RunFilter):
 
     # -- key/value pairs (§4.4) over the example's own metadata ---------------------------
 
-    def pair_of(self, expr: Expr) -> str | None:
+    def pair_of(self, expr: Expr) -> tuple[str, Compare | In] | None:
         field = getattr(expr, "field", None)
         if field is None or field.name not in EXAMPLE_PAIRS:
             return None

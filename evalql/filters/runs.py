@@ -135,9 +135,9 @@ class RunFilter:
             return or_(*[self.compile(i) for i in expr.items])
         if isinstance(expr, Not):
             return not_(self.compile(expr.item))
-        pair = self.pair_of(expr)
-        if pair is not None:
-            return self.lone(pair, expr)  # type: ignore[arg-type]
+        paired = self.pair_of(expr)
+        if paired is not None:
+            return self.lone(*paired)
         if isinstance(expr, (Compare, In)):
             return self.comparison(expr)
         if isinstance(expr, Has):
@@ -152,11 +152,11 @@ class RunFilter:
         parts: list[ColumnElement[bool]] = []
         by_pair: dict[str, list[Compare | In]] = {}
         for item in items:
-            pair = self.pair_of(item)
-            if pair is None:
+            paired = self.pair_of(item)
+            if paired is None:
                 parts.append(self.compile(item))
             else:
-                by_pair.setdefault(pair, []).append(item)  # type: ignore[arg-type]
+                by_pair.setdefault(paired[0], []).append(paired[1])
         for pair, conditions in by_pair.items():
             keys = [c for c in conditions if PAIRS[c.field.name][1] == "key" and _positive(c)]
             if not keys:
@@ -170,7 +170,8 @@ class RunFilter:
 
     # -- key/value pairs (§4.4) ----------------------------------------------------------
 
-    def pair_of(self, expr: Expr) -> str | None:
+    def pair_of(self, expr: Expr) -> tuple[str, Compare | In] | None:
+        """(pair, the condition) when `expr` tests a key/value pair's field, else None."""
         field = getattr(expr, "field", None)
         if field is None or field.name not in PAIRS:
             return None
@@ -181,7 +182,7 @@ class RunFilter:
         allowed = (*ORDERED, "in") if role == "score" else EQUALITY
         if _op(expr) not in allowed:
             raise FilterError(f"{_op(expr)}() is not allowed on field '{field.name}'", expr.offset)
-        return PAIRS[field.name][0]
+        return PAIRS[field.name][0], expr
 
     def lone(self, pair: str, c: Compare | In) -> ColumnElement[bool]:
         """Outside a binding: an existence test over all entries (`neq`: no entry has it)."""

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db.backend import is_postgresql
+from evalql.db.engine import SerializedSession
 
 LOCK_NAMESPACE = 0x65766C71  # "evlq": keeps evalql's advisory locks apart from other users'
 
@@ -38,7 +39,8 @@ async def ingest_transaction(db: AsyncSession, workspace_id: uuid.UUID) -> Async
                          {"ns": LOCK_NAMESPACE, "key": advisory_key(workspace_id)})
         yield
         return
-    await db.claim_writer()  # type: ignore[attr-defined]  # SerializedSession
+    if isinstance(db, SerializedSession):  # the app's sessions: queue behind this process's writers
+        await db.claim_writer()
     raw = await (await db.connection()).get_raw_connection()
     # The sqlite3 module opens a transaction only at the first INSERT/UPDATE/DELETE,
     # so after the request's reads (authentication) none is open yet.

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import CTE, ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import CTE, Row, ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.sql import FromClause
 
 from evalql.core.enums import GroupBy
@@ -119,6 +119,6 @@ def intersection(members: FromClause) -> CTE:
     )
 
 
-def group_of(row: object) -> GroupIdentity:
-    return GroupIdentity(int(row.is_text), row.value)  # type: ignore[attr-defined]
+def group_of(row: Row[Any]) -> GroupIdentity:
+    return GroupIdentity(int(row.is_text), row.value)
 

@@ -3,6 +3,7 @@ then validation, with every problem of the request reported together as one 422.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -12,6 +13,7 @@ from starlette.requests import Request
 from evalql.core.json import parse_json
 from evalql.core.problems import InvalidInput, Problem, problems_from
 from evalql.rest.errors import ApiError
+from evalql.rest.params import parse_path_uuid
 
 MAX_BODY_BYTES = 20 * 1024 * 1024  # spec §1.3
 
@@ -62,3 +64,13 @@ async def json_body(request: Request, validator: Validator, *checks: Check,
     if problems or value is None:
         raise InvalidInput(problems)
     return value
+
+
+async def path_id_and_body(request: Request, name: str, validator: Validator, *checks: Check) -> tuple[uuid.UUID, Any]:
+    """A path id and the body, checked together (spec §5.2: after authentication, the path
+    and the body's problems are one 422)."""
+    found, problems = parse_path_uuid(request.path_params[name], name)
+    body = await json_body(request, validator, *checks, found=problems)
+    if found is None:  # a problem was found, so json_body raised; this keeps the types honest
+        raise InvalidInput(problems)
+    return found, body

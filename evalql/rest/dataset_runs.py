@@ -20,9 +20,8 @@ from evalql.core.fields import Int
 from evalql.core.group_request import SESSION_IDS, SessionFilters, SessionIds, compile_filters, filter_problems
 from evalql.core.problems import Problem, problem
 from evalql.queries.dataset_runs import DatasetRunsQuery, FeedbackSort, answer_dataset_runs
-from evalql.rest.body import json_body
+from evalql.rest.body import path_id_and_body
 from evalql.rest.context import request_tenant
-from evalql.rest.params import parse_path_uuid
 from evalql.rest.responses import json_response
 from evalql.rest.group_shape import example_with_runs_json
 
@@ -95,9 +94,9 @@ def to_query(dataset_id: uuid.UUID, body: DatasetRunsBody) -> DatasetRunsQuery:
 
 async def dataset_runs_route(request: Request) -> Response:
     async with request_tenant(request) as tenant:
-        dataset_id, problems = parse_path_uuid(request.path_params["dataset_id"], "dataset_id")
-        body = await json_body(request, DatasetRunsBody, body_filter_problems, sort_problems, found=problems)
-        query = to_query(dataset_id, body)  # type: ignore[arg-type]
+        dataset_id, body = await path_id_and_body(request, "dataset_id", DatasetRunsBody, body_filter_problems,
+                                                  sort_problems)
+        query = to_query(dataset_id, body)
         examples = await answer_dataset_runs(tenant, query)
         return json_response([example_with_runs_json(e, body.preview) for e in examples])
 

@@ -11,9 +11,8 @@ from starlette.routing import Route
 from evalql.core.group_request import to_query, validate_group_request
 from evalql.core.problems import Problem
 from evalql.queries.group_runs import answer_group_query
-from evalql.rest.body import json_body
+from evalql.rest.body import path_id_and_body
 from evalql.rest.context import request_tenant
-from evalql.rest.params import parse_path_uuid
 from evalql.rest.responses import json_response
 from evalql.rest.group_shape import group_json
 
@@ -25,10 +24,8 @@ def group_request(raw: Any) -> tuple[Any, list[Problem]]:
 
 async def group_runs_route(request: Request) -> Response:
     async with request_tenant(request) as tenant:
-        # Spec §5.2: after authentication, the path and the body are checked together.
-        dataset_id, problems = parse_path_uuid(request.path_params["dataset_id"], "dataset_id")
-        body = await json_body(request, group_request, found=problems)
-        query = to_query(dataset_id, body)  # type: ignore[arg-type]
+        dataset_id, body = await path_id_and_body(request, "dataset_id", group_request)
+        query = to_query(dataset_id, body)
         groups = await answer_group_query(tenant, query)
         return json_response({"groups": [group_json(g, query.preview) for g in groups]})
 

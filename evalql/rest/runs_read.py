@@ -157,7 +157,8 @@ def related_of(rows: RelatedRows, run: Run, signer: Signer | None) -> Related:
         feedback_stats=rows.feedback_stats.get(run.id, {}), in_dataset=run.id in rows.in_dataset,
         s3_urls=attachment_urls(signer.url, run.id, names) if signer is not None and names else {},
         trace_bounds=rows.trace_bounds.get(run.trace_id, (None, None)),
-        reference_dataset_id=rows.reference_datasets.get(run.reference_example_id),  # type: ignore[arg-type]
+        reference_dataset_id=(None if run.reference_example_id is None
+                              else rows.reference_datasets.get(run.reference_example_id)),
     )
 
 
