@@ -72,6 +72,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Runs in each xdist worker and in the controller: each drops only what its own process made.
     databases.drop_templates()
 
 

@@ -1,6 +1,10 @@
 """Fresh, migrated databases for tests, fast: each backend gets a template built once
 per test session by the real migrations, and every test gets a copy of it (a file copy
-for SQLite, `CREATE DATABASE … TEMPLATE` for PostgreSQL)."""
+for SQLite, `CREATE DATABASE … TEMPLATE` for PostgreSQL).
+
+All state here is per process: under pytest-xdist each worker builds its own templates (the
+PostgreSQL names carry the worker's pid, the SQLite template lives in its own temp dir) and
+drops what it made at the end; the controller, which runs no test, makes and drops nothing."""
 
 from __future__ import annotations
 
@@ -21,6 +25,9 @@ BACKENDS = ("sqlite", "postgresql")
 PG_ADMIN_DSN = os.environ.get("EVALQL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 _templates: dict[str, str] = {}
+# PostgreSQL databases (the template and test copies) this process created and has not dropped
+# yet: a test drops its own copy, and drop_templates drops the rest, so none outlive the process.
+_made: set[str] = set()
 
 
 def _pg_url(name: str) -> str:
@@ -60,32 +67,50 @@ async def new_database(backend: str, directory: Path) -> str:
         template = f"evalql_template_{os.getpid()}"
         await _admin(f'DROP DATABASE IF EXISTS "{template}"')
         await _admin(f'CREATE DATABASE "{template}"')
+        _made.add(template)  # before migrating, so that a failed migration does not leak it
         await _migrated(_pg_url(template))
         _templates["postgresql"] = template
-    name = f"evalql_test_{uuid.uuid4().hex[:12]}"
+    name = _test_database_name()
     await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{_templates["postgresql"]}"')
+    _made.add(name)
     return _pg_url(name)
+
+
+def _test_database_name() -> str:
+    # The pid tells which process (xdist worker) made a database, should one ever be left over.
+    return f"evalql_test_{os.getpid()}_{uuid.uuid4().hex[:12]}"
 
 
 async def drop_database(url: str) -> None:
     if url.startswith("postgresql"):
         name = url.rsplit("/", 1)[1]
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _made.discard(name)
 
 
 def drop_templates() -> None:
-    template = _templates.pop("postgresql", None)
-    if template is not None:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+    """Drop the templates (and any test database left over) that this process made; a process
+    that made none (the xdist controller, a run without database tests) connects to nothing."""
+    _templates.pop("postgresql", None)  # listed in _made too
+    names = sorted(_made)
+    _made.clear()
+    if names:
+        asyncio.run(_drop_all(names))
     sqlite = _templates.pop("sqlite", None)
     if sqlite is not None:
         shutil.rmtree(Path(sqlite).parent, ignore_errors=True)
+
+
+async def _drop_all(names: list[str]) -> None:
+    for name in names:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def new_empty_database(backend: str, directory: Path) -> str:
     """A new database without any schema (as a first install finds it)."""
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{directory / f'empty-{uuid.uuid4().hex[:8]}.db'}"
-    name = f"evalql_test_{uuid.uuid4().hex[:12]}"
+    name = _test_database_name()
     await _admin(f'CREATE DATABASE "{name}"')
+    _made.add(name)
     return _pg_url(name)

@@ -17,21 +17,26 @@ from evalql.config import Settings
 langsmith = pytest.importorskip("langsmith")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def bound_socket() -> socket.socket:
+    """A socket bound to a free local port and kept open until uvicorn serves on it: probing a
+    free port, closing it and letting uvicorn bind it again could lose it to another process
+    (another xdist worker's server) in between."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 class ServerThread:
     def __init__(self, database_url: str, wrap=None) -> None:
         """`wrap`, if given, wraps the app (e.g. to record requests)."""
-        self.port = free_port()
+        self.sock = bound_socket()
+        self.port = self.sock.getsockname()[1]
         app = create_app(Settings(database_url=database_url))
         config = uvicorn.Config(wrap(app) if wrap else app, host="127.0.0.1", port=self.port,
                                 log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        # uvicorn listens on the given socket and closes it at shutdown.
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self) -> str:
         self.thread.start()
@@ -45,6 +50,7 @@ class ServerThread:
     def __exit__(self, *_exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+        self.sock.close()  # already closed by uvicorn, unless it failed to start
 
 
 def drive_sdk(url: str, key: str) -> None:
