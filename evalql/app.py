@@ -48,8 +48,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The ASGI app. Also a factory for running several workers:
     `uvicorn --factory evalql.app:create_app --workers 4` (settings from the environment)."""
     settings = settings or Settings.from_env()
-    engine = create_engine(settings.database_url, pool_size=settings.pool_size,
-                           max_overflow=settings.max_overflow, pool_timeout=settings.pool_timeout)
+    engine = create_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=settings.max_overflow,
+                           pool_timeout=settings.pool_timeout, check_tenancy=settings.check_tenancy)
     db_sessions = session_factory(engine)
 
     @asynccontextmanager

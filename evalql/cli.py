@@ -31,8 +31,8 @@ def _safe(url: str) -> str:
 def _database(url: str | None) -> tuple[Settings, Any]:
     try:
         settings = Settings.from_env(url)
-        engine = create_engine(settings.database_url, pool_size=settings.pool_size,
-                               max_overflow=settings.max_overflow, pool_timeout=settings.pool_timeout)
+        engine = create_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=settings.max_overflow,
+                               pool_timeout=settings.pool_timeout, check_tenancy=settings.check_tenancy)
     except (DatabaseUrlError, ValueError) as exc:
         raise CliError(str(exc)) from None
     return settings, engine

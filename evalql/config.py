@@ -45,6 +45,11 @@ class Settings:
     pool_size: int = 10
     max_overflow: int = 10
     pool_timeout: float = 10.0  # seconds a request waits for a connection before a 503
+    # Check every statement for its workspace condition (evalql/db/tenancy_check.py).
+    # A debugging aid, off by default: the test suite runs every statement under the
+    # check already, and in production it would add a walk of each statement's tree
+    # to every execution and turn any false positive into a 500.
+    check_tenancy: bool = False
 
     @classmethod
     def from_env(cls, database_url: str | None = None) -> "Settings":
@@ -57,4 +62,5 @@ class Settings:
             pool_size=_int(env, "EVALQL_POOL_SIZE", 10),
             max_overflow=_int(env, "EVALQL_POOL_MAX_OVERFLOW", 10),
             pool_timeout=float(_int(env, "EVALQL_POOL_TIMEOUT", 10)),
+            check_tenancy=_flag(env.get("EVALQL_CHECK_TENANCY"), False),
         )

@@ -28,11 +28,12 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db import writes
 from evalql.db.models import Dataset, Example, Feedback, Run, TracerSession
+from evalql.db.tenant import readable
 
 DATASET_NAME = "qa-demo"
 DEMO_DATASET_ID = uuid.UUID("502bccf1-b1e3-59ca-b0d3-e0e6e9d7980c")  # uuid5(NAMESPACE_OID, "evalql.demo.qa-demo")
@@ -340,15 +341,14 @@ def _trace(rng: random.Random, new_id: Callable[[str], uuid.UUID], exp: Experime
 
 async def load_demo(db: AsyncSession, workspace_id: uuid.UUID) -> DemoSummary:
     """Write the demo into the workspace, unless a dataset named `qa-demo` is already there."""
-    existing = await db.scalar(select(Dataset.id).where(
-        Dataset.workspace_id == workspace_id, Dataset.name == DATASET_NAME, Dataset.deleted_at.is_(None)))
+    existing = await db.scalar(readable(workspace_id, Dataset, Dataset.id).where(
+        Dataset.name == DATASET_NAME, Dataset.deleted_at.is_(None)))
     if existing is not None:
         return await summarize(db, workspace_id, existing)
 
     # A fixed id makes the README's curl work as printed; a soft-deleted demo keeps its
     # row, so a later demo in the same workspace takes a fresh id.
-    taken = await db.scalar(select(Dataset.id).where(Dataset.workspace_id == workspace_id,
-                                                     Dataset.id == DEMO_DATASET_ID))
+    taken = await db.scalar(readable(workspace_id, Dataset, Dataset.id).where(Dataset.id == DEMO_DATASET_ID))
     data = build_demo(DEMO_DATASET_ID if taken is None else uuid.uuid4(), await _free_suffix(db, workspace_id))
     await writes.insert_dataset(db, workspace_id, **data.dataset)
     await writes.insert_examples(db, workspace_id, data.examples)
@@ -363,8 +363,8 @@ async def load_demo(db: AsyncSession, workspace_id: uuid.UUID) -> DemoSummary:
 
 async def _free_suffix(db: AsyncSession, workspace_id: uuid.UUID) -> str:
     """Session names are unique per workspace: after a deleted demo, number the new one."""
-    taken = set((await db.scalars(select(TracerSession.name).where(
-        TracerSession.workspace_id == workspace_id, TracerSession.name.like(f"{DATASET_NAME} %")))).all())
+    taken = set((await db.scalars(readable(workspace_id, TracerSession, TracerSession.name).where(
+        TracerSession.name.like(f"{DATASET_NAME} %")))).all())
     n = 1
     while True:
         suffix = "" if n == 1 else f" ({n})"
@@ -375,22 +375,23 @@ async def _free_suffix(db: AsyncSession, workspace_id: uuid.UUID) -> str:
 
 async def summarize(db: AsyncSession, workspace_id: uuid.UUID, dataset_id: uuid.UUID) -> DemoSummary:
     sessions = (await db.execute(
-        select(TracerSession.id, TracerSession.name)
-        .where(TracerSession.workspace_id == workspace_id, TracerSession.reference_dataset_id == dataset_id)
+        readable(workspace_id, TracerSession, TracerSession.id, TracerSession.name)
+        .where(TracerSession.reference_dataset_id == dataset_id)
         .order_by(TracerSession.start_time, TracerSession.id)
     )).all()
     session_ids = [sid for sid, _ in sessions]
-    examples = await db.scalar(select(func.count()).select_from(Example).where(
-        Example.workspace_id == workspace_id, Example.dataset_id == dataset_id, Example.deleted_at.is_(None)))
-    in_sessions = (Run.workspace_id == workspace_id, Run.session_id.in_(session_ids))
-    runs = await db.scalar(select(func.count()).select_from(Run).where(*in_sessions))
-    roots = await db.scalar(select(func.count()).select_from(Run).where(*in_sessions, Run.is_root.is_(True)))
+    count = func.count()
+    examples = await db.scalar(readable(workspace_id, Example, count).where(
+        Example.dataset_id == dataset_id, Example.deleted_at.is_(None)))
+    runs_of_sessions = readable(workspace_id, Run, count).where(Run.session_id.in_(session_ids))
+    runs = await db.scalar(runs_of_sessions)
+    roots = await db.scalar(runs_of_sessions.where(Run.is_root.is_(True)))
     run_feedback = await db.scalar(
-        select(func.count()).select_from(Feedback).join(
+        readable(workspace_id, Feedback, count).join(
             Run, (Run.workspace_id == Feedback.workspace_id) & (Run.id == Feedback.run_id))
-        .where(Feedback.workspace_id == workspace_id, *in_sessions))
-    session_feedback = await db.scalar(select(func.count()).select_from(Feedback).where(
-        Feedback.workspace_id == workspace_id, Feedback.run_id.is_(None), Feedback.session_id.in_(session_ids)))
+        .where(Run.session_id.in_(session_ids)))
+    session_feedback = await db.scalar(readable(workspace_id, Feedback, count).where(
+        Feedback.run_id.is_(None), Feedback.session_id.in_(session_ids)))
     return DemoSummary(
         dataset_id=dataset_id, session_ids=session_ids, session_names=[name for _, name in sessions],
         example_count=examples or 0, run_count=runs or 0, root_run_count=roots or 0,

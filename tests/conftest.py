@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evalql.app import create_app
 from evalql.config import Settings
-from evalql.db import writes
+from evalql.db import tenancy_check, writes
 from tests import databases
+
+# Every statement of every engine the tests create (apps, migrations, seeders, the
+# tests' own queries) is checked for its workspace condition: listening on the Engine
+# class reaches engines made anywhere, including ones a future test adds.
+tenancy_check.install(Engine)
 
 
 @dataclass
@@ -74,6 +80,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     # Runs in each xdist worker and in the controller: each drops only what its own process made.
     databases.drop_templates()
+
+
+@pytest.fixture(autouse=True)
+def tenancy_violations() -> Iterator[list[tenancy_check.UnscopedStatement]]:
+    """Fails the test on an unscoped statement even if the code under test caught the
+    error (a GraphQL field error, a suppressed exception). A test that provokes one on
+    purpose takes this fixture and clears the list."""
+    seen: list[tenancy_check.UnscopedStatement] = []
+    tenancy_check.observers.append(seen.append)
+    yield seen
+    tenancy_check.observers.remove(seen.append)
+    assert not seen, f"unscoped statements: {seen}"
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
 
 from evalql.config import Settings
 from evalql.db import models, writes
+from evalql.db.tenant import readable
 from tests.support.app import app_client
 from tests.support.world import build_world
 from tests.worlds import worked_example
@@ -159,8 +159,9 @@ async def test_session_with_stats_and_runs(api, world):
     assert data["referenceDataset"] == {"id": str(world.dataset_id), "name": "D"}
     assert TS.match(data["startTime"]) and data["endTime"] is None
 
-    roots = await rows(api, select(models.Run).where(models.Run.session_id == sid, models.Run.is_root.is_(True)))
-    everything = await rows(api, select(models.Run).where(models.Run.session_id == sid))
+    roots = await rows(api, readable(api.workspace_id, models.Run).where(models.Run.session_id == sid,
+                                                                         models.Run.is_root.is_(True)))
+    everything = await rows(api, readable(api.workspace_id, models.Run).where(models.Run.session_id == sid))
     stats = data["stats"]
     assert stats["runCount"] == len(roots)
     assert stats["totalTokens"] == sum(r.total_tokens for r in roots)
@@ -205,8 +206,8 @@ async def test_example_with_runs_and_dataset(api, world):
     assert data["metadata"]["category"] == "math" and data["splits"] == ["base"]
     assert data["sourceRunId"] is None and TS.match(data["createdAt"])
     assert data["dataset"] == {"id": str(world.dataset_id), "name": "D", "exampleCount": 10}
-    roots = await rows(api, select(models.Run).where(models.Run.reference_example_id == eid,
-                                                     models.Run.is_root.is_(True)))
+    roots = await rows(api, readable(api.workspace_id, models.Run).where(models.Run.reference_example_id == eid,
+                                                                         models.Run.is_root.is_(True)))
     order = {s2: 0, s0: 1}
     expected = sorted((r for r in roots if str(r.session_id) in order),
                       key=lambda r: (order[str(r.session_id)], r.start_time, r.id))
@@ -220,13 +221,14 @@ async def test_example_with_runs_and_dataset(api, world):
 # --- run -------------------------------------------------------------------------------
 
 async def test_run_relations(api, world):
-    feedback = await rows(api, select(models.Feedback).where(models.Feedback.run_id.in_(world.root_run_ids)))
+    feedback = await rows(api, readable(api.workspace_id, models.Feedback)
+                          .where(models.Feedback.run_id.in_(world.root_run_ids)))
     counts: dict = {}
     for f in feedback:
         counts[f.run_id] = counts.get(f.run_id, 0) + 1
     rid = max(counts, key=counts.get)  # the root run with the most feedback
-    run = (await rows(api, select(models.Run).where(models.Run.id == rid)))[0]
-    child = (await rows(api, select(models.Run).where(models.Run.parent_run_id == rid)))[0]
+    run = (await rows(api, readable(api.workspace_id, models.Run).where(models.Run.id == rid)))[0]
+    child = (await rows(api, readable(api.workspace_id, models.Run).where(models.Run.parent_run_id == rid)))[0]
     query = """query($id: UUID!) { run(id: $id) {
         id name runType status parentRunId parent { id } traceId dottedOrder
         children { id parentRunId parent { id } runType }

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from tests.support.whole_database import everywhere
 from tests.worlds import worked_example
 
 
@@ -321,13 +322,13 @@ async def test_unknown_dataset_before_unknown_session(api, world):
 
 
 async def test_deleted_dataset_404(api, world):
-    from sqlalchemy import update
-
     from evalql.db.models import Dataset
+    from evalql.db.tenant import updatable
     from evalql.db.types import utcnow
 
     async with api.db_sessions() as db:
-        await db.execute(update(Dataset).where(Dataset.id == world.dataset_id).values(deleted_at=utcnow()))
+        await db.execute(updatable(api.workspace_id, Dataset).where(Dataset.id == world.dataset_id)
+                         .values(deleted_at=utcnow()))
         await db.commit()
     response = await api.group_runs(world.dataset_id, valid_body(world))
     assert response.status_code == 404
@@ -427,7 +428,8 @@ async def test_rejected_request_writes_nothing(api, world):
 
     async def counts():
         async with api.db_sessions() as db:
-            return {t.name: await db.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
+            return {t.name: await db.scalar(everywhere(select(func.count()).select_from(t)))
+                    for t in Base.metadata.sorted_tables}
 
     before = await counts()
     await api.group_runs(world.dataset_id, valid_body(world, limit=0))

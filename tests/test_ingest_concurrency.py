@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from evalql.db.models import PendingRun, Run
+from evalql.db.tenant import readable
+from tests.support.whole_database import everywhere
 from tests.test_ingest_runs import at, new_id, post
 
 RUNS = 40
@@ -35,9 +37,10 @@ async def test_racing_posts_and_patches_all_merge(api):
     responses = await asyncio.gather(*(send(kind, record) for kind, record in requests))
     assert [r.status_code for r in responses] == [202] * len(requests)
     async with api.db_sessions() as db:
-        rows = (await db.execute(select(Run.outputs, Run.status).where(Run.parent_run_id.is_not(None)))).all()
+        rows = (await db.execute(readable(api.workspace_id, Run, Run.outputs, Run.status)
+                                 .where(Run.parent_run_id.is_not(None)))).all()
         assert sorted(rows) == [({"v": "patch"}, "success")] * RUNS
-        assert await db.scalar(select(func.count()).select_from(PendingRun)) == 0
+        assert await db.scalar(everywhere(select(func.count()).select_from(PendingRun))) == 0
 
 
 @pytest.mark.backends("sqlite")

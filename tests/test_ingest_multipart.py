@@ -14,7 +14,9 @@ import zstandard
 from sqlalchemy import func, select
 
 from evalql.db.models import Feedback, PendingRun, Run, RunAttachment, RunMetadata
+from evalql.db.tenant import readable
 from tests.test_ingest_runs import at, new_id, post, stored
+from tests.support.whole_database import everywhere
 
 BOUNDARY = "evalqltestboundary"
 LIMIT = 20 * 1024 * 1024
@@ -46,7 +48,7 @@ async def send(api, body: bytes, encoding: str | None = None, key: str | None = 
 
 async def counts(api) -> dict[str, int]:
     async with api.db_sessions() as db:
-        return {model.__tablename__: await db.scalar(select(func.count()).select_from(model))
+        return {model.__tablename__: await db.scalar(everywhere(select(func.count()).select_from(model)))
                 for model in (Run, RunMetadata, PendingRun, Feedback, RunAttachment)}
 
 
@@ -74,12 +76,13 @@ async def test_sdk_shaped_body_lands_whole(api, encoding):
     assert run.extra == {"metadata": {"model": "m1"}, "runtime": {"sdk": "langsmith-py"}}
     assert run.events == [{"name": "start", "time": at(0)}] and run.status == "success"
     async with api.db_sessions() as db:
-        feedback = await db.scalar(select(Feedback).where(Feedback.id == uuid.UUID(feedback_id)))
+        feedback = await db.scalar(readable(api.workspace_id, Feedback).where(Feedback.id == uuid.UUID(feedback_id)))
         assert (feedback.run_id, feedback.key, feedback.score) == (uuid.UUID(run_id), "correct", 1.0)
-        attachment = await db.scalar(select(RunAttachment))
+        attachment = await db.scalar(readable(api.workspace_id, RunAttachment))
         assert (attachment.run_id, attachment.name, attachment.content_type, attachment.size, attachment.data) == (
             uuid.UUID(run_id), "image", "image/png", 6, b"\x89PNG\r\n")
-        assert await db.scalar(select(RunMetadata.value).where(RunMetadata.key == "model")) == "m1"
+        assert await db.scalar(readable(api.workspace_id, RunMetadata, RunMetadata.value)
+                               .where(RunMetadata.key == "model")) == "m1"
 
 
 async def test_patch_parts_and_feedback_before_its_run(api):

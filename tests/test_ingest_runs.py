@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from evalql.db.models import PendingRun, Run, RunMetadata, TracerSession
+from evalql.db.tenant import readable
 from evalql.ingest.trace import parse_dotted_order
 from tests.support.statements import counting
+from tests.support.whole_database import everywhere
 
 T0 = dt.datetime(2024, 9, 19, 17, 16, 48, 521691, tzinfo=dt.timezone.utc)
 
@@ -54,18 +56,19 @@ async def accepted(response) -> None:
 
 async def stored(api, run_id: str) -> Run | None:
     async with api.db_sessions() as db:
-        return await db.scalar(select(Run).where(Run.id == uuid.UUID(run_id)))
+        return await db.scalar(readable(api.workspace_id, Run).where(Run.id == uuid.UUID(run_id)))
 
 
 async def counts(api) -> dict[str, int]:
     async with api.db_sessions() as db:
-        return {model.__tablename__: await db.scalar(select(func.count()).select_from(model))
+        return {model.__tablename__: await db.scalar(everywhere(select(func.count()).select_from(model)))
                 for model in (Run, RunMetadata, PendingRun, TracerSession)}
 
 
 async def metadata_of(api, run_id: str) -> dict[str, str]:
     async with api.db_sessions() as db:
-        rows = await db.execute(select(RunMetadata.key, RunMetadata.value).where(RunMetadata.run_id == uuid.UUID(run_id)))
+        rows = await db.execute(readable(api.workspace_id, RunMetadata, RunMetadata.key, RunMetadata.value)
+                                .where(RunMetadata.run_id == uuid.UUID(run_id)))
         return dict(rows.all())
 
 
@@ -80,7 +83,8 @@ async def test_root_post_derives_trace_fields_and_status(api):
     assert run.inputs == {"q": "hi"} and run.outputs == {"a": 1}
     assert await metadata_of(api, run_id) == {"model": "m1", "temp": "0.5"}
     async with api.db_sessions() as db:  # no session given: the "default" session, created on first use
-        assert await db.scalar(select(TracerSession.name).where(TracerSession.id == run.session_id)) == "default"
+        assert await db.scalar(readable(api.workspace_id, TracerSession, TracerSession.name)
+                               .where(TracerSession.id == run.session_id)) == "default"
 
 
 async def test_session_name_creates_once_and_session_id_must_exist(api):

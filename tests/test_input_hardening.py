@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from evalql.db.models import Dataset, Example, PendingRun, Run
+from tests.support.whole_database import everywhere
 from tests.test_ingest_multipart import body_of, part, send
 from tests.test_ingest_runs import at, new_id, post, send_post
 
@@ -28,7 +29,7 @@ async def dataset(api) -> str:
 
 async def count(api, model) -> int:
     async with api.db_sessions() as db:
-        return await db.scalar(select(func.count()).select_from(model))
+        return await db.scalar(everywhere(select(func.count()).select_from(model)))
 
 
 @pytest.mark.parametrize("body, loc", [
@@ -92,4 +93,4 @@ async def test_deleting_a_session_drops_posts_waiting_in_it(api):
     response = await api.client.delete(f"/sessions/{sessions[0]['id']}", headers=api.headers())
     assert response.status_code == 200
     async with api.db_sessions() as db:
-        assert [str(r) for r in (await db.execute(select(PendingRun.run_id))).scalars()] == [keep]
+        assert [str(r) for r in (await db.execute(everywhere(select(PendingRun.run_id)))).scalars()] == [keep]

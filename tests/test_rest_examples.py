@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from evalql.db.models import Example, ExampleMetadata
+from evalql.db.tenant import readable
 from tests.support.app import second_workspace
 from tests.support.rest import locs_types, new_dataset, problems
+from tests.support.whole_database import everywhere
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 EXAMPLE_KEYS = {"id", "dataset_id", "name", "inputs", "outputs", "metadata", "source_run_id", "created_at",
@@ -49,8 +51,8 @@ async def listed_ids(api, params=None) -> list[str]:
 
 async def row_counts(api) -> tuple[int, int]:
     async with api.db_sessions() as db:
-        return (await db.scalar(select(func.count()).select_from(Example)),
-                await db.scalar(select(func.count()).select_from(ExampleMetadata)))
+        return (await db.scalar(everywhere(select(func.count()).select_from(Example))),
+                await db.scalar(everywhere(select(func.count()).select_from(ExampleMetadata))))
 
 
 # --- create ---------------------------------------------------------------------------
@@ -353,7 +355,7 @@ async def test_read_missing_and_malformed(api):
 
 async def metadata_rows(api, example_id: str) -> dict[str, str]:
     async with api.db_sessions() as db:
-        rows = await db.execute(select(ExampleMetadata.key, ExampleMetadata.value)
+        rows = await db.execute(readable(api.workspace_id, ExampleMetadata, ExampleMetadata.key, ExampleMetadata.value)
                                 .where(ExampleMetadata.example_id == uuid.UUID(example_id)))
         return dict(rows.all())
 

@@ -11,9 +11,11 @@ from sqlalchemy import func, select
 
 from evalql.db import writes
 from evalql.db.models import Feedback
+from evalql.db.tenant import readable
 from evalql.core.feedback import FeedbackCreate, validated_feedback
 from tests.support.app import second_workspace
 from tests.support.rest import locs_types
+from tests.support.whole_database import everywhere
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 UTC = dt.timezone.utc
@@ -52,13 +54,12 @@ async def listing(api, params=None, key: str | None = None):
 
 async def stored(api, feedback_id) -> Feedback | None:
     async with api.db_sessions() as db:
-        return await db.scalar(select(Feedback).where(Feedback.workspace_id == api.workspace_id,
-                                                      Feedback.id == uuid.UUID(str(feedback_id))))
+        return await db.scalar(readable(api.workspace_id, Feedback).where(Feedback.id == uuid.UUID(str(feedback_id))))
 
 
 async def row_count(api) -> int:
     async with api.db_sessions() as db:
-        return await db.scalar(select(func.count()).select_from(Feedback))
+        return await db.scalar(everywhere(select(func.count()).select_from(Feedback)))
 
 
 async def add_runs(api, runs: list[dict]) -> None:

@@ -16,6 +16,7 @@ from tests import oracle
 from tests.support.app import second_workspace
 from tests.support.statements import counting
 from tests.support.rest import locs_types, new_dataset
+from tests.support.whole_database import everywhere
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 UTC = dt.timezone.utc
@@ -58,7 +59,7 @@ async def patch(api, session_id, body, key: str | None = None):
 
 async def session_count(api) -> int:
     async with api.db_sessions() as db:
-        return await db.scalar(select(func.count()).select_from(TracerSession))
+        return await db.scalar(everywhere(select(func.count()).select_from(TracerSession)))
 
 
 # --- POST /sessions -----------------------------------------------------------------------
@@ -577,7 +578,7 @@ async def test_patch_errors(api):
 
 async def table_counts(api) -> dict[str, int]:
     async with api.db_sessions() as db:
-        return {model.__tablename__: await db.scalar(select(func.count()).select_from(model))
+        return {model.__tablename__: await db.scalar(everywhere(select(func.count()).select_from(model)))
                 for model in (TracerSession, Run, RunMetadata, Feedback, PendingRun, RunAttachment)}
 
 

@@ -1,12 +1,26 @@
 """Tenancy: every tenant table carries workspace_id, and two workspaces holding identical
-data each see only their own, through GraphQL and REST (spec §1.2)."""
+data each see only their own, through GraphQL and REST (spec §1.2). Every statement is
+built scoped (evalql/db/tenant.py) and checked (evalql/db/tenancy_check.py): the whole
+suite runs under the check (tests/conftest.py); the tests below pin down its rule."""
 
 from __future__ import annotations
 
-import pytest
+import uuid
 
-from evalql.db.models import Base
+import pytest
+from sqlalchemy import (
+    Column, MetaData, Table, Uuid, and_, delete, event, exists, false, func, insert, or_, select, text, true, union_all,
+    update,
+)
+from sqlalchemy.orm import aliased
+
+from evalql.config import Settings
+from evalql.db import tenancy_check
+from evalql.db.engine import create_engine
+from evalql.db.models import ApiKey, Base, Dataset, Example, Feedback, Run, Workspace
+from evalql.db.tenant import deletable, owned, owned_rows, readable, updatable
 from tests.support.app import second_workspace
+from tests.support.whole_database import everywhere
 from tests.support.world import build_world
 
 
@@ -138,3 +152,138 @@ async def test_each_key_sees_only_its_own_rest(api, two):
             str(own.session_ids[0]), str(foreign.session_ids[0])]}, key=key)
         assert response.status_code == 404
         assert response.json() == {"detail": f"Session {foreign.session_ids[0]} not found"}
+
+
+# -- writes by construction, and the check that every statement is scoped ------------------
+
+async def test_the_check_refuses_unscoped_statements_on_the_fixture_engine(api, tenancy_violations):
+    """On the engine every test uses (both backends): a hand-built statement on a tenant
+    table without the workspace condition is refused before it reaches the database."""
+    assert tenancy_check.installed(api.db_sessions.kw["bind"])
+    for statement in (select(Run), select(func.count()).select_from(Run), update(Run).values(name="x"),
+                      delete(Feedback), delete(Feedback).where(Feedback.id == uuid.uuid4())):
+        async with api.db_sessions() as db:
+            with pytest.raises(tenancy_check.UnscopedStatement, match="not scoped"):
+                await db.execute(statement)
+    assert len(tenancy_violations) == 5
+    tenancy_violations.clear()
+
+
+async def test_the_builders_statements_pass(api):
+    other_ws, _, _ = await second_workspace(api.db_sessions)
+    async with api.db_sessions() as db:
+        mine = await build_world(db, api.workspace_id, n_examples=2, n_sessions=1, seed=2, name="D")
+        theirs = await build_world(db, other_ws, n_examples=2, n_sessions=1, seed=2, name="D")
+    async with api.db_sessions() as db:
+        run_id = mine.root_run_ids[0]
+        assert await db.scalar(readable(api.workspace_id, Run, Run.id).where(Run.id == run_id)) == run_id
+        assert await db.scalar(readable(api.workspace_id, Run, Run.id).where(Run.id == theirs.root_run_ids[0])) is None
+        await db.execute(updatable(api.workspace_id, Run).where(Run.id == run_id).values(name="renamed"))
+        # Their rows are out of reach of my builders, whatever the other conditions say.
+        await db.execute(updatable(api.workspace_id, Run).values(name="everything"))
+        await db.execute(deletable(api.workspace_id, Feedback).where(Feedback.run_id.in_(theirs.root_run_ids)))
+        await db.commit()
+    async with api.db_sessions() as db:
+        assert set(await db.scalars(readable(other_ws, Run, Run.name))) != {"everything"}
+        assert await db.scalar(readable(other_ws, Feedback, func.count())) == len(theirs.feedback_ids)
+        assert set(await db.scalars(readable(api.workspace_id, Run, Run.name))) == {"everything"}
+
+
+def test_owned_rows_stamp_the_workspace_and_refuse_another():
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    assert owned_rows(mine, [{"id": 1}, {"id": 2, "workspace_id": mine}]) == [
+        {"id": 1, "workspace_id": mine}, {"id": 2, "workspace_id": mine}]
+    with pytest.raises(ValueError, match="written for workspace"):
+        owned_rows(mine, [{"id": 1, "workspace_id": theirs}])
+    assert owned(mine, Dataset, name="d").workspace_id == mine
+
+
+def test_tenant_tables_are_every_table_with_a_workspace_but_api_keys():
+    with_workspace = {name for name, table in Base.metadata.tables.items() if "workspace_id" in table.c}
+    assert tenancy_check.TENANT_TABLES == with_workspace - {"api_keys"}
+
+
+WS = uuid.uuid4()
+
+
+def scratch() -> Table:
+    return Table("evalql_candidates_0123456789ab", MetaData(), Column("run_id", Uuid), Column("workspace_id", Uuid),
+                 prefixes=["TEMPORARY"])
+
+
+def correlated_feedback(condition):
+    return exists(select(1).select_from(Feedback).where(condition, Feedback.run_id == Run.id).correlate(Run))
+
+
+CHECKED = {
+    # statement: the tenant tables it leaves unscoped
+    "bare select": (lambda: select(Run), ["runs"]),
+    "bare update": (lambda: update(Run).values(name="x"), ["runs"]),
+    "bare delete": (lambda: delete(Feedback).where(Feedback.id == WS), ["feedback"]),
+    "readable": (lambda: readable(WS, Run), []),
+    "updatable": (lambda: updatable(WS, Run).where(Run.id == WS).values(name="x"), []),
+    "deletable": (lambda: deletable(WS, Feedback).where(Feedback.id == WS), []),
+    "condition under OR": (lambda: select(Run).where(or_(Run.workspace_id == WS, Run.id == WS)), ["runs"]),
+    "compared with a column, not a value": (lambda: select(Run).where(Run.workspace_id == Run.session_id), ["runs"]),
+    "joined on workspace_id": (lambda: readable(WS, Run).join(Example, and_(
+        Example.workspace_id == Run.workspace_id, Example.id == Run.reference_example_id)), []),
+    "joined without workspace_id": (lambda: readable(WS, Run).join(Example, Example.id == Run.reference_example_id),
+                                    ["examples"]),
+    "LEFT JOIN scopes its right side": (lambda: readable(WS, Run).outerjoin(Example, and_(
+        Example.workspace_id == Run.workspace_id, Example.id == Run.reference_example_id)), []),
+    "LEFT JOIN's ON does not scope its left side": (lambda: select(Run).outerjoin(Example, and_(
+        Run.workspace_id == WS, Example.workspace_id == Run.workspace_id)), ["runs", "examples"]),
+    "EXISTS correlated on workspace_id": (
+        lambda: readable(WS, Run).where(correlated_feedback(Feedback.workspace_id == Run.workspace_id)), []),
+    "EXISTS correlated without it": (lambda: readable(WS, Run).where(correlated_feedback(true())), ["feedback"]),
+    "scalar subquery in a function's arguments": (lambda: readable(WS, Run, func.coalesce(
+        select(func.max(Feedback.score)).where(Feedback.run_id == Run.id).scalar_subquery(), 0)), ["feedback"]),
+    "aliased self-correlation": (lambda: (lambda other: readable(WS, Run).where(exists(
+        select(1).select_from(other).where(other.workspace_id == Run.workspace_id, other.trace_id == Run.trace_id)
+        .correlate(Run))))(aliased(Run)), []),
+    "IN a scoped subquery": (lambda: deletable(WS, Feedback).where(Feedback.run_id.in_(readable(WS, Run, Run.id))),
+                             []),
+    "IN an unscoped subquery": (lambda: deletable(WS, Feedback).where(Feedback.run_id.in_(select(Run.id))), ["runs"]),
+    "FROM an unscoped subquery": (lambda: select(select(Run.id).subquery()), ["runs"]),
+    "joined to a scoped subquery on workspace_id": (lambda: (lambda runs: select(runs.c.id, Feedback.key).join(
+        Feedback, and_(Feedback.workspace_id == runs.c.workspace_id, Feedback.run_id == runs.c.id)))(
+        readable(WS, Run, Run.workspace_id, Run.id).subquery()), []),
+    "a scoped CTE": (lambda: (lambda c: select(c.c.id))(readable(WS, Run, Run.id).cte("c")), []),
+    "UNION with an unscoped part": (lambda: union_all(readable(WS, Run, Run.id), select(Example.id)), ["examples"]),
+    "subquery in a join's ON clause": (lambda: readable(WS, Run).join(Example, and_(
+        Example.workspace_id == Run.workspace_id, Example.dataset_id.in_(select(Dataset.id)))), ["datasets"]),
+    "constant false reads nothing": (lambda: select(Run.id).where(Run.workspace_id == WS, false()), []),
+    "scratch table joined to a scoped table": (lambda: (lambda t: readable(WS, Run).join(t, t.c.run_id == Run.id))(
+        scratch()), []),
+    "INSERT into scratch from a scoped SELECT": (
+        lambda: insert(scratch()).from_select(["run_id"], readable(WS, Run, Run.id)), []),
+    "INSERT into scratch from an unscoped SELECT": (
+        lambda: insert(scratch()).from_select(["run_id"], select(Run.id)), ["runs"]),
+    "plain INSERT (rows carry workspace_id)": (lambda: insert(Run), []),
+    "api_keys is not a tenant table": (lambda: select(ApiKey.workspace_id).where(ApiKey.key_hash == "h"), []),
+    "workspaces is not a tenant table": (lambda: select(Workspace), []),
+    "textual SQL naming a tenant table": (lambda: text("SELECT count(*) FROM runs"),
+                                          ["runs (named in textual SQL)"]),
+    "textual SQL naming none": (lambda: text('ANALYZE "evalql_group_runs_0123456789ab"'), []),
+}
+
+
+@pytest.mark.parametrize("name", list(CHECKED))
+def test_the_rule(name):
+    build, unscoped = CHECKED[name]
+    assert tenancy_check.unscoped_tables(build()) == unscoped
+
+
+async def test_statements_marked_as_spanning_workspaces_pass(api):
+    async with api.db_sessions() as db:
+        assert await db.scalar(everywhere(select(func.count()).select_from(Run))) == 0
+
+
+def test_the_check_is_on_in_the_app_only_when_asked(monkeypatch):
+    assert Settings.from_env().check_tenancy is False
+    monkeypatch.setenv("EVALQL_CHECK_TENANCY", "1")
+    assert Settings.from_env().check_tenancy is True
+    on = create_engine("sqlite+aiosqlite://", check_tenancy=True)
+    off = create_engine("sqlite+aiosqlite://")
+    assert event.contains(on.sync_engine, "before_execute", tenancy_check._before_execute)
+    assert not event.contains(off.sync_engine, "before_execute", tenancy_check._before_execute)

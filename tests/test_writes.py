@@ -8,10 +8,11 @@ import secrets
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import event, select
+from sqlalchemy import event
 
 from evalql.db import writes
 from evalql.db.models import Feedback, Run
+from evalql.db.tenant import readable
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -29,8 +30,8 @@ async def test_string_ids_everywhere(api):
         await writes.insert_feedback(db, ws, [{"run_id": str(run_id), "key": "k", "score": True,
                                                "session_id": str(session.id)}])
         await db.commit()
-        run = await db.scalar(select(Run).where(Run.id == run_id))
-        feedback = await db.scalar(select(Feedback).where(Feedback.run_id == run_id))
+        run = await db.scalar(readable(ws, Run).where(Run.id == run_id))
+        feedback = await db.scalar(readable(ws, Feedback).where(Feedback.run_id == run_id))
     assert run.reference_example_id == example and run.status == "pending" and run.latency is None
     assert (feedback.trace_id, feedback.session_id, feedback.score, feedback.score_is_bool) == (
         run_id, session.id, 1.0, True)
@@ -63,7 +64,8 @@ async def test_mixed_records_insert_in_few_statements(api):
             statements.clear()
             await writes.insert_runs(db, api.workspace_id, records)
             await db.commit()
-            roots = list(await db.scalars(select(Run).where(Run.is_root.is_(True)).order_by(Run.start_time)))
+            roots = list(await db.scalars(readable(api.workspace_id, Run).where(Run.is_root.is_(True))
+                                          .order_by(Run.start_time)))
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
     inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO RUNS")]
@@ -103,7 +105,8 @@ async def test_feedback_is_idempotent_by_id(api):
             {"id": feedback_id, "run_id": run_id, "key": "k", "score": 1, "value": "good"},
             {"id": uuid.uuid4(), "run_id": run_id, "key": "other", "score": None}])
         await db.commit()
-        rows = list(await db.scalars(select(Feedback).where(Feedback.run_id == run_id).order_by(Feedback.key)))
+        rows = list(await db.scalars(readable(api.workspace_id, Feedback).where(Feedback.run_id == run_id)
+                                     .order_by(Feedback.key)))
     assert [(f.key, f.score, f.value, f.value_label) for f in rows] == [("k", 1.0, "good", "good"),
                                                                        ("other", None, None, None)]
     assert rows[0].id == feedback_id and rows[0].comment is None  # replaced, not merged

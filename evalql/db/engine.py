@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from evalql.db import tenancy_check
 from evalql.db.backend import is_sqlite
 
 
@@ -52,7 +53,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 10.0,
-                  **kwargs: Any) -> AsyncEngine:
+                  check_tenancy: bool = False, **kwargs: Any) -> AsyncEngine:
     check_database_url(url)
     if make_url(url).drivername.startswith("postgresql"):
         # pre_ping: a connection the server closed (restart, idle timeout) is replaced
@@ -62,6 +63,8 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(engine):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    if check_tenancy:
+        tenancy_check.install(engine)
     return engine
 
 

@@ -13,6 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from evalql.db.backend import is_sqlite
+from evalql.db.tenancy_check import ALL_WORKSPACES
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -48,6 +49,9 @@ async def schema_state(engine: AsyncEngine) -> SchemaState:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     def run(sync_connection: Any) -> None:
+        # Migrations rewrite whole tables (SQLite batch mode copies every row): they
+        # span all workspaces by design, so the tenancy check lets them through.
+        sync_connection.execution_options(**{ALL_WORKSPACES: True})
         command.upgrade(alembic_config(sync_connection), revision)
 
     async with engine.begin() as conn:

@@ -278,6 +278,10 @@ class RunAttachment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+# The tables whose rows belong to one workspace: every statement on them is scoped to
+# it (evalql/db/tenant.py, checked by evalql/db/tenancy_check.py). `api_keys` carries
+# a workspace_id too but is not one of them: authentication looks a key up by its
+# hash before anyone knows the workspace.
 TENANT_MODELS: tuple[type[Base], ...] = (
-    Dataset, Example, TracerSession, Run, RunMetadata, ExampleMetadata, Feedback, PendingRun, RunAttachment, ApiKey,
+    Dataset, Example, TracerSession, Run, RunMetadata, ExampleMetadata, Feedback, PendingRun, RunAttachment,
 )

@@ -1,12 +1,19 @@
-"""The tenant of a request (who is asking), and the one statement builder every read starts from."""
+"""The tenant of a request (who is asking), and the statement builders every tenant
+read and write starts from, so that no statement can forget the workspace.
+
+Builders take an `Owner`: the request's `Tenant`, or a bare workspace id where no
+request is (ingest batches, seeders, the demo). evalql/db/tenancy_check.py verifies,
+in the test suite, that every statement sent is scoped this way.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
-from sqlalchemy import Select, select
+from sqlalchemy import Delete, Select, Update, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db.models import Base
@@ -23,13 +30,45 @@ class Tenant:
     db: AsyncSession
 
 
-def readable(tenant: Tenant, model: type[M], *columns: Any) -> Select[Any]:
-    """`SELECT model (or columns) FROM model WHERE workspace_id = :tenant`.
+Owner = Union[Tenant, uuid.UUID]
 
-    Every tenant read starts here so that no query can forget the workspace.
-    """
+
+def workspace_of(owner: Owner) -> uuid.UUID:
+    return owner.workspace_id if isinstance(owner, Tenant) else owner
+
+
+def readable(owner: Owner, model: type[M], *columns: Any) -> Select[Any]:
+    """`SELECT model (or columns) FROM model WHERE workspace_id = :tenant`."""
     stmt = select(*columns) if columns else select(model)
-    return stmt.select_from(model).where(model.workspace_id == tenant.workspace_id)  # type: ignore[attr-defined]
+    return stmt.select_from(model).where(model.workspace_id == workspace_of(owner))  # type: ignore[attr-defined]
+
+
+def updatable(owner: Owner, model: type[M]) -> Update:
+    """`UPDATE model … WHERE workspace_id = :tenant`; add the row conditions and `.values()`."""
+    return update(model).where(model.workspace_id == workspace_of(owner))  # type: ignore[attr-defined]
+
+
+def deletable(owner: Owner, model: type[M]) -> Delete:
+    """`DELETE FROM model WHERE workspace_id = :tenant`; add the row conditions."""
+    return delete(model).where(model.workspace_id == workspace_of(owner))  # type: ignore[attr-defined]
+
+
+def owned_rows(owner: Owner, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for a bulk INSERT or a bulk UPDATE by primary key: each carries the owner's
+    workspace id. A row that names another workspace is a bug, not data: it raises
+    rather than being silently moved."""
+    workspace_id = workspace_of(owner)
+    out = []
+    for row in rows:
+        if row.get("workspace_id", workspace_id) != workspace_id:
+            raise ValueError(f"a row of workspace {row['workspace_id']} written for workspace {workspace_id}")
+        out.append({**row, "workspace_id": workspace_id})
+    return out
+
+
+def owned(owner: Owner, model: type[M], **fields: Any) -> M:
+    """A new ORM row of the owner's workspace (for `db.add`)."""
+    return model(**fields, workspace_id=workspace_of(owner))
 
 
 async def live(tenant: Tenant, model: type[M], row_id: Any) -> M | None:

@@ -13,13 +13,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db.backend import is_postgresql
+from evalql.db.tenant import Owner, owned_rows
 
 
-async def upsert(db: AsyncSession, model: Any, rows: list[dict[str, Any]], *, key: Sequence[str]) -> None:
-    """Insert `rows`; a row whose `key` columns exist already replaces the stored values
-    of the columns it carries (the key columns excepted)."""
+async def upsert(db: AsyncSession, owner: Owner, model: Any, rows: list[dict[str, Any]], *,
+                 key: Sequence[str]) -> None:
+    """Insert the owner's `rows`; a row whose `key` columns exist already replaces the
+    stored values of the columns it carries (the key columns excepted). The key starts
+    with workspace_id, so a conflict can only be with a row of the same workspace."""
+    if "workspace_id" not in key:
+        raise ValueError("an upsert key of a tenant table includes workspace_id")
     if not rows:
         return
+    rows = owned_rows(owner, rows)
     insert = postgresql.insert if is_postgresql(db) else sqlite.insert
     # One statement per distinct column set: each needs its own SET list.
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}

@@ -1,5 +1,9 @@
 """Writes with their derived columns. The seeders and tests use these today; the
-LangSmith ingest routes build on the same functions so that derivations live once."""
+LangSmith ingest routes build on the same functions so that derivations live once.
+
+Every statement on a tenant table starts from a builder of evalql/db/tenant.py
+(`readable`, `updatable`, `deletable`, `owned_rows`, `owned`); the helpers here take
+the workspace as `(db, workspace_id)`, the form that ingest, seeders and tests have."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db import derive
@@ -20,6 +24,7 @@ from evalql.db.models import (
     ApiKey, Dataset, Example, ExampleMetadata, Feedback, PendingRun, Run, RunAttachment, RunMetadata, TracerSession,
     Workspace,
 )
+from evalql.db.tenant import Owner, deletable, owned, owned_rows, readable, updatable
 from evalql.db.types import utcnow
 from evalql.db.upsert import upsert
 from evalql.core.values import normalize, value_label
@@ -35,14 +40,23 @@ def as_uuid(value: Any) -> uuid.UUID | None:
     return uuid.UUID(str(value))
 
 
-async def bulk_insert(db: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
-    """ORM bulk INSERT, batched. SQLAlchemy leaves None values out of the statement and
-    batches only consecutive rows with the same columns, so rows are grouped by which of
-    their values are None first (roots and children, errored and finished runs differ);
-    the order of rows in an INSERT does not matter."""
+async def bulk_insert(db: AsyncSession, owner: Owner, model: Any, rows: list[dict[str, Any]]) -> None:
+    """ORM bulk INSERT of the owner's rows, batched. SQLAlchemy leaves None values out of
+    the statement and batches only consecutive rows with the same columns, so rows are
+    grouped by which of their values are None first (roots and children, errored and
+    finished runs differ); the order of rows in an INSERT does not matter."""
     if rows:
-        rows = sorted(rows, key=lambda row: tuple(value is None for value in row.values()))
+        rows = sorted(owned_rows(owner, rows), key=lambda row: tuple(value is None for value in row.values()))
         await db.execute(insert(model), rows)
+
+
+async def bulk_update(db: AsyncSession, owner: Owner, model: Any, rows: list[dict[str, Any]]) -> None:
+    """ORM bulk UPDATE by primary key (one executemany). The key is (workspace_id, id)
+    and every row carries the owner's workspace id, so `WHERE workspace_id = :workspace_id
+    AND id = :id` confines each row; no extra condition (SQLAlchemy cannot synchronize
+    the session's loaded rows under one)."""
+    if rows:
+        await db.execute(update(model), owned_rows(owner, rows))
 
 
 def hash_api_key(key: str) -> str:
@@ -82,8 +96,8 @@ def _entry_row(workspace_id: uuid.UUID, key: str, value: Any) -> dict[str, Any]:
 
 async def insert_dataset(db: AsyncSession, workspace_id: uuid.UUID, **fields: Any) -> Dataset:
     now = utcnow()
-    dataset = Dataset(workspace_id=workspace_id, id=fields.pop("id", None) or uuid.uuid4(),
-                      created_at=fields.pop("created_at", None) or now, modified_at=now, **fields)
+    dataset = owned(workspace_id, Dataset, id=fields.pop("id", None) or uuid.uuid4(),
+                    created_at=fields.pop("created_at", None) or now, modified_at=now, **fields)
     db.add(dataset)
     await db.flush()
     return dataset
@@ -120,8 +134,8 @@ async def insert_examples(db: AsyncSession, workspace_id: uuid.UUID, records: It
         })
         entries += _example_metadata_rows(workspace_id, example_id, as_uuid(record["dataset_id"]), metadata)
         ids.append(example_id)
-    await bulk_insert(db, Example, rows)
-    await bulk_insert(db, ExampleMetadata, entries)
+    await bulk_insert(db, workspace_id, Example, rows)
+    await bulk_insert(db, workspace_id, ExampleMetadata, entries)
     return ids
 
 
@@ -142,9 +156,9 @@ async def update_example(db: AsyncSession, example: Example, *, inputs: Any = No
         elif "dataset_split" not in new:
             new["dataset_split"] = current.get("dataset_split") or ["base"]
         example.metadata_ = new
-        await db.execute(delete(ExampleMetadata).where(ExampleMetadata.workspace_id == example.workspace_id,
-                                                       ExampleMetadata.example_id == example.id))
-        await bulk_insert(db, ExampleMetadata,
+        await db.execute(deletable(example.workspace_id, ExampleMetadata)
+                         .where(ExampleMetadata.example_id == example.id))
+        await bulk_insert(db, example.workspace_id, ExampleMetadata,
                           _example_metadata_rows(example.workspace_id, example.id, example.dataset_id, new))
     example.modified_at = utcnow()
     await db.flush()
@@ -153,23 +167,22 @@ async def update_example(db: AsyncSession, example: Example, *, inputs: Any = No
 async def soft_delete_dataset(db: AsyncSession, workspace_id: uuid.UUID, dataset_id: uuid.UUID) -> None:
     """Marks the dataset and its live examples deleted (spec §7.2)."""
     now = utcnow()
-    await db.execute(update(Dataset).where(Dataset.workspace_id == workspace_id, Dataset.id == dataset_id)
+    await db.execute(updatable(workspace_id, Dataset).where(Dataset.id == dataset_id)
                      .values(deleted_at=now, modified_at=now))
-    await db.execute(update(Example).where(Example.workspace_id == workspace_id, Example.dataset_id == dataset_id,
-                                           Example.deleted_at.is_(None)).values(deleted_at=now))
+    await db.execute(updatable(workspace_id, Example).where(Example.dataset_id == dataset_id,
+                                                            Example.deleted_at.is_(None)).values(deleted_at=now))
 
 
 async def soft_delete_example(db: AsyncSession, workspace_id: uuid.UUID, example_id: uuid.UUID) -> None:
-    await db.execute(update(Example).where(Example.workspace_id == workspace_id, Example.id == example_id)
-                     .values(deleted_at=utcnow()))
+    await db.execute(updatable(workspace_id, Example).where(Example.id == example_id).values(deleted_at=utcnow()))
 
 
 async def insert_session(db: AsyncSession, workspace_id: uuid.UUID, **fields: Any) -> TracerSession:
     for name in ("reference_dataset_id", "default_dataset_id"):
         if name in fields:
             fields[name] = as_uuid(fields[name])
-    session = TracerSession(workspace_id=workspace_id, id=fields.pop("id", None) or uuid.uuid4(),
-                            start_time=fields.pop("start_time", None) or utcnow(), **fields)
+    session = owned(workspace_id, TracerSession, id=fields.pop("id", None) or uuid.uuid4(),
+                    start_time=fields.pop("start_time", None) or utcnow(), **fields)
     db.add(session)
     await db.flush()
     return session
@@ -177,8 +190,7 @@ async def insert_session(db: AsyncSession, workspace_id: uuid.UUID, **fields: An
 
 async def session_ids_by_name(db: AsyncSession, workspace_id: uuid.UUID, names: set[str]) -> dict[str, uuid.UUID]:
     found = dict((await db.execute(
-        select(TracerSession.name, TracerSession.id)
-        .where(TracerSession.workspace_id == workspace_id, TracerSession.name.in_(names))
+        readable(workspace_id, TracerSession, TracerSession.name, TracerSession.id).where(TracerSession.name.in_(names))
     )).all())
     for name in names - found.keys():
         found[name] = (await insert_session(db, workspace_id, name=name)).id
@@ -204,15 +216,14 @@ async def insert_runs(db: AsyncSession, workspace_id: uuid.UUID, records: list[d
     stored: dict[uuid.UUID, tuple[uuid.UUID, str]] = {}
     if missing_parents:
         result = await db.execute(
-            select(Run.id, Run.trace_id, Run.dotted_order)
-            .where(Run.workspace_id == workspace_id, Run.id.in_(missing_parents))
+            readable(workspace_id, Run, Run.id, Run.trace_id, Run.dotted_order).where(Run.id.in_(missing_parents))
         )
         stored = {rid: (tid, order) for rid, tid, order in result}
     for row in parsed:
         fill_trace_fields(row, by_id, stored)
 
-    await bulk_insert(db, Run, parsed)
-    await bulk_insert(db, RunMetadata, run_metadata_rows(parsed))
+    await bulk_insert(db, workspace_id, Run, parsed)
+    await bulk_insert(db, workspace_id, RunMetadata, run_metadata_rows(parsed))
     await roll_up_usage(db, workspace_id, {row["trace_id"] for row in parsed})
 
 
@@ -301,8 +312,8 @@ async def roll_up_usage(db: AsyncSession, workspace_id: uuid.UUID, trace_ids: se
     updates: list[dict[str, Any]] = []
     for chunk in id_chunks(trace_ids):
         rows = (await db.execute(
-            select(Run.id, Run.parent_run_id, *own_cols, *reported_cols)
-            .where(Run.workspace_id == workspace_id, Run.trace_id.in_(chunk))
+            readable(workspace_id, Run, Run.id, Run.parent_run_id, *own_cols, *reported_cols)
+            .where(Run.trace_id.in_(chunk))
         )).all()
         width = len(usage_fields)
         own = {row[0]: derive.Usage(*row[2:2 + width]) for row in rows}
@@ -317,9 +328,8 @@ async def roll_up_usage(db: AsyncSession, workspace_id: uuid.UUID, trace_ids: se
         for root in roots:
             for run_id, totals in derive.rolled_up_usage(own, children, root).items():
                 if totals != stored[run_id]:
-                    updates.append({"workspace_id": workspace_id, "id": run_id, **totals})
-    if updates:
-        await db.execute(update(Run), updates)
+                    updates.append({"id": run_id, **totals})
+    await bulk_update(db, workspace_id, Run, updates)
 
 
 async def insert_feedback(db: AsyncSession, workspace_id: uuid.UUID, records: list[dict[str, Any]]) -> list[uuid.UUID]:
@@ -346,7 +356,7 @@ async def insert_feedback(db: AsyncSession, workspace_id: uuid.UUID, records: li
             "modified_at": derive.parse_timestamp(record.get("modified_at")) or created,
         })
     # Idempotent by id (spec §7.6): creating an id that exists replaces it.
-    await upsert(db, Feedback, rows, key=("workspace_id", "id"))
+    await upsert(db, workspace_id, Feedback, rows, key=("workspace_id", "id"))
     return [row["id"] for row in rows]
 
 
@@ -370,14 +380,12 @@ async def delete_session(db: AsyncSession, workspace_id: uuid.UUID, session_id: 
     records and attachments, the feedback of those runs and the feedback naming the session.
     Posts still waiting for a parent in the session go too, with the patches waiting for them.
     Runs go last: the other deletes find their rows through them."""
-    held = select(PendingRun.run_id).where(PendingRun.workspace_id == workspace_id,
-                                           PendingRun.session_id == session_id)
-    await db.execute(delete(PendingRun).where(PendingRun.workspace_id == workspace_id, PendingRun.run_id.in_(held)))
-    runs = select(Run.id).where(Run.workspace_id == workspace_id, Run.session_id == session_id)
+    held = readable(workspace_id, PendingRun, PendingRun.run_id).where(PendingRun.session_id == session_id)
+    await db.execute(deletable(workspace_id, PendingRun).where(PendingRun.run_id.in_(held)))
+    runs = readable(workspace_id, Run, Run.id).where(Run.session_id == session_id)
     for model in (RunMetadata, PendingRun, RunAttachment):
-        await db.execute(delete(model).where(model.workspace_id == workspace_id, model.run_id.in_(runs)))
-    await db.execute(delete(Feedback).where(Feedback.workspace_id == workspace_id,
-                                            or_(Feedback.run_id.in_(runs), Feedback.session_id == session_id)))
-    await db.execute(delete(Run).where(Run.workspace_id == workspace_id, Run.session_id == session_id))
-    await db.execute(delete(TracerSession).where(TracerSession.workspace_id == workspace_id,
-                                                 TracerSession.id == session_id))
+        await db.execute(deletable(workspace_id, model).where(model.run_id.in_(runs)))
+    await db.execute(deletable(workspace_id, Feedback).where(or_(Feedback.run_id.in_(runs),
+                                                                 Feedback.session_id == session_id)))
+    await db.execute(deletable(workspace_id, Run).where(Run.session_id == session_id))
+    await db.execute(deletable(workspace_id, TracerSession).where(TracerSession.id == session_id))

@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db import writes
 from evalql.db.chunks import id_chunks
 from evalql.db.models import PendingRun, Run, RunAttachment, RunMetadata, TracerSession
+from evalql.db.tenant import deletable, readable
 from evalql.db.types import utcnow
 from evalql.db.upsert import upsert
 from evalql.ingest.merge import MergedRun, merge_posts
@@ -96,8 +96,8 @@ async def _check(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -> Non
         if post.given.get("parent_run_id") == post.given["id"]:  # it would wait for itself forever
             problems.append(_problem(post.loc, "parent_run_id", f"Run {post.given['id']} cannot be its own parent"))
     wanted = {uuid.UUID(post.given["session_id"]) for post in batch.posts if "session_id" in post.given}
-    found = {str(row[0]) for row in await _chunked(db, wanted, lambda ids: select(TracerSession.id).where(
-        TracerSession.workspace_id == workspace_id, TracerSession.id.in_(ids)))}
+    found = {str(row[0]) for row in await _chunked(db, wanted, lambda ids: readable(
+        workspace_id, TracerSession, TracerSession.id).where(TracerSession.id.in_(ids)))}
     problems += [_problem(post.loc, "session_id", f"Run {post.given['id']}: session {post.given['session_id']} not found")
                  for post in batch.posts if post.given.get("session_id", None) not in (None, *found)]
     if problems:
@@ -129,14 +129,14 @@ class Ingest:
     async def stored_runs(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, Run]:
         found: dict[uuid.UUID, Run] = {}
         for chunk in id_chunks(ids):
-            rows = await self.db.scalars(select(Run).where(Run.workspace_id == self.workspace_id, Run.id.in_(chunk)))
+            rows = await self.db.scalars(readable(self.workspace_id, Run).where(Run.id.in_(chunk)))
             found.update((run.id, run) for run in rows)
         return found
 
     async def pending(self, column: Any, ids: Iterable[uuid.UUID], kind: str | None = None) -> list[PendingRun]:
         found: list[PendingRun] = []
         for chunk in id_chunks(ids):
-            stmt = select(PendingRun).where(PendingRun.workspace_id == self.workspace_id, column.in_(chunk))
+            stmt = readable(self.workspace_id, PendingRun).where(column.in_(chunk))
             if kind is not None:
                 stmt = stmt.where(PendingRun.kind == kind)
             found.extend(await self.db.scalars(stmt))
@@ -146,14 +146,14 @@ class Ingest:
 
     def hold(self, kind: str, run_id: uuid.UUID, waits_for: uuid.UUID, record: dict[str, Any]) -> None:
         self.new_pending.append({
-            "workspace_id": self.workspace_id, "id": uuid.uuid4(), "run_id": run_id, "kind": kind,
+            "id": uuid.uuid4(), "run_id": run_id, "kind": kind,
             "waits_for": waits_for, "record": record, "received_at": utcnow(), "position": len(self.new_pending),
             "session_id": uuid.UUID(record["session_id"]) if kind == "post" else None,
         })
 
     async def stored_parents(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
-        rows = await _chunked(self.db, ids, lambda chunk: select(Run.id, Run.trace_id, Run.dotted_order).where(
-            Run.workspace_id == self.workspace_id, Run.id.in_(chunk)))
+        rows = await _chunked(self.db, ids, lambda chunk: readable(
+            self.workspace_id, Run, Run.id, Run.trace_id, Run.dotted_order).where(Run.id.in_(chunk)))
         return {run_id: (trace_id, order) for run_id, trace_id, order in rows}
 
 
@@ -260,21 +260,20 @@ def _new_rows(workspace_id: uuid.UUID, candidates: list[Candidate],
 async def _write(state: Ingest, new_rows: list[dict[str, Any]], update_rows: list[dict[str, Any]],
                  batch: Batch) -> None:
     db, workspace_id = state.db, state.workspace_id
-    await writes.bulk_insert(db, Run, new_rows)
+    await writes.bulk_insert(db, workspace_id, Run, new_rows)
     if update_rows:
         for row in update_rows:
             row.pop("created_at")
-        await db.execute(update(Run), update_rows)
+        await writes.bulk_update(db, workspace_id, Run, update_rows)
         for chunk in id_chunks(row["id"] for row in update_rows):
-            await db.execute(delete(RunMetadata).where(RunMetadata.workspace_id == workspace_id,
-                                                       RunMetadata.run_id.in_(chunk)))
-    await writes.bulk_insert(db, RunMetadata, writes.run_metadata_rows(new_rows + update_rows))
+            await db.execute(deletable(workspace_id, RunMetadata).where(RunMetadata.run_id.in_(chunk)))
+    await writes.bulk_insert(db, workspace_id, RunMetadata, writes.run_metadata_rows(new_rows + update_rows))
     for chunk in id_chunks(state.consumed):
-        await db.execute(delete(PendingRun).where(PendingRun.workspace_id == workspace_id, PendingRun.id.in_(chunk)))
-    await writes.bulk_insert(db, PendingRun, state.new_pending)
+        await db.execute(deletable(workspace_id, PendingRun).where(PendingRun.id.in_(chunk)))
+    await writes.bulk_insert(db, workspace_id, PendingRun, state.new_pending)
     if batch.attachments:
-        await upsert(db, RunAttachment, [
-            {"workspace_id": workspace_id, "run_id": a.run_id, "name": a.name, "content_type": a.content_type,
+        await upsert(db, workspace_id, RunAttachment, [
+            {"run_id": a.run_id, "name": a.name, "content_type": a.content_type,
              "size": len(a.data), "data": a.data, "created_at": utcnow()} for a in batch.attachments
         ], key=("workspace_id", "run_id", "name"))
     if batch.feedback:
