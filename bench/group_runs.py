@@ -130,7 +130,8 @@ def print_table(rows: list[Row], requests: int) -> None:
 
 async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", help="a throwaway database (its tables are dropped); default: temp SQLite per size")
+    parser.add_argument("--database-url",
+                        help="a throwaway database (its tables are dropped); default: temp SQLite per size")
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated N values (default 1000,10000)")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per grouping (default 20)")
     args = parser.parse_args(argv)

@@ -20,9 +20,9 @@ import asyncio
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
-import subprocess
 import time
 import uuid
 from pathlib import Path

@@ -30,11 +30,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evalql.db import writes
 
 CHUNK = 2000
-BASE_TIME = dt.datetime(2026, 10, 1, 9, 0, tzinfo=dt.timezone.utc)
+BASE_TIME = dt.datetime(2026, 10, 1, 9, 0, tzinfo=dt.UTC)
 DIFFICULTIES = ("easy", "medium", "hard")
 TOPICS = ("geography", "math", "science", "history", "coding", "literature", "finance", "medicine")
-SESSIONS = (("w-gpt-4o-a", "gpt-4o"), ("w-gpt-4o-b", "gpt-4o"), ("w-claude-3-5-a", "claude-3-5"), ("w-claude-3-5-b", "claude-3-5"))
-PRICES = {"gpt-4o": (Decimal("2.50"), Decimal("10.00")), "claude-3-5": (Decimal("3.00"), Decimal("15.00"))}  # USD / 1M tokens
+SESSIONS = (("w-gpt-4o-a", "gpt-4o"), ("w-gpt-4o-b", "gpt-4o"),
+            ("w-claude-3-5-a", "claude-3-5"), ("w-claude-3-5-b", "claude-3-5"))
+PRICES = {  # USD / 1M tokens
+    "gpt-4o": (Decimal("2.50"), Decimal("10.00")),
+    "claude-3-5": (Decimal("3.00"), Decimal("15.00")),
+}
 ERROR_RATE = 0.05
 LATENCY_MEDIAN_S, LATENCY_SIGMA = 1.2, 0.5
 
@@ -101,7 +105,8 @@ async def load_workload(db: AsyncSession, workspace_id: uuid.UUID, n_examples: i
             error = "TimeoutError: model call timed out" if rng.random() < ERROR_RATE else None
             errored += error is not None
             prompt_tokens, completion_tokens = rng.randint(200, 800), rng.randint(20, 400)
-            prompt_cost, completion_cost = _cost(prompt_tokens, prompt_price), _cost(completion_tokens, completion_price)
+            prompt_cost = _cost(prompt_tokens, prompt_price)
+            completion_cost = _cost(completion_tokens, completion_price)
             llm_start = start + dt.timedelta(seconds=latency * 0.02)
             runs.append({
                 "id": root_id, "session_id": session.id, "name": "qa_pipeline", "run_type": "chain",

@@ -17,7 +17,15 @@ from evalql.db.migrate import ensure_schema
 from evalql.graphiql import graphiql_static_app
 from evalql.graphql_app import GraphQLEndpoint
 from evalql.rest import (
-    dataset_runs, datasets, examples, feedback, group_runs, info, runs_ingest, runs_read, sessions,
+    dataset_runs,
+    datasets,
+    examples,
+    feedback,
+    group_runs,
+    info,
+    runs_ingest,
+    runs_read,
+    sessions,
 )
 from evalql.rest.errors import HANDLERS
 from evalql.schema import build_schema

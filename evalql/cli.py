@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from evalql.config import Settings
+from evalql.db import writes
 from evalql.db.engine import DatabaseUrlError, create_engine, session_factory
 from evalql.db.migrate import SchemaOutOfDate, ensure_schema, upgrade
-from evalql.db import writes
 
 
 class CliError(Exception):

@@ -52,7 +52,7 @@ class Settings:
     check_tenancy: bool = False
 
     @classmethod
-    def from_env(cls, database_url: str | None = None) -> "Settings":
+    def from_env(cls, database_url: str | None = None) -> Settings:
         env = os.environ
         return cls(
             database_url=database_url or env.get("EVALQL_DATABASE_URL") or default_database_url(),

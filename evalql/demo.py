@@ -42,7 +42,7 @@ DATASET_DESCRIPTION = (
     "for comparing models and prompt versions."
 )
 SEED = 20261001
-BASE_TIME = dt.datetime(2026, 10, 1, 9, 0, tzinfo=dt.timezone.utc)
+BASE_TIME = dt.datetime(2026, 10, 1, 9, 0, tzinfo=dt.UTC)
 LATENCY_MEDIAN_S = 1.2
 
 # topic -> (question, reference answer, a plausible wrong answer, difficulty)
@@ -171,7 +171,7 @@ class DemoSummary:
 
 
 def _iso(ts: dt.datetime) -> str:
-    return ts.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return ts.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _cost(tokens: int, per_million: Decimal) -> str:
@@ -242,8 +242,9 @@ def build_demo(dataset_id: uuid.UUID, name_suffix: str = "", seed: int = SEED) -
     return DemoData(dataset, clean, sessions, runs, feedback)
 
 
-def _trace(rng: random.Random, new_id: Callable[[str], uuid.UUID], exp: Experiment, session_id: uuid.UUID, example: dict[str, Any],
-           label: str, start: dt.datetime, *, missing_model: bool, pending: bool) -> tuple[list[dict], list[dict]]:
+def _trace(rng: random.Random, new_id: Callable[[str], uuid.UUID], exp: Experiment, session_id: uuid.UUID,
+           example: dict[str, Any], label: str, start: dt.datetime, *, missing_model: bool, pending: bool
+           ) -> tuple[list[dict], list[dict]]:
     """One root `qa_pipeline` run with its retriever and LLM children, and its feedback."""
     difficulty = example["metadata"]["difficulty"]
     question, answer = example["inputs"]["question"], example["outputs"]["answer"]

@@ -154,7 +154,7 @@ def fold(text: str) -> str:
 
 def as_time(text: str) -> dt.datetime:
     value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
 
 
 def stored_metadata(e: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 MISSING = object()
 PREVIEW_CHARS = 200
 TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -598,14 +598,14 @@ def compare(expected: Any, got: Any, path: str = "$", out: list[str] | None = No
         if keyed and want != have:
             # Report the identity/order difference once, then compare items matched by identity.
             out.append(f"{path}: expected items {want!r:.400}, got {have!r:.400}")
-            by_id = {repr(k): g for k, g in zip(have, got)}
-            for k, e in zip(want, expected):
+            by_id = {repr(k): g for k, g in zip(have, got, strict=False)}
+            for k, e in zip(want, expected, strict=False):
                 if repr(k) in by_id:
                     compare(e, by_id[repr(k)], f"{path}[{k!r}]", out)
         elif len(expected) != len(got):
             out.append(f"{path}: expected {len(expected)} items, got {len(got)}: expected {expected!r:.300} got {got!r:.300}")
         else:
-            for i, (e, g) in enumerate(zip(expected, got)):
+            for i, (e, g) in enumerate(zip(expected, got, strict=False)):
                 compare(e, g, f"{path}[{i}]", out)
     elif isinstance(expected, bool) or expected is None:
         if got is not expected:

@@ -16,7 +16,6 @@ from tests import databases, oracle
 from tests.test_group_runs_oracle import BODIES, DATASET
 from tests.worlds import rich
 
-
 # Requests whose answer is legitimately `{"groups": []}`.
 EMPTY = {"rm-missing-key", "rm-model-offset-past-end", "rm-model-Z-only"}
 

@@ -19,7 +19,19 @@ from typing import Any
 
 import pytest
 from sqlalchemy import (
-    Column, Float, Integer, MetaData, String, Table, Text, exists, insert, literal, not_, select, text,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    exists,
+    insert,
+    literal,
+    not_,
+    select,
+    text,
 )
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -96,7 +108,7 @@ async def test_percentiles_interpolate_like_the_spec(conn):
             assert got.keys() == want.keys(), ps
             for key, values in want.items():
                 # The databases may differ from the oracle in the last bits (see Percentiles).
-                assert all(math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12) for a, b in zip(got[key], values)), \
+                assert all(math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12) for a, b in zip(got[key], values, strict=True)), \
                     (partition, ps, key, got[key], values)
     assert len(cache) == 2
 
@@ -229,20 +241,21 @@ async def test_json_walk_reads_leaves_like_the_flattening(conn, json_type):
     leaves = {i: flatten(doc) for i, doc in enumerate(WALKED)}
     every = {i: nodes(doc) for i, doc in enumerate(WALKED)}
     assert await rows_where(lambda w: w.leaf()) == {i for i, found in leaves.items() if found}
-    for text in TEXTS:
-        want = {i for i, found in leaves.items() if any(string_form(v) == text for _, v in found)}
-        assert await rows_where(lambda w: w.leaf(), lambda w: w.equals(text, canonical_number(text))) == want, text
-        strings = {i for i, found in every.items() if any(isinstance(v, str) and v == text for _, v in found)}
-        assert await rows_where(lambda w: w.string_value() == text) == strings, text
-    for path, text in [("h.j", "1"), ("h.j", "y"), ("h.j.k", "z"), ("a.b", "dot"), ("a", "x"), ("list", "deep"),
+    for probe in TEXTS:
+        want = {i for i, found in leaves.items() if any(string_form(v) == probe for _, v in found)}
+        got = await rows_where(lambda w: w.leaf(), lambda w, t=probe: w.equals(t, canonical_number(t)))
+        assert got == want, probe
+        strings = {i for i, found in every.items() if any(isinstance(v, str) and v == probe for _, v in found)}
+        assert await rows_where(lambda w, t=probe: w.string_value() == t) == strings, probe
+    for path, probe in [("h.j", "1"), ("h.j", "y"), ("h.j.k", "z"), ("a.b", "dot"), ("a", "x"), ("list", "deep"),
                        ("mixed", "false"), ("mixed", "null"), ("h.j", "[]"), ("g", "[]"), ("z.z.z", "null")]:
-        want = {i for i, found in leaves.items() if (path, text) in [(p, string_form(v)) for p, v in found]}
-        got = await rows_where(lambda w: w.path == path, lambda w: w.leaf(),
-                               lambda w: w.equals(text, canonical_number(text)))
-        assert got == want, (path, text)
+        want = {i for i, found in leaves.items() if (path, probe) in [(p, string_form(v)) for p, v in found]}
+        got = await rows_where(lambda w, p=path: w.path == p, lambda w: w.leaf(),
+                               lambda w, t=probe: w.equals(t, canonical_number(t)))
+        assert got == want, (path, probe)
     for path in ("a", "e", "f", "h", "h.j", "z.z", "z.z.z", "mixed", "nope"):
         want = {i for i, found in every.items() if any(p == path and v is not None for p, v in found)}
-        assert await rows_where(lambda w: w.path == path, lambda w: w.not_null()) == want, path
+        assert await rows_where(lambda w, p=path: w.path == p, lambda w: w.not_null()) == want, path
     # Compiled once per shape: leaf; `equals` per form (string; number as an integer, a
     # big integer, a float; literal; empty); string value; path + `equals` (number, string,
     # literal, empty); path + not-null. Values are bound, bound types are part of the shape.

@@ -17,9 +17,9 @@ from evalql.db.models import Example
 from evalql.filters.errors import FilterError
 from evalql.filters.examples import example_condition, validate_example_filter
 from tests.example_filter_oracle import ExampleOracle
+from tests.support.filter_trees import trees
 from tests.worlds import example_filters as xw
 from tests.worlds import rich
-from tests.support.filter_trees import trees
 
 U = {n: str(xw.uid(n)) for n in (*xw.IDS, "o1", "D", "O")}
 

@@ -24,7 +24,7 @@ from tests.support.gql import GROUP_RUNS, graphql_input
 from tests.test_statement_counts import counting, env, rest_body  # noqa: F401  (env is a fixture)
 from tests.worlds import rich
 
-T0 = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 TRICKY = ["gpt')), or(eq(is_root, true", "o'neil\\", 'say "hi", (x) [y]', "été 😀", '{"a":[1,"x"]}',
           "tab\there\nnl", "\\u0041", "", "1", 1, 1.0, 2.5, -3, True, "true", {"b": [1, "'"], "a": None}, ["x", "y"],
           "a,b", "null"]

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from evalql.db.models import Run
 from evalql.filters.runs import run_condition, trace_condition
 from tests.filter_oracle import FilterOracle
+from tests.support.filter_trees import trees
 from tests.worlds import filters as fw
 from tests.worlds import rich
-from tests.support.filter_trees import trees
 
 U = {n: str(fw.uid(n)) for n in ("r1", "r2", "r3", "r4", "r5", "r6", "e1", "e2", "S")}
 

@@ -98,7 +98,7 @@ async def test_dataset_unknown_is_null(api, world):
 
 async def test_datasets_paging_and_name_contains(api):
     async with api.db_sessions() as db:
-        base = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+        base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
         made = [await writes.insert_dataset(db, api.workspace_id, name=name, created_at=base + dt.timedelta(hours=i))
                 for i, name in enumerate(["alpha", "Beta", "gamma", "beta-2", "100%_real", "delta"])]
         gone = await writes.insert_dataset(db, api.workspace_id, name="beta-deleted", deleted_at=base)

@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 from evalql.app import create_app
 from evalql.config import Settings
 from evalql.db import writes
-from tests import oracle
-from tests import databases
+from tests import databases, oracle
 from tests.oracle import MISSING, Records
 from tests.worlds import rich
 
@@ -273,7 +272,7 @@ body_strategy = st.fixed_dictionaries({
     "preview": st.booleans(),
 })
 
-HT0 = dt.datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=dt.timezone.utc)
+HT0 = dt.datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
 
 
 def random_world(spec: dict[str, Any]) -> Records:

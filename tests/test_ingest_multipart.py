@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from evalql.db.models import Feedback, PendingRun, Run, RunAttachment, RunMetadata
 from evalql.db.tenant import readable
-from tests.test_ingest_runs import at, new_id, post, stored
 from tests.support.whole_database import everywhere
+from tests.test_ingest_runs import at, new_id, post, stored
 
 BOUNDARY = "evalqltestboundary"
 LIMIT = 20 * 1024 * 1024

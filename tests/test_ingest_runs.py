@@ -17,7 +17,7 @@ from evalql.ingest.trace import parse_dotted_order
 from tests.support.statements import counting
 from tests.support.whole_database import everywhere
 
-T0 = dt.datetime(2024, 9, 19, 17, 16, 48, 521691, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2024, 9, 19, 17, 16, 48, 521691, tzinfo=dt.UTC)
 
 
 def at(seconds: float) -> str:

@@ -72,7 +72,7 @@ def exact(outputs: dict, reference_outputs: dict) -> dict:
 
 
 def accuracy(outputs: list[dict], reference_outputs: list[dict]) -> dict:
-    hits = [o["answer"] == r["answer"] for o, r in zip(outputs, reference_outputs)]
+    hits = [o["answer"] == r["answer"] for o, r in zip(outputs, reference_outputs, strict=True)]
     return {"key": "accuracy", "score": sum(hits) / len(hits)}
 
 

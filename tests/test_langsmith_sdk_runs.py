@@ -18,7 +18,7 @@ langsmith = pytest.importorskip("langsmith")
 def drive(url: str, key: str) -> None:
     client = langsmith.Client(api_url=url, api_key=key, auto_batch_tracing=False)
     root, child = uuid.uuid4(), uuid.uuid4()
-    start = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
     client.create_run("pipeline", {"question": "2+2?"}, "chain", id=root, project_name="single",
                       start_time=start, extra={"metadata": {"model": "m1"}})
     # The child's patch is sent before its post: it waits, then wins over the post.

@@ -15,7 +15,7 @@ from tests.test_langsmith_sdk import ServerThread
 
 langsmith = pytest.importorskip("langsmith")
 
-T0 = dt.datetime(2024, 7, 1, 8, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2024, 7, 1, 8, 0, tzinfo=dt.UTC)
 
 
 def client_for(url: str, key: str):
@@ -73,7 +73,7 @@ def drive(url: str, key: str, project_id: uuid.UUID, dataset_id: uuid.UUID, root
     assert [p.name for p in client.list_projects(name_contains="EXP", include_stats=True)] == ["sdk-exp"]
     assert [p.name for p in client.list_projects(project_ids=[project_id], limit=1)] == ["sdk-exp"]
 
-    end = dt.datetime(2024, 8, 1, tzinfo=dt.timezone.utc)
+    end = dt.datetime(2024, 8, 1, tzinfo=dt.UTC)
     updated = client.update_project(project_id, name="sdk-exp-2", description="second", metadata={"model": "m2"},
                                     end_time=end)
     assert (updated.name, updated.description, updated.metadata, updated.end_time) == (

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from evalql.rest.presign import EXPIRY_STEP_SECONDS, URL_LIFETIME_SECONDS, Signer, verified
 from evalql.db.tenant import Tenant
+from evalql.rest.presign import EXPIRY_STEP_SECONDS, URL_LIFETIME_SECONDS, Signer, verified
 from tests.test_ingest_multipart import body_of, part, send
 from tests.test_ingest_runs import new_id, post
 from tests.test_langsmith_sdk import ServerThread

@@ -17,9 +17,9 @@ import pytest
 from evalql.config import Settings
 from evalql.db import writes
 from tests import oracle
-from tests.oracle import Derived, Records, as_dt, example_json, parse_filter, eval_filter, run_json, score_of
-from tests.support.statements import counting
+from tests.oracle import Derived, Records, as_dt, eval_filter, example_json, parse_filter, run_json, score_of
 from tests.support.app import app_client, second_workspace
+from tests.support.statements import counting
 from tests.support.world import build_world
 from tests.worlds import rich, worked_example
 
@@ -241,7 +241,7 @@ async def test_example_ids_restrict_and_keep_dataset_order(api, world):
 
 async def test_preview_nulls_inputs_and_outputs(api, world):
     got = await check(api, world, body_of("A", limit=100, preview=True))
-    runs = {r: x for e in got for r, x in zip(run_names(e), e["runs"])}
+    runs = {r: x for e in got for r, x in zip(run_names(e), e["runs"], strict=True)}
     assert all(x["inputs"] is None and x["outputs"] is None and x["events"] is None and x["serialized"] is None
                for x in runs.values())
     assert runs["a1"]["inputs_preview"] == "question a1"

@@ -38,7 +38,7 @@ async def listing(api, params=None, key: str | None = None):
 # --- POST /datasets --------------------------------------------------------------------
 
 async def test_create_minimal(api):
-    before = dt.datetime.now(dt.timezone.utc)
+    before = dt.datetime.now(dt.UTC)
     body = await made(api, "ds")
     assert set(body) == DATASET_KEYS
     assert body["name"] == "ds" and body["description"] is None and body["data_type"] == "kv"
@@ -249,9 +249,9 @@ async def test_counts(api):
     assert (await api.client.delete(f"/examples/{examples.json()[0]['id']}", headers=api.headers())).status_code == 200
     async with api.db_sessions() as db:
         await writes.insert_session(db, api.workspace_id, name="s1", reference_dataset_id=body["id"],
-                                    start_time=dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc))
+                                    start_time=dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
         await writes.insert_session(db, api.workspace_id, name="s2", reference_dataset_id=body["id"],
-                                    start_time=dt.datetime(2024, 3, 2, 5, tzinfo=dt.timezone.utc))
+                                    start_time=dt.datetime(2024, 3, 2, 5, tzinfo=dt.UTC))
         await writes.insert_session(db, api.workspace_id, name="s3")
         await db.commit()
     read = (await api.client.get(f"/datasets/{body['id']}", headers=api.headers())).json()

@@ -118,32 +118,32 @@ def compare(rest_groups: list[dict], gql_groups: list[dict]) -> int:
     """Field-by-field comparison; returns how many values were compared."""
     compared = 0
     assert [g["group_key"] for g in rest_groups] == [g["groupKey"] for g in gql_groups]
-    for rg, gg in zip(rest_groups, gql_groups):
+    for rg, gg in zip(rest_groups, gql_groups, strict=True):
         mapped = group_from_graphql(gg)
         where = f"group {rg['group_key']!r}"
         scalars = {k: v for k, v in mapped.items() if k not in ("sessions", "examples")}
         assert_same(restrict(rg, scalars, where), scalars, where)
         compared += len(scalars)
         assert len(rg["sessions"]) == len(mapped["sessions"]), where
-        for rs, gs in zip(rg["sessions"], mapped["sessions"]):
+        for rs, gs in zip(rg["sessions"], mapped["sessions"], strict=True):
             w = f"{where} session {rs['id']}"
             assert_same(restrict(rs, gs, w), gs, w)
             assert rs["last_run_start_time_live"] == gs["last_run_start_time"]
             compared += len(gs)
         assert [e["id"] for e in rg["examples"]] == [e["id"] for e in mapped["examples"]], where
-        for re_, ge in zip(rg["examples"], mapped["examples"]):
+        for re_, ge in zip(rg["examples"], mapped["examples"], strict=True):
             w = f"{where} example {re_['id']}"
             plain = {k: v for k, v in ge.items() if k != "runs"}
             assert_same(restrict(re_, plain, w), plain, w)
             compared += len(plain)
             assert [r["id"] for r in re_["runs"]] == [r["id"] for r in ge["runs"]], w
-            for rr, gr in zip(re_["runs"], ge["runs"]):
+            for rr, gr in zip(re_["runs"], ge["runs"], strict=True):
                 wr = f"{w} run {rr['id']}"
                 plain = {k: v for k, v in gr.items() if k != "feedbacks"}
                 assert_same(restrict(rr, plain, wr), plain, wr)
                 compared += len(plain)
                 assert [f["id"] for f in rr["feedbacks"]] == [f["id"] for f in gr["feedbacks"]], wr
-                for rf, gf in zip(rr["feedbacks"], gr["feedbacks"]):
+                for rf, gf in zip(rr["feedbacks"], gr["feedbacks"], strict=True):
                     wf = f"{wr} feedback {rf['id']}"
                     assert_same(restrict(rf, gf, wf), gf, wf)
                     compared += len(gf)

@@ -9,16 +9,16 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from evalql.core.feedback import FeedbackCreate, validated_feedback
 from evalql.db import writes
 from evalql.db.models import Feedback
 from evalql.db.tenant import readable
-from evalql.core.feedback import FeedbackCreate, validated_feedback
 from tests.support.app import second_workspace
 from tests.support.rest import locs_types
 from tests.support.whole_database import everywhere
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
 FEEDBACK_KEYS = {"id", "run_id", "trace_id", "session_id", "key", "score", "value", "comment", "correction",
                  "feedback_source", "feedback_config", "feedback_group_id", "comparative_experiment_id",

@@ -20,11 +20,11 @@ from evalql.db import writes
 from evalql.db.models import RunAttachment
 from tests.filter_oracle import FilterOracle, string_form
 from tests.oracle import COST_FIELDS, TOKEN_FIELDS, Derived, Records, compare, cost_text, feedback_stats, ts
-from tests.support.statements import counting
 from tests.support.app import second_workspace
+from tests.support.rest import locs_types
+from tests.support.statements import counting
 from tests.worlds import filters as fw
 from tests.worlds import rich
-from tests.support.rest import locs_types
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 BASE = "http://evalql.test"
@@ -40,7 +40,7 @@ ALL_FIELDS = {
 }
 TS_FIELDS = ("start_time", "end_time", "first_token_time", "trace_min_start_time", "trace_max_start_time")
 EXACT = 'and(eq(feedback_key, "exact"), eq(feedback_score, 1))'
-T0 = dt.datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=dt.UTC)
 
 
 def uid(name: str) -> uuid.UUID:
@@ -667,7 +667,7 @@ async def test_statement_count_is_constant(api):
     rec.datasets = [{"id": ds, "name": "counted D"}]
     rec.examples = [{"id": uid(f"counted ex {i}"), "dataset_id": ds, "inputs": {"i": i}, "source_run_id": r["id"],
                      "created_at": T0} for i, r in enumerate(rec.runs)]
-    for r, e in zip(rec.runs, rec.examples):
+    for r, e in zip(rec.runs, rec.examples, strict=True):
         r["reference_example_id"] = e["id"]
     async with api.db_sessions() as db:
         await rich.load(db, api.workspace_id, rec)

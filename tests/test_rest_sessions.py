@@ -14,12 +14,12 @@ from evalql.db import writes
 from evalql.db.models import Feedback, PendingRun, Run, RunAttachment, RunMetadata, TracerSession
 from tests import oracle
 from tests.support.app import second_workspace
-from tests.support.statements import counting
 from tests.support.rest import locs_types, new_dataset
+from tests.support.statements import counting
 from tests.support.whole_database import everywhere
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SESSION_KEYS = {"id", "name", "description", "tenant_id", "start_time", "end_time", "extra", "default_dataset_id",
                 "reference_dataset_id", "trace_tier", "last_run_start_time_live"}
@@ -283,7 +283,7 @@ async def test_list_order_and_paging(api, catalogue):
 async def test_list_filters(api, catalogue, params, names):
     found = await listed_names(api, params)
     assert len(found) == len(names)
-    assert all(f in n.split("|") for f, n in zip(found, names)), found
+    assert all(f in n.split("|") for f, n in zip(found, names, strict=True)), found
 
 
 async def test_list_by_ids_and_reference_datasets(api, catalogue):

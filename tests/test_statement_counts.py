@@ -3,14 +3,13 @@ query (and for REST group/runs) does not depend on how much data is returned."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from evalql.config import Settings
 from evalql.db import writes
-from tests.support.statements import counting
 from tests.support.app import app_client
 from tests.support.gql import GROUP_RUNS, graphql_input
+from tests.support.statements import counting
 from tests.support.world import build_world
 
 SMALL = (20, 2)

@@ -9,7 +9,22 @@ import uuid
 
 import pytest
 from sqlalchemy import (
-    Column, MetaData, Table, Uuid, and_, delete, event, exists, false, func, insert, or_, select, text, true, union_all,
+    Column,
+    MetaData,
+    Table,
+    Uuid,
+    and_,
+    delete,
+    event,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
     update,
 )
 from sqlalchemy.orm import aliased

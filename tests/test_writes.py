@@ -14,7 +14,7 @@ from evalql.db import writes
 from evalql.db.models import Feedback, Run
 from evalql.db.tenant import readable
 
-T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 async def test_string_ids_everywhere(api):

@@ -99,7 +99,7 @@ class FeedbackConfig(BaseModel):
     allows_multiple_categories: bool | None = None
 
     @model_validator(mode="after")
-    def _bounds(self) -> "FeedbackConfig":
+    def _bounds(self) -> FeedbackConfig:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("feedback_config min must not be greater than max")
         return self
@@ -135,7 +135,7 @@ class FeedbackCreate(BaseModel):
     modified_at: Timestamp | None = None
 
     @model_validator(mode="after")
-    def _has_target(self) -> "FeedbackCreate":
+    def _has_target(self) -> FeedbackCreate:
         if all(getattr(self, name) is None for name in TARGETS):
             raise ValueError(TARGET_MESSAGE.removeprefix("Value error, "))
         return self

@@ -15,7 +15,6 @@ from pydantic_core import PydanticCustomError
 from evalql.db import derive
 from evalql.db.bounds import MAX_OFFSET
 
-
 NUL = "\x00"
 NUL_MESSAGE = "text must not contain the NUL character (\\u0000)"
 

@@ -17,7 +17,7 @@ PREVIEW_CHARS = 200
 
 
 def ts(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+    return None if value is None else value.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def uid(value: uuid.UUID | None) -> str | None:

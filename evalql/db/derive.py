@@ -28,12 +28,12 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
             text = text[:-1] + "+00:00"
         parsed = dt.datetime.fromisoformat(text)
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+        return parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
 
 
 def dotted_segment(start_time: dt.datetime, run_id: uuid.UUID) -> str:
-    return start_time.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + str(run_id)
+    return start_time.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ") + str(run_id)
 
 
 def run_status(error: str | None, end_time: dt.datetime | None) -> str:

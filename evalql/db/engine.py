@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from evalql.db import tenancy_check
 from evalql.db.backend import is_sqlite
 
-
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 

@@ -17,7 +17,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    CTE, Boolean, ColumnElement, String, Text, and_, case, cast, column, func, literal, null, or_, select, true,
+    CTE,
+    Boolean,
+    ColumnElement,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    column,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles

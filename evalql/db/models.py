@@ -14,7 +14,17 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    Boolean, Float, ForeignKey, Index, Integer, LargeBinary, PrimaryKeyConstraint, String, Text, Uuid, text,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 

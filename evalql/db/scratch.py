@@ -9,9 +9,8 @@ both SQLite and PostgreSQL, and the name is unique, so concurrent requests never
 from __future__ import annotations
 
 import uuid
-from contextlib import suppress
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from sqlalchemy import Column, Index, MetaData, Select, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -37,7 +37,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ClauseElement, operators
 from sqlalchemy.sql.dml import Delete, Insert, Update
 from sqlalchemy.sql.elements import (
-    AsBoolean, BinaryExpression, BindParameter, BooleanClauseList, ColumnClause, ColumnElement, False_, Grouping,
+    AsBoolean,
+    BinaryExpression,
+    BindParameter,
+    BooleanClauseList,
+    ColumnClause,
+    ColumnElement,
+    False_,
+    Grouping,
     TextClause,
 )
 from sqlalchemy.sql.selectable import Alias, CompoundSelect, FromClause, Join, Select, TableClause

@@ -11,13 +11,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 from sqlalchemy import Delete, Select, Update, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db.models import Base
 
+# Every tenant model has `workspace_id` (and `id`, `deleted_at` where `live` is used), but they
+# come from two mixins, so mypy sees only `Base`: the attribute lookups below are unchecked.
 M = TypeVar("M", bound=Base)
 
 
@@ -30,7 +32,7 @@ class Tenant:
     db: AsyncSession
 
 
-Owner = Union[Tenant, uuid.UUID]
+Owner = Tenant | uuid.UUID
 
 
 def workspace_of(owner: Owner) -> uuid.UUID:

@@ -18,16 +18,25 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evalql.core.values import normalize, value_label
 from evalql.db import derive
 from evalql.db.chunks import id_chunks
 from evalql.db.models import (
-    ApiKey, Dataset, Example, ExampleMetadata, Feedback, PendingRun, Run, RunAttachment, RunMetadata, TracerSession,
+    ApiKey,
+    Dataset,
+    Example,
+    ExampleMetadata,
+    Feedback,
+    PendingRun,
+    Run,
+    RunAttachment,
+    RunMetadata,
+    TracerSession,
     Workspace,
 )
 from evalql.db.tenant import Owner, deletable, owned, owned_rows, readable, updatable
 from evalql.db.types import utcnow
 from evalql.db.upsert import upsert
-from evalql.core.values import normalize, value_label
 
 KEY_PREFIX = "evq_"
 DEFAULT_WORKSPACE = "default"
@@ -117,7 +126,8 @@ def _example_metadata_rows(workspace_id: uuid.UUID, example_id: uuid.UUID, datas
             for k, v in metadata_entries(metadata)]
 
 
-async def insert_examples(db: AsyncSession, workspace_id: uuid.UUID, records: Iterable[dict[str, Any]]) -> list[uuid.UUID]:
+async def insert_examples(db: AsyncSession, workspace_id: uuid.UUID, records: Iterable[dict[str, Any]]
+                          ) -> list[uuid.UUID]:
     """Records: dataset_id, inputs, outputs, metadata, split, id, created_at, source_run_id."""
     rows, entries, ids = [], [], []
     now = utcnow()
@@ -127,12 +137,13 @@ async def insert_examples(db: AsyncSession, workspace_id: uuid.UUID, records: It
         if "split" in record or "dataset_split" not in metadata:
             metadata["dataset_split"] = split_list(record.get("split"))
         created = derive.parse_timestamp(record.get("created_at")) or now
+        dataset_id = uuid.UUID(str(record["dataset_id"]))  # required of every example
         rows.append({
-            "workspace_id": workspace_id, "id": example_id, "dataset_id": as_uuid(record["dataset_id"]),
+            "workspace_id": workspace_id, "id": example_id, "dataset_id": dataset_id,
             "inputs": record.get("inputs") or {}, "outputs": record.get("outputs"), "metadata_": metadata,
             "source_run_id": as_uuid(record.get("source_run_id")), "created_at": created, "modified_at": created,
         })
-        entries += _example_metadata_rows(workspace_id, example_id, as_uuid(record["dataset_id"]), metadata)
+        entries += _example_metadata_rows(workspace_id, example_id, dataset_id, metadata)
         ids.append(example_id)
     await bulk_insert(db, workspace_id, Example, rows)
     await bulk_insert(db, workspace_id, ExampleMetadata, entries)
@@ -317,7 +328,7 @@ async def roll_up_usage(db: AsyncSession, workspace_id: uuid.UUID, trace_ids: se
         )).all()
         width = len(usage_fields)
         own = {row[0]: derive.Usage(*row[2:2 + width]) for row in rows}
-        stored = {row[0]: dict(zip(usage_fields, row[2 + width:])) for row in rows}
+        stored = {row[0]: dict(zip(usage_fields, row[2 + width:], strict=True)) for row in rows}
         children: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
         roots = []
         for run_id, parent_id, *_ in rows:

@@ -8,9 +8,8 @@ take, is decided by the compilers (runs, examples), which know their whitelists.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
-LiteralValue = Union[str, int, float, bool, None]
+LiteralValue = str | int | float | bool | None
 
 COMPARISONS = ("eq", "neq", "gt", "gte", "lt", "lte")
 LOGICAL = ("and", "or", "not")
@@ -37,19 +36,19 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class And:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     offset: int
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     offset: int
 
 
 @dataclass(frozen=True, slots=True)
 class Not:
-    item: "Expr"
+    item: Expr
     offset: int
 
 
@@ -89,5 +88,5 @@ class Exists:
     offset: int
 
 
-Expr = Union[And, Or, Not, Compare, In, Has, Search, Exists]
-Predicate = Union[Compare, In, Has, Search, Exists]
+Expr = And | Or | Not | Compare | In | Has | Search | Exists
+Predicate = Compare | In | Has | Search | Exists

@@ -35,6 +35,7 @@ import orjson
 from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
+from evalql.core.values import normalize
 from evalql.db.dialect import CodePointOrder
 from evalql.db.json_walk import JsonWalk, json_walk
 from evalql.db.models import Example, ExampleMetadata
@@ -44,7 +45,6 @@ from evalql.filters.errors import FilterError
 from evalql.filters.matching import canonical_number, contains_text
 from evalql.filters.runs import ORDERED, Entries, RunFilter, _op, _ordered, _texts_in
 from evalql.filters.syntax import parse
-from evalql.core.values import normalize
 
 EXAMPLE_PAIRS = ("metadata_key", "metadata_value")
 EXAMPLE_FIELDS = ("id", "created_at", "modified_at", "metadata", "inputs", "outputs", *EXAMPLE_PAIRS)

@@ -11,10 +11,10 @@ import re
 import uuid
 from decimal import Decimal, InvalidOperation
 
+from evalql.core.values import normalize
 from evalql.db.derive import parse_timestamp
 from evalql.filters.ast import Lit
 from evalql.filters.errors import FilterError
-from evalql.core.values import normalize
 
 _DURATION = re.compile(r"\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)\s*")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from evalql.core.values import GroupKey, number_text
 from evalql.filters.ast import And, Compare, Exists, Expr, Field, Has, In, Lit, LiteralValue, Not, Or, Search
 from evalql.filters.syntax import KEYWORDS
-from evalql.core.values import GroupKey, number_text
 
 _ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t"}
 

@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, and_, exists, false, 
 from sqlalchemy.orm import aliased
 
 from evalql.core.enums import RunType
-from evalql.core.values import THREAD_KEYS
+from evalql.core.values import THREAD_KEYS, normalize
 from evalql.db.dialect import JsonHasElement
 from evalql.db.json_walk import json_walk
 from evalql.db.models import ExampleMetadata, Feedback, Run, RunMetadata
@@ -38,7 +38,6 @@ from evalql.filters.ast import And, Compare, Exists, Expr, Field, Has, In, Lit, 
 from evalql.filters.errors import FilterError
 from evalql.filters.matching import canonical_number, contains_text
 from evalql.filters.syntax import parse
-from evalql.core.values import normalize
 
 RUN_TYPES = tuple(t.value for t in RunType)
 STATUSES = ("success", "error", "pending")

@@ -10,8 +10,20 @@ import re
 from dataclasses import dataclass
 
 from evalql.filters.ast import (
+    COMPARISONS,
+    FUNCTIONS,
+    And,
+    Compare,
+    Exists,
+    Expr,
+    Field,
+    Has,
+    In,
+    Lit,
     LiteralValue,
-    COMPARISONS, FUNCTIONS, And, Compare, Exists, Expr, Field, Has, In, Lit, Not, Or, Search,
+    Not,
+    Or,
+    Search,
 )
 from evalql.filters.errors import MAX_DEPTH, MAX_LENGTH, MAX_PREDICATES, FilterError
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evalql.core.problems import InvalidInput, Problem
 from evalql.db import writes
 from evalql.db.chunks import id_chunks
 from evalql.db.models import PendingRun, Run, RunAttachment, RunMetadata, TracerSession
@@ -26,8 +27,6 @@ from evalql.db.types import utcnow
 from evalql.db.upsert import upsert
 from evalql.ingest.merge import MergedRun, merge_posts
 from evalql.ingest.trace import derived_trace_problem, trace_problems
-from evalql.core.problems import InvalidInput, Problem
-
 
 
 @dataclass
@@ -82,7 +81,7 @@ def _duplicates(records: list[Located], kind: str) -> list[Problem]:
 
 
 async def _chunked(db: AsyncSession, ids: Iterable[Any], query: Any) -> list[Any]:
-    rows = []
+    rows: list[Any] = []
     for chunk in id_chunks(ids):
         rows.extend((await db.execute(query(chunk))).all())
     return rows
@@ -98,7 +97,8 @@ async def _check(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -> Non
     wanted = {uuid.UUID(post.given["session_id"]) for post in batch.posts if "session_id" in post.given}
     found = {str(row[0]) for row in await _chunked(db, wanted, lambda ids: readable(
         workspace_id, TracerSession, TracerSession.id).where(TracerSession.id.in_(ids)))}
-    problems += [_problem(post.loc, "session_id", f"Run {post.given['id']}: session {post.given['session_id']} not found")
+    problems += [_problem(post.loc, "session_id",
+                          f"Run {post.given['id']}: session {post.given['session_id']} not found")
                  for post in batch.posts if post.given.get("session_id", None) not in (None, *found)]
     if problems:
         raise InvalidInput(problems)
@@ -247,7 +247,7 @@ def _new_rows(workspace_id: uuid.UUID, candidates: list[Candidate],
             merged.apply_patch(patch)
         rows.append(writes.run_row(workspace_id, merged.record, {}, merged.ingest_state()))
     by_id = {row["id"]: row for row in rows}
-    for row, candidate in zip(rows, candidates):
+    for row, candidate in zip(rows, candidates, strict=True):
         writes.fill_trace_fields(row, by_id, parents)
         found = derived_trace_problem(candidate.post, row["trace_id"])
         if found is not None and candidate.loc is not None:

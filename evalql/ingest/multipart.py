@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from evalql.core.problems import InvalidInput
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+
+from evalql.core.problems import InvalidInput
 
 if TYPE_CHECKING:  # the library declares its callback types for type checkers only
     from python_multipart.multipart import MultipartCallbacks

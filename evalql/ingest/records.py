@@ -14,8 +14,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from evalql.core.enums import RunType
+from evalql.core.fields import JsonObject, Name, RunName, Text, Timestamp, without_nul
 from evalql.core.problems import Problem, problems_from
-from evalql.core.fields import JsonObject, Text, Name, RunName, Timestamp, without_nul
 
 MAX_TOKENS = 2**31 - 1  # the token columns are 32-bit integers on PostgreSQL
 # Costs are summed as integers of 1e-12 in 64 bits; a per-run bound keeps the sums of
@@ -68,7 +68,7 @@ class RunRecord(BaseModel):
             return extra
         if not isinstance(metadata, dict):
             raise ValueError("extra.metadata must be an object")
-        for key, value in metadata.items():
+        for key in metadata:
             if len(key) > MAX_METADATA_KEY:
                 raise ValueError(f"extra.metadata key {key[:40]!r}… is longer than {MAX_METADATA_KEY} characters")
         # Top-level metadata becomes indexed text rows (run_metadata), which cannot hold NUL.

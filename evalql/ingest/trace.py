@@ -18,7 +18,7 @@ def parse_dotted_order(text: str) -> list[tuple[dt.datetime, uuid.UUID]] | None:
             return None
         try:
             stamp = dt.datetime.strptime(segment[:STAMP_LEN], "%Y%m%dT%H%M%S%fZ")
-            found.append((stamp.replace(tzinfo=dt.timezone.utc), uuid.UUID(segment[STAMP_LEN:])))
+            found.append((stamp.replace(tzinfo=dt.UTC), uuid.UUID(segment[STAMP_LEN:])))
         except ValueError:
             return None
     return found

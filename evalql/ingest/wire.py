@@ -9,13 +9,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-
+from evalql.core.feedback import validated_feedback  # the POST /feedback body, shared
+from evalql.core.json import parse_json
+from evalql.core.problems import InvalidInput, Problem
 from evalql.ingest.apply import Attachment, Batch, Located
 from evalql.ingest.multipart import Part
 from evalql.ingest.records import validate_record
-from evalql.core.problems import InvalidInput, Problem
-from evalql.core.feedback import validated_feedback  # the POST /feedback body, shared
-from evalql.core.json import parse_json
 
 OUT_OF_BAND = frozenset({"inputs", "outputs", "events", "extra", "error", "serialized"})
 KINDS = ("post", "patch")
@@ -160,7 +159,8 @@ def multipart_batch(parts: list[Part]) -> Batch:
     for key, record in records.items():
         if key not in order:
             for part_name, _ in record.fields.values():
-                problems.append(_problem(["body", part_name], f"Field part without its main part {record.kind}.{record.run_id}"))
+                problems.append(_problem(["body", part_name],
+                                         f"Field part without its main part {record.kind}.{record.run_id}"))
     for key in order:
         record = records[key]
         if record.main is None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import CTE, Row, ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import CTE, ColumnElement, Row, Select, and_, case, func, or_, select
 from sqlalchemy.sql import FromClause
 
 from evalql.core.enums import GroupBy

@@ -15,14 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, Select, func, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, select
 
 from evalql.db.bounds import MAX_OFFSET
 from evalql.db.models import Example, Feedback, Run
 from evalql.db.tenant import Tenant, readable
 from evalql.queries.candidates import candidate_runs
-from evalql.queries.run_details import comparison_order, require_dataset_and_sessions, run_details
 from evalql.queries.results import ExampleWithRuns, RunWithFeedback
+from evalql.queries.run_details import comparison_order, require_dataset_and_sessions, run_details
 
 
 @dataclass(frozen=True)

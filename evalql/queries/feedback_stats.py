@@ -38,7 +38,7 @@ class Partial:
     values: Counter[str] = field(default_factory=Counter)
     comments: list[tuple[dt.datetime, uuid.UUID, str]] = field(default_factory=list)
 
-    def merge(self, other: "Partial") -> None:
+    def merge(self, other: Partial) -> None:
         n = self.n + other.n
         if other.n:
             delta = other.mean - self.mean
@@ -118,7 +118,8 @@ async def partials_by_partition(db: Any, base: Select, partition: Sequence[str])
               .where(fb.c.value_label.is_not(None)).group_by(*keys, fb.c.value_label))
     for row in await db.execute(labels):
         out[tuple(row[:len(partition)])][row.key].values[row.value_label] = row.count
-    comments = select(*keys, fb.c.comment, fb.c.created_at, fb.c.id).where(fb.c.comment.is_not(None), fb.c.comment != "")
+    comments = (select(*keys, fb.c.comment, fb.c.created_at, fb.c.id)
+                .where(fb.c.comment.is_not(None), fb.c.comment != ""))
     for row in await db.execute(comments):
         out[tuple(row[:len(partition)])][row.key].comments.append((row.created_at, row.id, row.comment))
     return dict(out)

@@ -14,24 +14,32 @@ from collections import defaultdict
 from sqlalchemy import Column, ColumnElement, Table, case, func, select, tuple_
 from sqlalchemy.sql import FromClause
 
-from evalql.db.bounds import MAX_OFFSET
+from evalql.core.values import group_key
 from evalql.db.backend import is_postgresql
+from evalql.db.bounds import MAX_OFFSET
 from evalql.db.dialect import CodePointOrder
 from evalql.db.models import Example, Feedback, Run
-from evalql.db.tenant import Tenant, readable
 from evalql.db.scratch import scratch_table
+from evalql.db.tenant import Tenant, readable
 from evalql.filters.render import group_filter, session_filter
 from evalql.queries import feedback_stats as fbs
 from evalql.queries.candidates import GroupQuery, candidates, group_members, group_of, intersection
 from evalql.queries.results import (
-    ExampleWithRuns, Group, GroupIdentity, RunSetStats, RunWithFeedback, SessionInGroup,
+    ExampleWithRuns,
+    Group,
+    GroupIdentity,
+    RunSetStats,
+    RunWithFeedback,
+    SessionInGroup,
+)
+from evalql.queries.run_details import (
+    comparison_order,
+    require_dataset_and_sessions,
+    run_details,
+    session_level_feedback,
 )
 from evalql.queries.run_stats import apply_percentiles, latency_percentiles, merge_stats, stats_by_partition
-from evalql.queries.run_details import (
-    comparison_order, require_dataset_and_sessions, run_details, session_level_feedback,
-)
 from evalql.queries.sessions import SessionRow
-from evalql.core.values import group_key
 
 GROUP = ("is_text", "value")
 GROUP_SESSION = ("is_text", "value", "session_id")
@@ -82,7 +90,8 @@ async def _answer(tenant: Tenant, query: GroupQuery, sessions: dict[uuid.UUID, S
         return []
     identities = [identity for identity, _ in page]
     members = (select(all_members)
-               .where(tuple_(all_members.c.is_text, all_members.c.value).in_([(g.is_text, g.value) for g in identities]))
+               .where(tuple_(all_members.c.is_text, all_members.c.value)
+                      .in_([(g.is_text, g.value) for g in identities]))
                .subquery("page_members"))
 
     per_session = await stats_by_partition(tenant, members, GROUP_SESSION)
@@ -152,7 +161,8 @@ async def _page_examples(tenant: Tenant, query: GroupQuery, members) -> dict[Gro
     return out
 
 
-async def _page_runs(tenant: Tenant, query: GroupQuery, members: FromClause, examples: dict[GroupIdentity, list[Example]]
+async def _page_runs(tenant: Tenant, query: GroupQuery, members: FromClause,
+                     examples: dict[GroupIdentity, list[Example]]
                      ) -> dict[tuple[GroupIdentity, uuid.UUID], list[RunWithFeedback]]:
     """Every run of R(g) on the page's examples, ordered by (session position, start_time, id),
     with its run-level feedback."""

@@ -10,8 +10,8 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from evalql.db.models import Example, Feedback, Run, TracerSession
 from evalql.core.values import GroupKey
+from evalql.db.models import Example, Feedback, Run, TracerSession
 
 
 @dataclass(slots=True)

@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import func
 
+from evalql.core.errors import NotFoundError
 from evalql.db.models import Dataset, Feedback, Run
 from evalql.db.tenant import Tenant, live, readable
-from evalql.core.errors import NotFoundError
 from evalql.queries import feedback_stats as fbs
 from evalql.queries.results import RunWithFeedback
 from evalql.queries.sessions import SessionRow, sessions_by_id

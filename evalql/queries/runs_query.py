@@ -24,8 +24,8 @@ from evalql.db import derive
 from evalql.db.models import Example, Feedback, Run, RunAttachment
 from evalql.db.tenant import Tenant, readable
 from evalql.queries import feedback_stats as fbs
-from evalql.queries.run_details import trace_bounds
 from evalql.queries.results import FeedbackStats
+from evalql.queries.run_details import trace_bounds
 
 ORDERS = ("desc", "asc")
 

@@ -11,8 +11,8 @@ from sqlalchemy import ColumnElement
 from evalql.db.models import Feedback, Run
 from evalql.db.tenant import Tenant, readable
 from evalql.queries import feedback_stats as fbs
-from evalql.queries.run_details import session_level_feedback
 from evalql.queries.results import FeedbackStats, RunSetStats
+from evalql.queries.run_details import session_level_feedback
 from evalql.queries.run_stats import apply_percentiles, latency_percentiles, metric_columns, stats_by_partition
 
 PARTITION = ("session_id",)

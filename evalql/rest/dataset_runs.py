@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from evalql.core.fields import Int
 from evalql.core.group_request import SESSION_IDS, SessionFilters, SessionIds, compile_filters, filter_problems
@@ -22,8 +22,8 @@ from evalql.core.problems import Problem, problem
 from evalql.queries.dataset_runs import DatasetRunsQuery, FeedbackSort, answer_dataset_runs
 from evalql.rest.body import path_id_and_body
 from evalql.rest.context import request_tenant
-from evalql.rest.responses import json_response
 from evalql.rest.group_shape import example_with_runs_json
+from evalql.rest.responses import json_response
 
 FEEDBACK_PREFIX = "feedback."
 

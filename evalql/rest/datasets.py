@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from evalql.core.errors import NotFoundError
+from evalql.core.fields import JsonObject, Limit, Name, Offset, Text, Timestamp, without_nul
 from evalql.db import derive, writes
 from evalql.db.models import Dataset
 from evalql.db.tenant import Tenant, live, readable
@@ -21,9 +22,8 @@ from evalql.queries.datasets import dataset_counts
 from evalql.rest.body import json_body
 from evalql.rest.context import request_tenant
 from evalql.rest.errors import ApiError
-from evalql.core.fields import JsonObject, Limit, Offset, Text, Name, Timestamp, without_nul
-from evalql.rest.responses import json_response
 from evalql.rest.params import query_params, require_path_uuid
+from evalql.rest.responses import json_response
 from evalql.rest.shapes import dataset_json
 
 

@@ -13,8 +13,8 @@ import zlib
 import zstandard
 from starlette.requests import Request
 
-from evalql.rest.errors import ApiError
 from evalql.rest.body import MAX_BODY_BYTES, read_body
+from evalql.rest.errors import ApiError
 
 STEP = 1 << 20  # decompressed bytes produced per step
 FRAMING_ALLOWANCE = 1 << 16

@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from evalql.auth import AuthError
+from evalql.busy import PoolTimeout, busy_response, pool_timeout_response
 from evalql.core.errors import NotFoundError
 from evalql.core.problems import InvalidInput, Problem
-from evalql.busy import PoolTimeout, busy_response, pool_timeout_response
 from evalql.rest.responses import json_response
 
 log = logging.getLogger("evalql.rest")

@@ -13,6 +13,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from evalql.core.errors import NotFoundError
+from evalql.core.fields import JsonObject, Limit, Offset, Text, Timestamp
+from evalql.core.problems import problem
+from evalql.core.values import normalize
 from evalql.db import derive, writes
 from evalql.db.chunks import id_chunks
 from evalql.db.models import Dataset, Example, ExampleMetadata
@@ -20,16 +23,13 @@ from evalql.db.tenant import Tenant, live, readable
 from evalql.filters.errors import FilterError
 from evalql.filters.examples import example_condition
 from evalql.queries.examples import in_any_split
+from evalql.rest.body import json_body
 from evalql.rest.context import request_tenant
 from evalql.rest.datasets import live_dataset
 from evalql.rest.errors import ApiError
-from evalql.core.problems import problem
-from evalql.core.fields import JsonObject, Limit, Offset, Text, Timestamp
-from evalql.rest.responses import json_response
-from evalql.rest.body import json_body
 from evalql.rest.params import query_problems, require_path_uuid
+from evalql.rest.responses import json_response
 from evalql.rest.shapes import example_json
-from evalql.core.values import normalize
 
 MAX_BULK = 10_000
 

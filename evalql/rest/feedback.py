@@ -14,12 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from evalql.db import writes
-from evalql.db.models import Feedback, Run
-from evalql.db.tenant import Tenant, readable
 from evalql.core.errors import NotFoundError
 from evalql.core.feedback import DEFAULT_SOURCE_TYPE, FeedbackPatch, SourceType, validated_feedback
 from evalql.core.fields import Limit, Offset, Text
+from evalql.db import writes
+from evalql.db.models import Feedback, Run
+from evalql.db.tenant import Tenant, readable
 from evalql.rest.body import json_body
 from evalql.rest.context import request_tenant
 from evalql.rest.params import query_params, require_path_uuid

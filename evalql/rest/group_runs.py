@@ -13,8 +13,8 @@ from evalql.core.problems import Problem
 from evalql.queries.group_runs import answer_group_query
 from evalql.rest.body import path_id_and_body
 from evalql.rest.context import request_tenant
-from evalql.rest.responses import json_response
 from evalql.rest.group_shape import group_json
+from evalql.rest.responses import json_response
 
 
 def group_request(raw: Any) -> tuple[Any, list[Problem]]:

@@ -42,7 +42,8 @@ def metrics_json(stats: RunSetStats, names: Iterable[str]) -> dict[str, Any]:
     return {name: METRICS[name](stats) for name in names}
 
 
-def stats_block_json(stats: RunSetStats, session_feedback: FeedbackStats, test_run_number: int | None) -> dict[str, Any]:
+def stats_block_json(stats: RunSetStats, session_feedback: FeedbackStats, test_run_number: int | None
+                     ) -> dict[str, Any]:
     """The §3.2 stats block."""
     last = ts(stats.max_start_time)
     return {

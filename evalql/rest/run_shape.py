@@ -164,5 +164,16 @@ def run_comparison_json(item: RunWithFeedback, preview: bool) -> dict[str, Any]:
     return shape
 
 
-__all__ = ["COMPARISON_FIELDS", "REQUIRED_FIELDS", "RUN_FIELDS", "Related", "attachment_urls", "parent_run_ids", "run_comparison_json", "run_json",
-           "selected_fields", "unknown_field", "unneeded_columns"]
+__all__ = [
+    "COMPARISON_FIELDS",
+    "REQUIRED_FIELDS",
+    "RUN_FIELDS",
+    "Related",
+    "attachment_urls",
+    "parent_run_ids",
+    "run_comparison_json",
+    "run_json",
+    "selected_fields",
+    "unknown_field",
+    "unneeded_columns",
+]

@@ -20,8 +20,8 @@ from evalql.ingest.multipart import parse_parts
 from evalql.ingest.wire import json_batch, multipart_batch, single_record
 from evalql.rest.context import request_tenant
 from evalql.rest.encoding import content_encoding, read_decoded_body
-from evalql.rest.responses import json_response
 from evalql.rest.params import require_path_uuid
+from evalql.rest.responses import json_response
 
 
 async def _ingest(request: Request, build: Callable[[bytes], Batch]) -> Response:

@@ -16,26 +16,38 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from evalql.core.enums import RunType
 from evalql.core.errors import NotFoundError
+from evalql.core.fields import Int
 from evalql.db import derive
 from evalql.db.models import Run
 from evalql.db.tenant import Tenant
 from evalql.filters.errors import FilterError
 from evalql.filters.runs import run_condition, trace_condition, validate_run_filter
 from evalql.queries.runs_query import (
-    Cursor, RelatedRows, RunQuery, attachment, one_run, page_of_runs, related_rows,
+    Cursor,
+    RelatedRows,
+    RunQuery,
+    attachment,
+    one_run,
+    page_of_runs,
+    related_rows,
 )
+from evalql.rest.body import json_body
 from evalql.rest.context import request_tenant
 from evalql.rest.errors import ApiError
-from evalql.core.fields import Int
-from evalql.rest.responses import json_response
-from evalql.rest.body import json_body
 from evalql.rest.params import query_params, require_path_uuid
 from evalql.rest.presign import Signer, signing_key, verified
+from evalql.rest.responses import json_response
 from evalql.rest.run_shape import (
-    RUN_FIELDS, Related, attachment_urls, run_json, selected_fields, unknown_field, unneeded_columns,
+    RUN_FIELDS,
+    Related,
+    attachment_urls,
+    run_json,
+    selected_fields,
+    unknown_field,
+    unneeded_columns,
 )
-from evalql.core.enums import RunType
 
 MAX_LIMIT = 100
 # Ids per list: each is a bound parameter, and both databases cap those near 32k per statement.

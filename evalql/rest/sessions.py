@@ -15,6 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from evalql.core.errors import NotFoundError
+from evalql.core.fields import Limit, Name, Offset, Text, Timestamp, TraceTier, without_nul
+from evalql.core.formats import ts
 from evalql.db import derive, writes
 from evalql.db.models import Run, TracerSession
 from evalql.db.tenant import Tenant, readable
@@ -24,11 +26,9 @@ from evalql.rest.body import json_body
 from evalql.rest.context import request_tenant
 from evalql.rest.datasets import contains, live_dataset
 from evalql.rest.errors import ApiError
-from evalql.core.fields import Limit, Offset, Text, Name, Timestamp, TraceTier, without_nul
-from evalql.rest.responses import json_response
-from evalql.rest.params import query_params, query_problems, require_path_uuid
-from evalql.core.formats import ts
 from evalql.rest.group_shape import stats_block_json
+from evalql.rest.params import query_params, query_problems, require_path_uuid
+from evalql.rest.responses import json_response
 from evalql.rest.shapes import session_json
 
 PROGRESS_FIELDS = ("num_examples", "num_repetitions", "evaluator_keys")

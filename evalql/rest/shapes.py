@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from evalql.core.feedback import source_of
 from evalql.core.formats import example_name, session_extra, ts, uid
 from evalql.db.models import Dataset, Example, Feedback, TracerSession

@@ -8,8 +8,12 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
-    DisableIntrospection, MaskErrors, MaxAliasesLimiter, MaxTokensLimiter,
-    QueryDepthLimiter, SchemaExtension,
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
 

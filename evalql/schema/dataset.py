@@ -11,13 +11,13 @@ from evalql.db import models
 from evalql.db.tenant import readable
 from evalql.filters.errors import FilterError
 from evalql.filters.examples import example_condition
+from evalql.queries.examples import in_any_split
+from evalql.queries.sessions import sessions_by_id
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.errors import BadUserInput
 from evalql.schema.example import Example
 from evalql.schema.session import Session
-from evalql.queries.examples import in_any_split
-from evalql.queries.sessions import sessions_by_id
 
 
 @strawberry.type

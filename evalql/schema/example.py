@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from evalql.db import models
 from evalql.core.formats import example_name
+from evalql.db import models
 from evalql.schema.context import Info
 from evalql.schema.errors import NotFound
 from evalql.schema.run import Run
@@ -51,7 +51,7 @@ class Example:
     def modified_at(self) -> dt.datetime: return self.row.modified_at
 
     @strawberry.field
-    async def dataset(self, info: Info) -> Annotated["Dataset", strawberry.lazy("evalql.schema.dataset")]:
+    async def dataset(self, info: Info) -> Annotated[Dataset, strawberry.lazy("evalql.schema.dataset")]:
         from evalql.schema.dataset import Dataset
 
         found = await info.context.loaders.dataset.load(self.row.dataset_id)

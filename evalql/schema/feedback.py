@@ -80,14 +80,14 @@ class Feedback:
         return None if run is None else run.is_root
 
     @strawberry.field
-    async def run(self, info: Info) -> Annotated["Run", strawberry.lazy("evalql.schema.run")] | None:
+    async def run(self, info: Info) -> Annotated[Run, strawberry.lazy("evalql.schema.run")] | None:
         from evalql.schema.run import Run
 
         run = await self._run(info)
         return None if run is None else Run(row=run)
 
     @strawberry.field
-    async def session(self, info: Info) -> Annotated["Session", strawberry.lazy("evalql.schema.session")] | None:
+    async def session(self, info: Info) -> Annotated[Session, strawberry.lazy("evalql.schema.session")] | None:
         from evalql.schema.session import Session
 
         session_id = self.row.session_id

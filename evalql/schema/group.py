@@ -25,7 +25,7 @@ class ExampleGroupWithSessions(RunSetStatsFields):
     preview: strawberry.Private[bool] = False
 
     @classmethod
-    def of(cls, group: results.Group, preview: bool) -> "ExampleGroupWithSessions":
+    def of(cls, group: results.Group, preview: bool) -> ExampleGroupWithSessions:
         return cls(stats=group.stats, group=group, preview=preview)
 
     @strawberry.field

@@ -6,13 +6,13 @@ import uuid
 
 import strawberry
 
+from evalql.core.errors import NotFoundError
+from evalql.core.group_request import to_query
 from evalql.db import models
 from evalql.db.tenant import readable
-from evalql.core.errors import NotFoundError
 from evalql.filters.errors import FilterError
 from evalql.filters.runs import validate_run_filter
 from evalql.queries.group_runs import answer_group_query
-from evalql.core.group_request import to_query
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.dataset import Dataset
@@ -72,7 +72,8 @@ class Query:
         return FilterValidation(ok=True, message=None, offset=None)
 
     @strawberry.field(description="The group query of spec §5: REST group/runs, typed.")
-    async def group_runs(self, info: Info, dataset_id: uuid.UUID, input: GroupRunsInput) -> list[ExampleGroupWithSessions]:
+    async def group_runs(self, info: Info, dataset_id: uuid.UUID, input: GroupRunsInput
+                         ) -> list[ExampleGroupWithSessions]:
         query = to_query(dataset_id, input.request())
         try:
             groups = await answer_group_query(info.context.tenant, query)

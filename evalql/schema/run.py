@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from evalql.core.formats import app_path, metadata_of, preview_text
 from evalql.db import models
 from evalql.queries import feedback_stats as fbs
-from evalql.core.formats import app_path, metadata_of, preview_text
 from evalql.schema.context import Info, prefetched_or_load
 from evalql.schema.enums import RunStatus, RunType
 from evalql.schema.feedback import Feedback
@@ -130,13 +130,15 @@ class Run:
         return [Run(row=r) for r in await info.context.loaders.child_runs.load(self.row.id)]
 
     @strawberry.field
-    async def session(self, info: Info) -> Annotated["Session", strawberry.lazy("evalql.schema.session")]:
+    async def session(self, info: Info) -> Annotated[Session, strawberry.lazy("evalql.schema.session")]:
         from evalql.schema.session import Session
 
         return Session.of(await info.context.loaders.session.load(self.row.session_id))
 
     @strawberry.field
-    async def reference_example(self, info: Info) -> Annotated["Example", strawberry.lazy("evalql.schema.example")] | None:
+    async def reference_example(
+        self, info: Info,
+    ) -> Annotated[Example, strawberry.lazy("evalql.schema.example")] | None:
         from evalql.schema.example import Example
 
         if self.row.reference_example_id is None:

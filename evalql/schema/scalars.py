@@ -11,9 +11,8 @@ from typing import Any, NewType
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
+from evalql.core.formats import format_cost, ts
 from evalql.db.derive import parse_timestamp
-from evalql.core.formats import format_cost
-from evalql.core.formats import ts
 
 # A group key: String, Int or Float, as REST group_key (spec §5.3 step 3).
 GroupKey = NewType("GroupKey", object)

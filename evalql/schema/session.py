@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from evalql.core.formats import metadata_of, session_extra
 from evalql.db import models
 from evalql.db.tenant import readable
-from evalql.queries.results import FeedbackStats as StatsByKey
 from evalql.filters.errors import FilterError
 from evalql.filters.runs import run_condition
+from evalql.queries.results import FeedbackStats as StatsByKey
 from evalql.queries.session_stats import stats_for_sessions
 from evalql.queries.sessions import SessionRow
-from evalql.core.formats import metadata_of, session_extra
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.errors import BadUserInput
@@ -42,7 +42,7 @@ class Session:
     test_run_number_: strawberry.Private[int | None] = None
 
     @classmethod
-    def of(cls, found: SessionRow) -> "Session":
+    def of(cls, found: SessionRow) -> Session:
         return cls(row=found.session, test_run_number_=found.test_run_number)
 
     @strawberry.field
@@ -67,7 +67,9 @@ class Session:
     def extra(self) -> JSON | None: return JSON(session_extra(self.row))
 
     @strawberry.field
-    async def reference_dataset(self, info: Info) -> Annotated["Dataset", strawberry.lazy("evalql.schema.dataset")] | None:
+    async def reference_dataset(
+        self, info: Info,
+    ) -> Annotated[Dataset, strawberry.lazy("evalql.schema.dataset")] | None:
         from evalql.schema.dataset import Dataset
 
         if self.row.reference_dataset_id is None:
@@ -76,7 +78,7 @@ class Session:
         return None if found is None else Dataset(row=found)
 
     @strawberry.field(description="Stats over the session's root runs (spec §3.2).")
-    async def stats(self, info: Info, filter: str | None = None) -> "SessionStats":
+    async def stats(self, info: Info, filter: str | None = None) -> SessionStats:
         if filter:
             tenant = info.context.tenant
             condition = compiled_filter(filter)

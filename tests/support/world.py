@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db import writes
 
-T0 = dt.datetime(2024, 9, 19, 12, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2024, 9, 19, 12, 0, tzinfo=dt.UTC)
 CATEGORIES = ["math", "geo", 1, 2.5, True, "bio"]
 MODELS = ["m1", "m2", "m3"]
 

@@ -23,7 +23,7 @@ import uuid
 
 from tests.oracle import Records
 
-T0 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def uid(name: str) -> uuid.UUID:

@@ -95,7 +95,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evalql.db import writes
 from tests.oracle import MISSING, Records
 
-T0 = dt.datetime(2024, 9, 19, 17, 0, 0, 123456, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2024, 9, 19, 17, 0, 0, 123456, tzinfo=dt.UTC)
 NS = uuid.UUID("6f1c1d8e-2b0a-4f55-9d3f-0a6c5b1e7a00")
 
 

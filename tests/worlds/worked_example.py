@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db import writes
 
-T0 = dt.datetime(2024, 9, 19, 17, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2024, 9, 19, 17, 0, tzinfo=dt.UTC)
 ROWS = [  # run, session, example, latency, tokens, cost, error, correctness
     ("a1", "A", "e1", 1.0, 10, "0.001", None, 1),
     ("a2", "A", "e2", 2.0, 20, "0.002", None, 0),
@@ -47,7 +47,7 @@ async def load(db: AsyncSession, workspace_id: uuid.UUID) -> WorkedExample:
          "created_at": T0 + dt.timedelta(minutes=i)}
         for i, (name, cat) in enumerate(categories.items())
     ])
-    world = WorkedExample(dataset.id, {}, dict(zip(categories, ids)))
+    world = WorkedExample(dataset.id, {}, dict(zip(categories, ids, strict=True)))
     for i, name in enumerate("AB"):
         session = await writes.insert_session(db, workspace_id, name=name, reference_dataset_id=dataset.id,
                                               start_time=T0 + dt.timedelta(hours=i))

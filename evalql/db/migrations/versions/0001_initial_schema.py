@@ -1,7 +1,7 @@
 """Initial schema: workspaces, keys, datasets, examples, sessions, runs, metadata entries, feedback.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 16:17:23.841814
 """
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
 import evalql.db.types
 
 revision = '0001'

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 import evalql.db.types
 
 revision = '0002'
