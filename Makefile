@@ -5,13 +5,18 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: serve test setup assets bench bench-ingest clean
+.PHONY: serve test lint setup assets bench bench-ingest clean
 
 serve: setup
 	$(VENV)/bin/evalql serve --demo --host $(HOST) --port $(PORT)
 
-test: setup
+# Lint and types first (seconds), then the suite.
+test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check evalql tests bench scripts
+	$(VENV)/bin/mypy
 
 setup: $(VENV)/.installed assets
 
