@@ -96,7 +96,7 @@ def tenancy_violations() -> Iterator[list[tenancy_check.UnscopedStatement]]:
 
 @pytest.fixture
 async def new_database(backend: str, tmp_path) -> AsyncIterator:
-    """A factory of fresh, migrated databases of the test's backend (dropped afterwards)."""
+    """A factory of fresh, migrated databases of the test's backend (given back afterwards)."""
     made: list[str] = []
 
     async def make() -> str:
@@ -106,7 +106,7 @@ async def new_database(backend: str, tmp_path) -> AsyncIterator:
 
     yield make
     for url in made:
-        await databases.drop_database(url)
+        await databases.release_database(url)
 
 
 @pytest.fixture
