@@ -186,9 +186,8 @@ async def create_session(tenant: Tenant, body: SessionCreate, upsert: bool) -> T
 async def create_route(request: Request) -> Response:
     async with request_tenant(request, write=True) as tenant:
         query, problems = query_problems(request, UpsertQuery)
-        body = await json_body(request, SessionCreate, found=problems)
-        assert query is not None  # no problems were found
-        session = await create_session(tenant, body, query.upsert)
+        body = await json_body(request, SessionCreate, found=problems)  # raises on any problem, query's too
+        session = await create_session(tenant, body, query is not None and query.upsert)
         [shape] = await sessions_json(tenant, [session], include_stats=False)
         return json_response(shape)
 
