@@ -30,6 +30,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from naive import naive_group_stats  # noqa: E402
 from workload import load_workload  # noqa: E402
 
 from evalql.app import create_app  # noqa: E402
@@ -50,6 +51,7 @@ class Row:
     p90_ms: float
     load_s: float
     groups: int
+    naive_median_ms: float = math.nan
 
 
 def nearest_rank(values: list[float], p: float) -> float:
@@ -57,8 +59,9 @@ def nearest_rank(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
 
 
-async def prepare(url: str, n: int) -> tuple[uuid.UUID, list[uuid.UUID], str, float]:
-    """A fresh schema holding W(n); returns dataset id, session ids, API key and load seconds."""
+async def prepare(url: str, n: int) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID], str, float]:
+    """A fresh schema holding W(n); returns workspace id, dataset id, session ids, API key and
+    load seconds."""
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
@@ -79,7 +82,7 @@ async def prepare(url: str, n: int) -> tuple[uuid.UUID, list[uuid.UUID], str, fl
                 await conn.exec_driver_sql("ANALYZE")
     finally:
         await engine.dispose()
-    return workload.dataset_id, workload.session_ids, key, load_s
+    return workspace.id, workload.dataset_id, workload.session_ids, key, load_s
 
 
 def fail(message: str) -> None:
@@ -88,7 +91,7 @@ def fail(message: str) -> None:
 
 
 async def measure(url: str, n: int, requests: int) -> list[Row]:
-    dataset_id, session_ids, key, load_s = await prepare(url, n)
+    workspace_id, dataset_id, session_ids, key, load_s = await prepare(url, n)
     print(f"W({n}): loaded {8 * n} runs and {8 * n} feedback in {load_s:.1f} s", flush=True)
     app = create_app(Settings(database_url=url))
     rows = []
@@ -112,20 +115,45 @@ async def measure(url: str, n: int, requests: int) -> list[Row]:
                              f"{response.text[:2000]}")
                     if i > 0:  # the first request is the warm-up
                         times.append(elapsed * 1000)
+                naive = await time_naive(url, requests, workspace_id, dataset_id, session_ids, group_by,
+                                         metadata_key, expected_groups)
                 rows.append(Row(n, f"{group_by}:{metadata_key}", statistics.median(times),
-                                nearest_rank(times, 0.9), load_s, groups))
+                                nearest_rank(times, 0.9), load_s, groups, statistics.median(naive)))
                 print(f"W({n}) {rows[-1].grouping}: median {rows[-1].median_ms:.1f} ms, "
-                      f"p90 {rows[-1].p90_ms:.1f} ms", flush=True)
+                      f"p90 {rows[-1].p90_ms:.1f} ms, naive SQL {rows[-1].naive_median_ms:.1f} ms", flush=True)
     return rows
+
+
+async def time_naive(url: str, requests: int, workspace_id: uuid.UUID, dataset_id: uuid.UUID,
+                     session_ids: list[uuid.UUID], group_by: str, key: str, expected_groups: int) -> list[float]:
+    """The naive floor (bench/naive.py) on the same data: one warm-up, then timed runs."""
+    engine = create_engine(url)
+    times = []
+    try:
+        async with engine.connect() as conn:
+            for i in range(requests + 1):
+                started = time.perf_counter()
+                found = await naive_group_stats(conn, workspace_id, dataset_id, session_ids, group_by, key)
+                elapsed = time.perf_counter() - started
+                if len({value for value, _ in found}) != expected_groups:
+                    fail(f"naive {group_by}/{key}: {len(found)} parts, expected {expected_groups} groups")
+                if i > 0:
+                    times.append(elapsed * 1000)
+    finally:
+        await engine.dispose()
+    return times
 
 
 def print_table(rows: list[Row], requests: int) -> None:
     print(f"\ngroup/runs latency, {requests} timed requests after 1 warm-up (p90 = nearest rank)")
-    header = f"{'N':>7}  {'grouping':<28} {'groups':>6} {'median ms':>10} {'p90 ms':>8} {'load s':>7}"
+    print("naive ms: the same statistics by hand-written SQL (bench/naive.py), no page of examples")
+    header = (f"{'N':>7}  {'grouping':<28} {'groups':>6} {'median ms':>10} {'p90 ms':>8} {'naive ms':>9} "
+              f"{'load s':>7}")
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r.n:>7}  {r.grouping:<28} {r.groups:>6} {r.median_ms:>10.1f} {r.p90_ms:>8.1f} {r.load_s:>7.1f}")
+        print(f"{r.n:>7}  {r.grouping:<28} {r.groups:>6} {r.median_ms:>10.1f} {r.p90_ms:>8.1f} "
+              f"{r.naive_median_ms:>9.1f} {r.load_s:>7.1f}")
 
 
 async def main(argv: list[str] | None = None) -> None:
