@@ -1,0 +1,33 @@
+"""`make bench` keeps working: the group/runs benchmark and its naive SQL floor run end to end
+on a small W(N) (on SQLite, as `make bench` does by default) and print their table."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _bench_module():
+    sys.path.insert(0, str(BENCH))  # bench/ scripts import their neighbours by name
+    try:
+        spec = importlib.util.spec_from_file_location("bench_group_runs", BENCH / "group_runs.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["bench_group_runs"] = module  # dataclasses resolve annotations through it
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+async def test_bench_prints_evalql_beside_the_naive_floor(capsys):
+    await _bench_module().main(["--sizes", "60", "--requests", "2"])
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if re.match(r"^\s+60\s", line)]
+    assert [(r[1], r[2]) for r in rows] == [("run_metadata:model", "2"), ("example_metadata:difficulty", "3")]
+    for row in rows:
+        median, p90, naive, load = map(float, row[3:7])
+        assert 0 < median <= p90 and naive > 0 and load > 0, row
