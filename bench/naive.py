@@ -7,6 +7,10 @@ It is what a straightforward implementation costs on the same machine and data; 
 reference for answers (tests/oracle.py is), so it skips what a page needs (examples, runs,
 feedback rows) and the session-level feedback.
 
+A first cut: each of its three statements recomputes the candidates, and the latencies are
+sorted in Python. At W(10k) it takes ~1.1 s on SQLite and ~0.9–1.2 s on PostgreSQL, far above
+the 0.11–0.16 s / 0.06 s that the engine issue reports for hand-written SQL: tune it (one pass
+into a temporary table, percentiles in SQL on PostgreSQL) before quoting it as the floor.
 """
 
 from __future__ import annotations
