@@ -3,8 +3,6 @@ handler per exception, registered by the app, so routes raise instead of answeri
 
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -15,8 +13,6 @@ from evalql.busy import PoolTimeout, busy_response, pool_timeout_response
 from evalql.core.errors import NotFoundError
 from evalql.core.problems import InvalidInput, Problem
 from evalql.rest.responses import json_response
-
-log = logging.getLogger("evalql.rest")
 
 
 class ApiError(Exception):
