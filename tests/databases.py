@@ -25,7 +25,7 @@ import asyncpg
 
 from evalql.db.engine import create_engine
 from evalql.db.migrate import upgrade
-from evalql.db.models import Base
+from evalql.db.models import Base, DataChange, DataVersionCounter
 
 BACKENDS = ("sqlite", "postgresql")
 # The server the PostgreSQL tests use (a maintenance database on it; tests create their own).
@@ -40,6 +40,8 @@ _free: list[str] = []
 _template_schema: str | None = None
 # A database that held more rows than this is dropped rather than emptied and reused.
 REUSE_MAX_ROWS = 5000
+# Tables the triggers write to (evalql/db/changes.py).
+CHANGE_LOG = frozenset({DataChange.__tablename__, DataVersionCounter.__tablename__})
 
 
 def _pg_url(name: str) -> str:
@@ -101,7 +103,12 @@ SCHEMA_QUERY = """
 SELECT coalesce((SELECT string_agg(version_num, ',') FROM alembic_version), '') || '|' ||
        (SELECT string_agg(table_name || '.' || column_name || ':' || data_type, ',' ORDER BY table_name, column_name)
           FROM information_schema.columns WHERE table_schema = 'public') || '|' ||
-       (SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public')
+       (SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public') || '|' ||
+       -- the change log's triggers and their functions (migration 0003)
+       coalesce((SELECT string_agg(tgrelid::regclass::text || '.' || tgname, ',' ORDER BY tgrelid::regclass::text, tgname)
+                   FROM pg_trigger WHERE NOT tgisinternal), '') || '|' ||
+       coalesce((SELECT string_agg(proname || ':' || md5(prosrc), ',' ORDER BY proname)
+                   FROM pg_proc WHERE pronamespace = 'public'::regnamespace), '')
 """
 
 
@@ -133,7 +140,8 @@ async def release_database(url: str) -> None:
             deleted = 0
             async with conn.transaction():
                 # Children before parents (api_keys refers to workspaces); alembic_version stays.
-                for table in reversed(Base.metadata.sorted_tables):
+                # The change log goes last: the triggers log the other tables' deletions in it.
+                for table in sorted(reversed(Base.metadata.sorted_tables), key=lambda t: t.name in CHANGE_LOG):
                     status = await conn.execute(f'DELETE FROM "{table.name}"')
                     deleted += int(status.rsplit(" ", 1)[1])
         finally:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -288,10 +289,40 @@ class RunAttachment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class DataVersionCounter(Base):
+    """The data version of a workspace: a counter that every write to the tables a
+    comparison reads (runs, feedback, examples, sessions, datasets and their metadata
+    entries) raises, so a process caching derived state learns with one indexed read
+    whether anything changed. Maintained by database triggers only (migration 0003),
+    never by application code, so no write path can forget it; read through
+    evalql/db/changes.py. No row: version 0 (nothing written since the log exists)."""
+
+    __tablename__ = "data_versions"
+    workspace_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    # Log rows with version <= pruned_through are deleted: a reader that last saw an
+    # older version cannot be told what changed and rebuilds from the tables.
+    pruned_through: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+
+
+class DataChange(Base):
+    """The change log: which row (by kind and id) a write of data version `version`
+    touched. Written by the same triggers as the counter, in the same transaction.
+    No timestamp: pruning goes by version (evalql/db/changes.py::prune_changes), and
+    a time-based policy needs only the (time, version) pairs its pruner observed."""
+
+    __tablename__ = "data_changes"
+    workspace_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # run | feedback | example | session | dataset
+    row_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+
+
 # The tables whose rows belong to one workspace: every statement on them is scoped to
 # it (evalql/db/tenant.py, checked by evalql/db/tenancy_check.py). `api_keys` carries
 # a workspace_id too but is not one of them: authentication looks a key up by its
 # hash before anyone knows the workspace.
 TENANT_MODELS: tuple[type[Base], ...] = (
     Dataset, Example, TracerSession, Run, RunMetadata, ExampleMetadata, Feedback, PendingRun, RunAttachment,
+    DataVersionCounter, DataChange,
 )
