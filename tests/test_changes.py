@@ -173,6 +173,18 @@ async def test_a_childs_usage_reaches_the_log_through_its_root(api):
     assert await log.news() == ChangeSet(runs=ids(root))
 
 
+async def test_a_multi_row_insert_takes_one_version_on_postgresql(api, backend):
+    """Bulk INSERTs are multi-row statements on PostgreSQL (evalql/db/engine.py), whose
+    statement triggers bump once; SQLite's row triggers bump once per row."""
+    session = await new_session(api)
+    log = await Log(api).start()
+    roots = [new_id() for _ in range(3)]
+    await accepted(await send_batch(api, {"post": [post(r, session_id=session) for r in roots]}))
+    before = log.seen
+    assert await log.news() == ChangeSet(runs=ids(*roots))
+    assert log.seen - before == (1 if backend == "postgresql" else 3)
+
+
 async def test_run_post_and_patch_routes(api):
     log = await Log(api).start()
     session = await new_session(api)

@@ -62,6 +62,14 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(engine):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        # Bulk INSERTs (`insert(Model), rows`) as multi-row INSERT … VALUES statements,
+        # pages of up to 1000 rows, instead of one execution per row (asyncpg's
+        # executemany): the change-log triggers (migration 0003) are statement-level on
+        # PostgreSQL, so they then fire once per page, not once per row, and the server
+        # starts one statement instead of hundreds. psycopg2's dialect does this by default.
+        # (SQLAlchemy still sends upserts, INSERT … ON CONFLICT DO UPDATE, row by row.)
+        engine.sync_engine.dialect.use_insertmanyvalues_wo_returning = True
     if check_tenancy:
         tenancy_check.install(engine)
     return engine

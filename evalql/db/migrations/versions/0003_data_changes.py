@@ -96,14 +96,22 @@ def _pg_log(changed: str, kind: str) -> str:
 def _pg_function(table: str) -> str:
     kind, id_column, condition = LOGGED[table]
     new, old = (_pg_changed(source, id_column, condition) for source in ("new_rows", "old_rows"))
+    both = f"{old} UNION {new}"
     # Each branch names only the transition tables its trigger has (plpgsql plans a
     # statement when it first runs it, so the other branches' names do not matter).
+    # Most statements that fire these log nothing (an update of a child run, the UPDATE
+    # half of an upsert that inserted): an EXISTS probe ends those at about half the
+    # cost of running the logging statement on no rows.
     return f"""
 CREATE OR REPLACE FUNCTION evalql_log_{table}() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
-    IF TG_OP = 'INSERT' THEN {_pg_log(new, kind)}
-    ELSIF TG_OP = 'UPDATE' THEN {_pg_log(f"{old} UNION {new}", kind)}
-    ELSE {_pg_log(old, kind)}
+    IF TG_OP = 'INSERT' THEN
+        IF EXISTS ({new}) THEN {_pg_log(new, kind)}
+        END IF;
+    ELSIF TG_OP = 'UPDATE' THEN
+        IF EXISTS ({both}) THEN {_pg_log(both, kind)}
+        END IF;
+    ELSIF EXISTS ({old}) THEN {_pg_log(old, kind)}
     END IF;
     RETURN NULL;
 END
