@@ -304,6 +304,11 @@ class DataVersionCounter(Base):
     # older version cannot be told what changed and rebuilds from the tables.
     pruned_through: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
 
+    # Both log tables are read and written by their key only: on SQLite, WITHOUT ROWID
+    # stores each row once, in its key's B-tree (a rowid table adds a second one for the
+    # key), which matters there because the triggers write them once per changed row.
+    __table_args__ = {"sqlite_with_rowid": False}
+
 
 class DataChange(Base):
     """The change log: which row (by kind and id) a write of data version `version`
@@ -316,6 +321,8 @@ class DataChange(Base):
     version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # run | feedback | example | session | dataset
     row_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 # The tables whose rows belong to one workspace: every statement on them is scoped to

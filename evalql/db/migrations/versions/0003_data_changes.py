@@ -38,6 +38,12 @@ rows that log nothing (child runs) cost only the test.
 
 Primary keys are never updated by evalql, but the triggers do not rely on it: an update
 logs the row under its old key and its new key.
+
+Writers of one workspace now queue on its counter row from their first logged write to
+their commit (on SQLite they queued for the database already). A later migration that
+rebuilds one of these tables on SQLite (alembic's batch mode copies it into a new table)
+drops its triggers and must create them again; tests/test_changes.py checks that every
+logged table has its triggers at head.
 """
 from __future__ import annotations
 
@@ -90,28 +96,41 @@ def _pg_log(changed: str, kind: str) -> str:
             RETURNING v.workspace_id, v.version)
         INSERT INTO data_changes (workspace_id, version, kind, row_id)
         SELECT c.workspace_id, b.version, '{kind}', c.row_id FROM changed AS c JOIN bumped AS b USING (workspace_id)
-        ON CONFLICT DO NOTHING;"""
+        ON CONFLICT DO NOTHING"""
+
+
+# plpgsql plans a statement once per session, on its first run, and keeps the plan. A plan
+# that reads only the transition tables and the log's own keys cannot go wrong, but one
+# that looks rows up in another table can: planned while that table is nearly empty (a new
+# database), the lookup of a run by (workspace_id, id) took an index on (workspace_id,
+# start_time, id) and scanned the whole workspace for every entry, for the session's life.
+# Such statements run through EXECUTE, planned each time with current statistics.
+PLANNED_EACH_TIME = frozenset({"run_metadata"})
+
+
+def _pg_branch(table: str, changed: str, kind: str) -> str:
+    if table in PLANNED_EACH_TIME:
+        return f"EXECUTE $q${_pg_log(changed, kind)}$q$;"
+    # Most statements that fire these log nothing (an update of a child run, the UPDATE
+    # half of an upsert that inserted): an EXISTS probe ends those at about half the
+    # cost of running the logging statement on no rows.
+    return f"IF EXISTS ({changed}) THEN {_pg_log(changed, kind)};\n        END IF;"
 
 
 def _pg_function(table: str) -> str:
     kind, id_column, condition = LOGGED[table]
     new, old = (_pg_changed(source, id_column, condition) for source in ("new_rows", "old_rows"))
-    both = f"{old} UNION {new}"
     # Each branch names only the transition tables its trigger has (plpgsql plans a
     # statement when it first runs it, so the other branches' names do not matter).
-    # Most statements that fire these log nothing (an update of a child run, the UPDATE
-    # half of an upsert that inserted): an EXISTS probe ends those at about half the
-    # cost of running the logging statement on no rows.
     return f"""
 CREATE OR REPLACE FUNCTION evalql_log_{table}() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        IF EXISTS ({new}) THEN {_pg_log(new, kind)}
-        END IF;
+        {_pg_branch(table, new, kind)}
     ELSIF TG_OP = 'UPDATE' THEN
-        IF EXISTS ({both}) THEN {_pg_log(both, kind)}
-        END IF;
-    ELSIF EXISTS ({old}) THEN {_pg_log(old, kind)}
+        {_pg_branch(table, f"{old} UNION {new}", kind)}
+    ELSE
+        {_pg_branch(table, old, kind)}
     END IF;
     RETURN NULL;
 END
@@ -173,14 +192,16 @@ def upgrade() -> None:
     sa.Column('workspace_id', sa.Uuid(), nullable=False),
     sa.Column('version', sa.BigInteger(), nullable=False),
     sa.Column('pruned_through', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
-    sa.PrimaryKeyConstraint('workspace_id')
+    sa.PrimaryKeyConstraint('workspace_id'),
+    sqlite_with_rowid=False,
     )
     op.create_table('data_changes',
     sa.Column('workspace_id', sa.Uuid(), nullable=False),
     sa.Column('version', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('kind', sa.String(length=8), nullable=False),
     sa.Column('row_id', sa.Uuid(), nullable=False),
-    sa.PrimaryKeyConstraint('workspace_id', 'version', 'kind', 'row_id')
+    sa.PrimaryKeyConstraint('workspace_id', 'version', 'kind', 'row_id'),
+    sqlite_with_rowid=False,
     )
     # Which DDL to run at all differs, not one statement's spelling: migrations ask
     # the dialect directly (as 0002 does).
