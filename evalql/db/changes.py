@@ -13,7 +13,9 @@ writer at a time), so a reader keeping derived state does:
         changes = await changes_between(db, ws, after=seen.version, upto=now.version)
 
 Every change with a version <= `now.version` is committed when `now` is read, so nothing
-is missed and nothing uncommitted is seen. A change is named, not described: the reader
+is missed and nothing uncommitted is seen. A transaction takes one or more consecutive
+versions (one per logging statement on PostgreSQL, one per logged row on SQLite), and a
+row may be named under several of them; readers only take the union. A change is named, not described: the reader
 re-reads the named rows (a deleted row is named too, and is then not found).
 
 The log is pruned (`prune_changes`) through a version; `pruned_through` says how far.

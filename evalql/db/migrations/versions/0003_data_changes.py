@@ -30,11 +30,12 @@ attachments, workspaces and keys. An UPDATE logs every row it matched, changed o
 
 PostgreSQL: statement-level AFTER triggers with transition tables, so one statement costs
 one bump of the counter however many rows it touches (a statement that logs no row, e.g.
-an update of child runs only, costs none). PostgreSQL refuses transition tables on a
-trigger with more than one event, so each table has three triggers (insert, update,
-delete) sharing one function that branches on TG_OP.
-SQLite: row-level triggers (SQLite has no statement triggers), with WHEN clauses so that
-rows that log nothing (child runs) cost only the test.
+an update of child runs only, takes no version and no lock). Bulk INSERTs are multi-row
+statements (evalql/db/engine.py); bulk UPDATEs by key are one statement per row. PostgreSQL
+refuses transition tables on a trigger with more than one event, so each table has three
+triggers (insert, update, delete) sharing one function that branches on TG_OP.
+SQLite: row-level triggers (SQLite has no statement triggers), one bump per logged row,
+with WHEN clauses so that rows that log nothing (child runs) cost only the test.
 
 Primary keys are never updated by evalql, but the triggers do not rely on it: an update
 logs the row under its old key and its new key.
