@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Boolean, String, Text, cast, exists, false, func, literal, literal_column, select
+from sqlalchemy import BigInteger, Boolean, String, Text, cast, exists, false, func, literal, literal_column, select
 from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
@@ -188,3 +188,31 @@ def _json_has_any_of_postgresql(element: JsonHasAnyOf, compiler: Any, **kw: Any)
 
 
 __all__ = ["AsciiLower", "CodePointOrder", "JsonHasAnyOf", "JsonHasElement", "sqlite_and_postgresql_only"]
+
+
+# -- time --------------------------------------------------------------------------------
+
+@sqlite_and_postgresql_only
+class EpochMicros(FunctionElement[int]):
+    """A UTC timestamp column as whole microseconds since 1970 (an integer), so bulk reads
+    need no datetime object per row.
+
+    SQLite stores `UtcDateTime` as `YYYY-MM-DD HH:MM:SS.ffffff` text: seconds from
+    strftime('%s') plus the six fraction digits (julianday() would be a float, and lose
+    microseconds). PostgreSQL's extract(epoch ...) is numeric (exact) since version 14.
+    """
+
+    name = "epoch_micros"
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(EpochMicros, "sqlite")
+def _epoch_micros_sqlite(element: EpochMicros, compiler: Any, **kw: Any) -> str:
+    x = compiler.process(args(element)[0], **kw)
+    return f"(CAST(strftime('%s', {x}) AS INTEGER) * 1000000 + CAST(substr({x}, 21, 6) AS INTEGER))"
+
+
+@compiles(EpochMicros, "postgresql")
+def _epoch_micros_postgresql(element: EpochMicros, compiler: Any, **kw: Any) -> str:
+    return f"CAST(extract(epoch FROM {compiler.process(args(element)[0], **kw)}) * 1000000 AS BIGINT)"

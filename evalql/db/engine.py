@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import weakref
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -59,7 +62,7 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
         # instead of failing the request that draws it.
         kwargs = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout,
                   "pool_pre_ping": True, **kwargs}
-    engine = create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, json_deserializer=_json_loads, **kwargs)
     if is_sqlite(engine):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
@@ -73,6 +76,23 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
     if check_tenancy:
         tenancy_check.install(engine)
     return engine
+
+
+# 19 digits in a row may be an integer beyond 64 bits, which orjson would turn into a float.
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
+def _json_loads(text: str | bytes) -> Any:
+    """Stored JSON documents decoded by orjson (several times faster than the standard
+    library on the runs a page returns), except where the standard library is exact and
+    orjson is not: a text with a long run of digits (orjson reads integers beyond 64 bits as
+    floats), and what orjson refuses (NaN, 1e400)."""
+    if isinstance(text, str) and _LONG_NUMBER.search(text):
+        return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 _sqlite_writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -1,0 +1,148 @@
+"""Rows addressed by id, held as growable numpy columns.
+
+The engine's state is a handful of these tables. A row keeps its position for life: an
+update rewrites it in place and a delete only clears its `alive` flag, so positions held
+elsewhere (a feedback row's run, a run's example) never move. Appends grow the columns
+geometrically, so one new row costs amortised O(1), not a copy of the table.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+# What a column holds where a row has no value: NaN for floats, -1 for codes and integers.
+FILL: dict[str, Any] = {"f": np.nan, "i": -1, "u": 0, "b": False}
+
+
+class Table:
+    """Rows keyed by UUID, held as its 16 bytes: half the memory of a UUID object, and a
+    snapshot of the keys is one bytes array (`keys`), not a million objects to pickle."""
+
+    def __init__(self, dtypes: Mapping[str, Any]) -> None:
+        self.dtypes = {name: np.dtype(dtype) for name, dtype in dtypes.items()}
+        self.position: dict[bytes, int] = {}
+        self.keys: list[bytes] = []
+        self.size = 0
+        self._columns = {name: np.empty(0, dtype) for name, dtype in self.dtypes.items()}
+        self._alive = np.zeros(0, bool)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def column(self, name: str) -> np.ndarray:
+        """A view of the first `size` values (no copy; invalid after the next append)."""
+        return self._columns[name][:self.size]
+
+    @property
+    def alive(self) -> np.ndarray:
+        return self._alive[:self.size]
+
+    def add_column(self, name: str, dtype: Any) -> None:
+        """A new column, filled for the rows already held."""
+        dtype = np.dtype(dtype)
+        self.dtypes[name] = dtype
+        self._columns[name] = np.full(len(self._alive), FILL[dtype.kind], dtype)
+
+    def set(self, name: str, rows: Any, values: Any) -> None:
+        self._columns[name][rows] = values
+
+    def nbytes(self) -> int:
+        return sum(c.nbytes for c in self._columns.values()) + self._alive.nbytes
+
+    def _reserve(self, extra: int) -> None:
+        needed = self.size + extra
+        capacity = len(self._alive)
+        if needed <= capacity:
+            return
+        capacity = max(needed, capacity * 2, 64)
+        for name, old in self._columns.items():
+            new = np.empty(capacity, old.dtype)
+            new[:self.size] = old[:self.size]
+            self._columns[name] = new
+        alive = np.zeros(capacity, bool)
+        alive[:self.size] = self._alive[:self.size]
+        self._alive = alive
+
+    def frozen(self) -> dict[str, Any]:
+        """A copy to write away while the table goes on changing: trimmed columns (a memcpy
+        each) and the keys as one bytes string."""
+        return {"dtypes": self.dtypes, "columns": {n: c[:self.size].copy() for n, c in self._columns.items()},
+                "alive": self.alive.copy(), "keys": b"".join(self.keys)}
+
+    @classmethod
+    def thawed(cls, frozen: dict[str, Any]) -> Table:
+        table = cls(frozen["dtypes"])
+        table._columns, table._alive = frozen["columns"], frozen["alive"]
+        table.size = len(table._alive)
+        keys = frozen["keys"]
+        table.keys = [keys[i:i + 16] for i in range(0, len(keys), 16)]
+        table.position = dict(zip(table.keys, range(table.size), strict=True))
+        return table
+
+    def find(self, row_id: uuid.UUID) -> int | None:
+        return self.position.get(row_id.bytes)
+
+    def id_at(self, row: int) -> uuid.UUID:
+        return uuid.UUID(bytes=self.keys[row])
+
+    def upsert(self, row_ids: Sequence[uuid.UUID], values: Mapping[str, Iterable[Any]]) -> np.ndarray:
+        """Write rows (new ids are appended, known ids rewritten); every column not given
+        gets its fill value. Returns the rows' positions."""
+        ids = [row_id.bytes for row_id in row_ids]
+        rows = np.empty(len(ids), np.int64)
+        fresh = []
+        for i, row_id in enumerate(ids):
+            at = self.position.get(row_id)
+            if at is None:
+                fresh.append(i)
+                at = self.size + len(fresh) - 1
+            rows[i] = at
+        self._reserve(len(fresh))
+        for i in fresh:
+            self.position[ids[i]] = int(rows[i])
+            self.keys.append(ids[i])
+        self.size += len(fresh)
+        for name, dtype in self.dtypes.items():
+            given = values.get(name)
+            if given is None:
+                self._columns[name][rows] = FILL[dtype.kind]
+            else:
+                self._columns[name][rows] = np.asarray(given, dtype=dtype)
+        self._alive[rows] = True
+        return rows
+
+    def kill(self, row_ids: Iterable[uuid.UUID]) -> None:
+        self._alive[self.rows_of(row_ids)] = False
+
+    def rows_of(self, row_ids: Iterable[uuid.UUID]) -> list[int]:
+        position = self.position
+        return [position[k] for k in (row_id.bytes for row_id in row_ids) if k in position]
+
+
+class Interned:
+    """Values numbered in order of first sight: codes are stable for the state's life."""
+
+    def __init__(self) -> None:
+        self.code: dict[Hashable, int] = {}
+        self.values: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @classmethod
+    def of(cls, values: Iterable[Hashable]) -> Interned:
+        interned = cls()
+        for value in values:
+            interned(value)
+        return interned
+
+    def __call__(self, value: Hashable) -> int:
+        found = self.code.get(value)
+        if found is None:
+            found = self.code[value] = len(self.values)
+            self.values.append(value)
+        return found

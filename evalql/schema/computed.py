@@ -1,0 +1,41 @@
+"""Fields computed from a type's private row, resolved as *basic* GraphQL fields.
+
+A Strawberry method resolver runs its argument parsing and extension chain on every call
+(~20 µs); a basic field (no resolver) is one `getattr`. A comparison page resolves a
+thousand or more small fields (runs, their feedback, every stats block), so the simple
+ones are declared here as basic fields (`name: T = computed()`) whose value `__getattr__`
+computes from the class's `_values` table on first access. Fields that take arguments or
+load rows keep their resolvers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+Values = dict[str, Callable[[Any], Any]]
+
+
+def computed() -> Any:
+    """A basic GraphQL field that is not an argument of the type's constructor."""
+    return dataclasses.field(init=False)
+
+
+class Computed:
+    _values: ClassVar[Values] = {}
+    _all_values: ClassVar[Values] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        merged: Values = {}
+        for base in reversed(cls.__mro__):
+            merged.update(base.__dict__.get("_values", {}))
+        cls._all_values = merged
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for attributes that are not set: the computed fields.
+        compute = type(self)._all_values.get(name)
+        if compute is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return compute(self)
