@@ -104,6 +104,19 @@ async def _answer(tenant: Tenant, query: GroupQuery, sessions: dict[uuid.UUID, S
     examples = await _page_examples(tenant, query, members)
     runs = await _page_runs(tenant, query, members, examples)
 
+    for key, stats in per_session.items():
+        apply_percentiles(stats, session_pct.get(key))
+    return assemble_groups(query, sessions, page, per_session, group_pct, run_feedback, session_feedback,
+                           examples, runs)
+
+
+def assemble_groups(query: GroupQuery, sessions: dict[uuid.UUID, SessionRow], page: list[tuple[GroupIdentity, int]],
+                    per_session: dict[tuple, RunSetStats], group_pct: dict[tuple, dict[str, float]],
+                    run_feedback: dict[tuple, fbs.Partials], session_feedback: dict[tuple, fbs.Partials],
+                    examples: dict[GroupIdentity, list[Example]],
+                    runs: dict[tuple[GroupIdentity, uuid.UUID], list[RunWithFeedback]]) -> list[Group]:
+    """The typed answer from its parts, whoever computed them (this module's SQL or the
+    engine): `per_session` is keyed (is_text, value, session_id), with percentiles applied."""
     groups = []
     for identity, example_count in page:
         key = group_key(bool(identity.is_text), identity.value)
@@ -118,7 +131,6 @@ async def _answer(tenant: Tenant, query: GroupQuery, sessions: dict[uuid.UUID, S
             partials = run_feedback.get(part_key, {})
             session_parts.append(stats)
             feedback_parts.append(partials)
-            apply_percentiles(stats, session_pct.get(part_key))
             stats.feedback_stats = fbs.finish(partials)
             row = sessions[session_id]
             in_group.append(SessionInGroup(
