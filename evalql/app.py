@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from evalql.config import Settings
 from evalql.db.engine import create_engine, session_factory
 from evalql.db.migrate import ensure_schema
+from evalql.engine.answer import ComparisonEngine
+from evalql.engine.log_pruner import LogPruner
 from evalql.graphiql import graphiql_static_app
 from evalql.graphql_app import GraphQLEndpoint
 from evalql.rest import (
@@ -63,7 +66,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ensure_schema(engine)  # SQLite migrates itself; PostgreSQL refuses if behind
+        pruner = asyncio.create_task(LogPruner(db_sessions, horizon=settings.change_log_horizon).run())
         yield
+        pruner.cancel()
+        await app.state.comparisons.close()
         await engine.dispose()
 
     graphql = GraphQLEndpoint(build_schema(introspection=settings.introspection), db_sessions,
@@ -91,4 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers=dict(HANDLERS),
     )
     app.state.settings, app.state.engine, app.state.db_sessions = settings, engine, db_sessions
+    # The group query's in-memory state and answers (evalql/engine): one per process.
+    app.state.comparisons = ComparisonEngine(max_bytes=settings.engine_memory_mb * 2**20,
+                                             snapshots=settings.snapshot_directory())
     return app

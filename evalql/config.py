@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from platformdirs import user_data_dir
+from platformdirs import user_cache_dir, user_data_dir
+from sqlalchemy.engine import make_url
 
 
 def default_database_url() -> str:
@@ -50,6 +52,26 @@ class Settings:
     # check already, and in production it would add a walk of each statement's tree
     # to every execution and turn any false positive into a 500.
     check_tenancy: bool = False
+    # The comparison engine's state (evalql/engine), per process: past this estimate the
+    # least recently compared workspaces are dropped (and rebuilt when compared again).
+    engine_memory_mb: int = 1024
+    # Change-log entries older than this are deleted; a process idle for longer rebuilds.
+    change_log_horizon: int = 600  # seconds
+    # Where the engine keeps snapshots of its state for a fast restart: a directory, "off",
+    # or None for the default (next to a SQLite file; the user's cache dir for PostgreSQL).
+    engine_snapshots: str | None = None
+
+    def snapshot_directory(self) -> Path | None:
+        if self.engine_snapshots == "off":
+            return None
+        if self.engine_snapshots:
+            return Path(self.engine_snapshots)
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite":
+            return Path(f"{url.database}.engine") if url.database and url.database != ":memory:" else None
+        # One directory per database: a hash of its URL (password left out).
+        name = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+        return Path(user_cache_dir("evalql", appauthor=False)) / "engine" / name
 
     @classmethod
     def from_env(cls, database_url: str | None = None) -> Settings:
@@ -63,4 +85,7 @@ class Settings:
             max_overflow=_int(env, "EVALQL_POOL_MAX_OVERFLOW", 10),
             pool_timeout=float(_int(env, "EVALQL_POOL_TIMEOUT", 10)),
             check_tenancy=_flag(env.get("EVALQL_CHECK_TENANCY"), False),
+            engine_memory_mb=_int(env, "EVALQL_ENGINE_MEMORY_MB", 1024),
+            change_log_horizon=_int(env, "EVALQL_CHANGE_LOG_HORIZON", 600),
+            engine_snapshots=env.get("EVALQL_ENGINE_SNAPSHOTS") or None,
         )

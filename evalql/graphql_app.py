@@ -34,7 +34,8 @@ def _error(status: int, message: str, code: str) -> Response:
 class EvalqlGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
         tenant: Tenant = request.scope["evalql.tenant"]
-        return Context(tenant=tenant, loaders=Loaders(tenant), request=request, response=response)
+        return Context(tenant=tenant, loaders=Loaders(tenant), comparisons=request.app.state.comparisons,
+                       request=request, response=response)
 
 
 class GraphQLEndpoint:

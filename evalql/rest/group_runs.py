@@ -9,12 +9,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from evalql.core.group_request import to_query, validate_group_request
+from evalql.core.json import dumps
 from evalql.core.problems import Problem
-from evalql.queries.group_runs import answer_group_query
 from evalql.rest.body import path_id_and_body
 from evalql.rest.context import request_tenant
 from evalql.rest.group_shape import group_json
-from evalql.rest.responses import json_response
 
 
 def group_request(raw: Any) -> tuple[Any, list[Problem]]:
@@ -26,8 +25,14 @@ async def group_runs_route(request: Request) -> Response:
     async with request_tenant(request) as tenant:
         dataset_id, body = await path_id_and_body(request, "dataset_id", group_request)
         query = to_query(dataset_id, body)
-        groups = await answer_group_query(tenant, query)
-        return json_response({"groups": [group_json(g, query.preview) for g in groups]})
+        answer = await request.app.state.comparisons.group_query(tenant, query)
+        # A repeated request at an unchanged data version gets the same answer: its body is
+        # rendered once per `preview`.
+        body = answer.renderings.get(("rest", query.preview))
+        if body is None:
+            body = answer.renderings[("rest", query.preview)] = dumps(
+                {"groups": [group_json(g, query.preview) for g in answer.groups]})
+        return Response(body, media_type="application/json")
 
 
 ROUTES: list[Route] = [Route("/datasets/{dataset_id}/group/runs", group_runs_route, methods=["POST"])]

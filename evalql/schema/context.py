@@ -8,6 +8,7 @@ from typing import Any
 from strawberry.types import Info as StrawberryInfo
 
 from evalql.db.tenant import Tenant
+from evalql.engine.answer import ComparisonEngine
 from evalql.loaders import Loaders
 
 
@@ -15,6 +16,7 @@ from evalql.loaders import Loaders
 class Context:
     tenant: Tenant
     loaders: Loaders
+    comparisons: ComparisonEngine
     request: Any = None
     response: Any = None
 

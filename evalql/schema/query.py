@@ -12,7 +12,6 @@ from evalql.db import models
 from evalql.db.tenant import readable
 from evalql.filters.errors import FilterError
 from evalql.filters.runs import validate_run_filter
-from evalql.queries.group_runs import answer_group_query
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.dataset import Dataset
@@ -76,7 +75,7 @@ class Query:
                          ) -> list[ExampleGroupWithSessions]:
         query = to_query(dataset_id, input.request())
         try:
-            groups = await answer_group_query(info.context.tenant, query)
+            groups = (await info.context.comparisons.group_query(info.context.tenant, query)).groups
         except NotFoundError as exc:
             raise NotFound(exc.detail) from None
         _prime(info, groups)
