@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import Any
 
 import strawberry
@@ -16,6 +17,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from evalql.schema.errors import EXPECTED_CODES
 from evalql.schema.query import Query
@@ -50,6 +52,39 @@ class EvalqlSchema(strawberry.Schema):
                 log.info("GraphQL request refused: %s", error.message)
 
 
+class NoStreamExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """The schema has no `@stream` directive (validation refuses documents that use one),
+    so no list is ever streamed. graphql-core 3.3 still checks every list it completes,
+    and the check hashes the field's whole document subtree each time: a third of the
+    resolution time of a comparison page. Skipped."""
+
+    def get_stream_usage(self, field_details_list: Any, path: Any) -> None:
+        return None
+
+
+class ValidateOnce(SchemaExtension):
+    """A document that passed validation (limits included) once is not validated again: a
+    page that polls one query pays for it once. Keyed by the document's text, per schema
+    (the rules of one schema never change); documents with errors are validated every
+    time. (Strawberry's ValidationCache keys on the parsed document and on the limit
+    rules, which are new objects on every request, so it never hits.)"""
+
+    SIZE = 256
+
+    def on_validate(self):
+        context = self.execution_context
+        valid: OrderedDict[str, bool] = context.schema.__dict__.setdefault("_evalql_valid", OrderedDict())
+        text = context.query
+        if text is not None and text in valid:
+            context.pre_execution_errors = []
+            valid.move_to_end(text)
+        yield
+        if text is not None and context.pre_execution_errors == [] and text not in valid:
+            valid[text] = True
+            while len(valid) > self.SIZE:
+                valid.popitem(last=False)
+
+
 class CodedMaskErrors(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
@@ -75,6 +110,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     # Factories, not instances: extensions keep per-operation state, so each request
     # gets fresh ones.
     extensions: list = [
+        ValidateOnce,
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
@@ -86,6 +122,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     return EvalqlSchema(
         query=Query,
         extensions=extensions,
+        execution_context_class=NoStreamExecutionContext,
         # Serialise exactly as REST does (UTC "+00:00" with microseconds, decimal strings).
         config=StrawberryConfig(disable_field_suggestions=not introspection, scalar_map=SCALARS),
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import strawberry
 from strawberry.scalars import JSON
 
 from evalql.core.formats import example_name
 from evalql.db import models
+from evalql.schema.computed import Computed, Values, computed
 from evalql.schema.context import Info
 from evalql.schema.errors import NotFound
 from evalql.schema.run import Run
@@ -20,35 +21,29 @@ if TYPE_CHECKING:
 
 
 @strawberry.type
-class Example:
+class Example(Computed):
     row: strawberry.Private[models.Example]
 
-    @strawberry.field
-    def id(self) -> uuid.UUID: return self.row.id
-
-    @strawberry.field
-    def name(self) -> str: return example_name(self.row.id)
-
-    @strawberry.field
-    def inputs(self) -> JSON | None: return self.row.inputs
-
-    @strawberry.field
-    def outputs(self) -> JSON | None: return self.row.outputs
-
-    @strawberry.field
-    def metadata(self) -> JSON | None: return self.row.metadata_
-
-    @strawberry.field
-    def splits(self) -> list[str]: return list((self.row.metadata_ or {}).get("dataset_split") or [])
-
-    @strawberry.field
-    def source_run_id(self) -> uuid.UUID | None: return self.row.source_run_id
-
-    @strawberry.field
-    def created_at(self) -> dt.datetime: return self.row.created_at
-
-    @strawberry.field
-    def modified_at(self) -> dt.datetime: return self.row.modified_at
+    id: uuid.UUID = computed()
+    name: str = computed()
+    inputs: JSON | None = computed()
+    outputs: JSON | None = computed()
+    metadata: JSON | None = computed()
+    splits: list[str] = computed()
+    source_run_id: uuid.UUID | None = computed()
+    created_at: dt.datetime = computed()
+    modified_at: dt.datetime = computed()
+    _values: ClassVar[Values] = {
+        "id": lambda self: self.row.id,
+        "name": lambda self: example_name(self.row.id),
+        "inputs": lambda self: self.row.inputs,
+        "outputs": lambda self: self.row.outputs,
+        "metadata": lambda self: self.row.metadata_,
+        "splits": lambda self: list((self.row.metadata_ or {}).get("dataset_split") or []),
+        "source_run_id": lambda self: self.row.source_run_id,
+        "created_at": lambda self: self.row.created_at,
+        "modified_at": lambda self: self.row.modified_at,
+    }
 
     @strawberry.field
     async def dataset(self, info: Info) -> Annotated[Dataset, strawberry.lazy("evalql.schema.dataset")]:

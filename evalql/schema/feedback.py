@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import strawberry
 from strawberry.scalars import JSON
 
 from evalql.core.feedback import source_of
 from evalql.db import models
+from evalql.schema.computed import Computed, Values, computed
 from evalql.schema.context import Info
 
 if TYPE_CHECKING:
@@ -28,26 +29,15 @@ class FeedbackSource:
 
 
 @strawberry.type
-class Feedback:
+class Feedback(Computed):
     row: strawberry.Private[models.Feedback]
 
-    @strawberry.field
-    def id(self) -> uuid.UUID: return self.row.id
-
-    @strawberry.field
-    def key(self) -> str: return self.row.key
-
-    @strawberry.field
-    def score(self) -> float | None: return self.row.score
-
-    @strawberry.field
-    def value(self) -> JSON | None: return self.row.value
-
-    @strawberry.field
-    def comment(self) -> str | None: return self.row.comment
-
-    @strawberry.field
-    def correction(self) -> JSON | None: return self.row.correction
+    id: uuid.UUID = computed()
+    key: str = computed()
+    score: float | None = computed()
+    value: JSON | None = computed()
+    comment: str | None = computed()
+    correction: JSON | None = computed()
 
     @strawberry.field
     def feedback_source(self) -> FeedbackSource | None:
@@ -56,23 +46,26 @@ class Feedback:
                               ls_user_id=_uuid((self.row.feedback_source or {}).get("ls_user_id")),
                               user_name=source["user_name"])
 
-    @strawberry.field
-    def feedback_group_id(self) -> uuid.UUID | None: return self.row.feedback_group_id
-
-    @strawberry.field
-    def comparative_experiment_id(self) -> uuid.UUID | None: return self.row.comparative_experiment_id
-
-    @strawberry.field
-    def start_time(self) -> dt.datetime | None: return self.row.start_time
-
-    @strawberry.field
-    def created_at(self) -> dt.datetime: return self.row.created_at
-
-    @strawberry.field
-    def modified_at(self) -> dt.datetime: return self.row.modified_at
-
-    @strawberry.field
-    def trace_id(self) -> uuid.UUID | None: return self.row.trace_id
+    feedback_group_id: uuid.UUID | None = computed()
+    comparative_experiment_id: uuid.UUID | None = computed()
+    start_time: dt.datetime | None = computed()
+    created_at: dt.datetime = computed()
+    modified_at: dt.datetime = computed()
+    trace_id: uuid.UUID | None = computed()
+    _values: ClassVar[Values] = {
+        "id": lambda self: self.row.id,
+        "key": lambda self: self.row.key,
+        "score": lambda self: self.row.score,
+        "value": lambda self: self.row.value,
+        "comment": lambda self: self.row.comment,
+        "correction": lambda self: self.row.correction,
+        "feedback_group_id": lambda self: self.row.feedback_group_id,
+        "comparative_experiment_id": lambda self: self.row.comparative_experiment_id,
+        "start_time": lambda self: self.row.start_time,
+        "created_at": lambda self: self.row.created_at,
+        "modified_at": lambda self: self.row.modified_at,
+        "trace_id": lambda self: self.row.trace_id,
+    }
 
     @strawberry.field
     async def is_root(self, info: Info) -> bool | None:

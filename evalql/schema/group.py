@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import strawberry
 
 from evalql.queries import results
 from evalql.queries.sessions import SessionRow
+from evalql.schema.computed import Values, computed
 from evalql.schema.example import Example
 from evalql.schema.run import Run
 from evalql.schema.scalars import GroupKey
@@ -28,17 +31,16 @@ class ExampleGroupWithSessions(RunSetStatsFields):
     def of(cls, group: results.Group, preview: bool) -> ExampleGroupWithSessions:
         return cls(stats=group.stats, group=group, preview=preview)
 
-    @strawberry.field
-    def group_key(self) -> GroupKey: return GroupKey(self.group.key)
-
-    @strawberry.field
-    def filter(self) -> str: return self.group.filter
-
-    @strawberry.field
-    def count(self) -> int: return self.stats.run_count
-
-    @strawberry.field
-    def example_count(self) -> int: return self.group.example_count
+    group_key: GroupKey = computed()
+    filter: str = computed()
+    count: int = computed()
+    example_count: int = computed()
+    _values: ClassVar[Values] = {
+        "group_key": lambda self: GroupKey(self.group.key),
+        "filter": lambda self: self.group.filter,
+        "count": lambda self: self.stats.run_count,
+        "example_count": lambda self: self.group.example_count,
+    }
 
     @strawberry.field
     def sessions(self) -> list[SessionStats]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 from evalql.core.formats import app_path, metadata_of, preview_text
 from evalql.db import models
 from evalql.queries import feedback_stats as fbs
+from evalql.schema.computed import Computed, Values, computed
 from evalql.schema.context import Info, prefetched_or_load
 from evalql.schema.enums import RunStatus, RunType
 from evalql.schema.feedback import Feedback
@@ -24,99 +25,75 @@ if TYPE_CHECKING:
 
 
 @strawberry.type
-class Run:
+class Run(Computed):
     row: strawberry.Private[models.Run]
     # Handed down by the group query; None means "ask the loader".
     prefetched_feedbacks: strawberry.Private[list[models.Feedback] | None] = None
     # `preview: true` of the group query nulls the heavy fields (spec §5.6).
     preview: strawberry.Private[bool] = False
 
-    @strawberry.field
-    def id(self) -> uuid.UUID: return self.row.id
-
-    @strawberry.field
-    def name(self) -> str: return self.row.name
-
-    @strawberry.field
-    def run_type(self) -> RunType: return RunType(self.row.run_type)
-
-    @strawberry.field
-    def status(self) -> RunStatus: return RunStatus(self.row.status)
-
-    @strawberry.field
-    def start_time(self) -> dt.datetime: return self.row.start_time
-
-    @strawberry.field
-    def end_time(self) -> dt.datetime | None: return self.row.end_time
+    id: uuid.UUID = computed()
+    name: str = computed()
+    run_type: RunType = computed()
+    status: RunStatus = computed()
+    start_time: dt.datetime = computed()
+    end_time: dt.datetime | None = computed()
 
     @strawberry.field(description="Seconds from start to end; null while pending.")
     def latency(self) -> float | None: return self.row.latency
 
-    @strawberry.field
-    def first_token_time(self) -> dt.datetime | None: return self.row.first_token_time
-
-    @strawberry.field
-    def inputs(self) -> JSON | None: return None if self.preview else self.row.inputs
-
-    @strawberry.field
-    def outputs(self) -> JSON | None: return None if self.preview else self.row.outputs
-
-    @strawberry.field
-    def inputs_preview(self) -> str | None: return preview_text(self.row.inputs)
-
-    @strawberry.field
-    def outputs_preview(self) -> str | None: return preview_text(self.row.outputs)
-
-    @strawberry.field
-    def error(self) -> str | None: return self.row.error
-
-    @strawberry.field
-    def extra(self) -> JSON | None: return self.row.extra
-
-    @strawberry.field
-    def metadata(self) -> JSON | None: return JSON(metadata_of(self.row.extra))
-
-    @strawberry.field
-    def tags(self) -> list[str]: return list(self.row.tags or [])
-
-    @strawberry.field
-    def events(self) -> JSON | None: return None if self.preview else self.row.events
-
-    @strawberry.field
-    def serialized(self) -> JSON | None: return None if self.preview else self.row.serialized
-
-    @strawberry.field
-    def trace_id(self) -> uuid.UUID: return self.row.trace_id
-
-    @strawberry.field
-    def dotted_order(self) -> str: return self.row.dotted_order
-
-    @strawberry.field
-    def execution_order(self) -> int: return 1
-
-    @strawberry.field
-    def parent_run_id(self) -> uuid.UUID | None: return self.row.parent_run_id
-
-    @strawberry.field
-    def total_tokens(self) -> int: return self.row.total_tokens
-
-    @strawberry.field
-    def prompt_tokens(self) -> int: return self.row.prompt_tokens
-
-    @strawberry.field
-    def completion_tokens(self) -> int: return self.row.completion_tokens
-
-    @strawberry.field
-    def total_cost(self) -> Decimal | None: return self.row.total_cost
-
-    @strawberry.field
-    def prompt_cost(self) -> Decimal | None: return self.row.prompt_cost
-
-    @strawberry.field
-    def completion_cost(self) -> Decimal | None: return self.row.completion_cost
-
-    @strawberry.field
-    def app_path(self) -> str: return app_path(self.row)
+    first_token_time: dt.datetime | None = computed()
+    inputs: JSON | None = computed()
+    outputs: JSON | None = computed()
+    inputs_preview: str | None = computed()
+    outputs_preview: str | None = computed()
+    error: str | None = computed()
+    extra: JSON | None = computed()
+    metadata: JSON | None = computed()
+    tags: list[str] = computed()
+    events: JSON | None = computed()
+    serialized: JSON | None = computed()
+    trace_id: uuid.UUID = computed()
+    dotted_order: str = computed()
+    execution_order: int = computed()
+    parent_run_id: uuid.UUID | None = computed()
+    total_tokens: int = computed()
+    prompt_tokens: int = computed()
+    completion_tokens: int = computed()
+    total_cost: Decimal | None = computed()
+    prompt_cost: Decimal | None = computed()
+    completion_cost: Decimal | None = computed()
+    app_path: str = computed()
+    _values: ClassVar[Values] = {
+        "id": lambda self: self.row.id,
+        "name": lambda self: self.row.name,
+        "run_type": lambda self: RunType(self.row.run_type),
+        "status": lambda self: RunStatus(self.row.status),
+        "start_time": lambda self: self.row.start_time,
+        "end_time": lambda self: self.row.end_time,
+        "first_token_time": lambda self: self.row.first_token_time,
+        "inputs": lambda self: None if self.preview else self.row.inputs,
+        "outputs": lambda self: None if self.preview else self.row.outputs,
+        "inputs_preview": lambda self: preview_text(self.row.inputs),
+        "outputs_preview": lambda self: preview_text(self.row.outputs),
+        "error": lambda self: self.row.error,
+        "extra": lambda self: self.row.extra,
+        "metadata": lambda self: JSON(metadata_of(self.row.extra)),
+        "tags": lambda self: list(self.row.tags or []),
+        "events": lambda self: None if self.preview else self.row.events,
+        "serialized": lambda self: None if self.preview else self.row.serialized,
+        "trace_id": lambda self: self.row.trace_id,
+        "dotted_order": lambda self: self.row.dotted_order,
+        "execution_order": lambda self: 1,
+        "parent_run_id": lambda self: self.row.parent_run_id,
+        "total_tokens": lambda self: self.row.total_tokens,
+        "prompt_tokens": lambda self: self.row.prompt_tokens,
+        "completion_tokens": lambda self: self.row.completion_tokens,
+        "total_cost": lambda self: self.row.total_cost,
+        "prompt_cost": lambda self: self.row.prompt_cost,
+        "completion_cost": lambda self: self.row.completion_cost,
+        "app_path": lambda self: app_path(self.row),
+    }
 
     @strawberry.field
     async def parent(self, info: Info) -> Run | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -17,6 +17,7 @@ from evalql.filters.runs import run_condition
 from evalql.queries.results import FeedbackStats as StatsByKey
 from evalql.queries.session_stats import stats_for_sessions
 from evalql.queries.sessions import SessionRow
+from evalql.schema.computed import Computed, Values, computed
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.errors import BadUserInput
@@ -37,7 +38,7 @@ def compiled_filter(text: str):
 
 
 @strawberry.type
-class Session:
+class Session(Computed):
     row: strawberry.Private[models.TracerSession]
     test_run_number_: strawberry.Private[int | None] = None
 
@@ -45,26 +46,22 @@ class Session:
     def of(cls, found: SessionRow) -> Session:
         return cls(row=found.session, test_run_number_=found.test_run_number)
 
-    @strawberry.field
-    def id(self) -> uuid.UUID: return self.row.id
-
-    @strawberry.field
-    def name(self) -> str: return self.row.name
-
-    @strawberry.field
-    def description(self) -> str | None: return self.row.description
-
-    @strawberry.field
-    def start_time(self) -> dt.datetime: return self.row.start_time
-
-    @strawberry.field
-    def end_time(self) -> dt.datetime | None: return self.row.end_time
-
-    @strawberry.field
-    def metadata(self) -> JSON | None: return JSON(metadata_of(self.row.extra))
-
-    @strawberry.field
-    def extra(self) -> JSON | None: return JSON(session_extra(self.row))
+    id: uuid.UUID = computed()
+    name: str = computed()
+    description: str | None = computed()
+    start_time: dt.datetime = computed()
+    end_time: dt.datetime | None = computed()
+    metadata: JSON | None = computed()
+    extra: JSON | None = computed()
+    _values: ClassVar[Values] = {
+        "id": lambda self: self.row.id,
+        "name": lambda self: self.row.name,
+        "description": lambda self: self.row.description,
+        "start_time": lambda self: self.row.start_time,
+        "end_time": lambda self: self.row.end_time,
+        "metadata": lambda self: JSON(metadata_of(self.row.extra)),
+        "extra": lambda self: JSON(session_extra(self.row)),
+    }
 
     @strawberry.field
     async def reference_dataset(
@@ -110,29 +107,23 @@ class SessionStats(RunSetStatsFields):
     session_feedback: strawberry.Private[StatsByKey]
     filter: str
 
-    @strawberry.field
-    def example_count(self) -> int: return self.stats.example_count
-
-    @strawberry.field
-    def session(self) -> Session: return self.session_
-
-    @strawberry.field
-    def run_count(self) -> int: return self.stats.run_count
-
-    @strawberry.field
-    def first_token_p50(self) -> float | None: return self.stats.first_token_p50
-
-    @strawberry.field
-    def first_token_p99(self) -> float | None: return self.stats.first_token_p99
-
-    @strawberry.field
-    def streaming_rate(self) -> float | None: return self.stats.streaming_rate
-
-    @strawberry.field
-    def last_run_start_time(self) -> dt.datetime | None: return self.stats.max_start_time
-
-    @strawberry.field
-    def session_feedback_stats(self) -> list[FeedbackStats]: return feedback_stats_list(self.session_feedback)
-
-    @strawberry.field
-    def test_run_number(self) -> int | None: return self.session_.test_run_number_
+    example_count: int = computed()
+    session: Session = computed()
+    run_count: int = computed()
+    first_token_p50: float | None = computed()
+    first_token_p99: float | None = computed()
+    streaming_rate: float | None = computed()
+    last_run_start_time: dt.datetime | None = computed()
+    session_feedback_stats: list[FeedbackStats] = computed()
+    test_run_number: int | None = computed()
+    _values: ClassVar[Values] = {
+        "example_count": lambda self: self.stats.example_count,
+        "session": lambda self: self.session_,
+        "run_count": lambda self: self.stats.run_count,
+        "first_token_p50": lambda self: self.stats.first_token_p50,
+        "first_token_p99": lambda self: self.stats.first_token_p99,
+        "streaming_rate": lambda self: self.stats.streaming_rate,
+        "last_run_start_time": lambda self: self.stats.max_start_time,
+        "session_feedback_stats": lambda self: feedback_stats_list(self.session_feedback),
+        "test_run_number": lambda self: self.session_.test_run_number_,
+    }

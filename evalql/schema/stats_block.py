@@ -6,49 +6,42 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import ClassVar
 
 import strawberry
 
 from evalql.queries.results import RunSetStats
+from evalql.schema.computed import Computed, Values, computed
 from evalql.schema.feedback_stats import FeedbackStats, feedback_stats_list
 
 
 @strawberry.type
-class RunSetStatsFields:
+class RunSetStatsFields(Computed):
     stats: strawberry.Private[RunSetStats]
 
-    @strawberry.field
-    def total_tokens(self) -> int: return self.stats.total_tokens
-
-    @strawberry.field
-    def prompt_tokens(self) -> int: return self.stats.prompt_tokens
-
-    @strawberry.field
-    def completion_tokens(self) -> int: return self.stats.completion_tokens
-
-    @strawberry.field
-    def total_cost(self) -> Decimal | None: return self.stats.total_cost
-
-    @strawberry.field
-    def prompt_cost(self) -> Decimal | None: return self.stats.prompt_cost
-
-    @strawberry.field
-    def completion_cost(self) -> Decimal | None: return self.stats.completion_cost
-
-    @strawberry.field
-    def min_start_time(self) -> dt.datetime | None: return self.stats.min_start_time
-
-    @strawberry.field
-    def max_start_time(self) -> dt.datetime | None: return self.stats.max_start_time
-
-    @strawberry.field
-    def latency_p50(self) -> float | None: return self.stats.latency_p50
-
-    @strawberry.field
-    def latency_p99(self) -> float | None: return self.stats.latency_p99
-
-    @strawberry.field
-    def error_rate(self) -> float | None: return self.stats.error_rate
-
-    @strawberry.field
-    def feedback_stats(self) -> list[FeedbackStats]: return feedback_stats_list(self.stats.feedback_stats)
+    total_tokens: int = computed()
+    prompt_tokens: int = computed()
+    completion_tokens: int = computed()
+    total_cost: Decimal | None = computed()
+    prompt_cost: Decimal | None = computed()
+    completion_cost: Decimal | None = computed()
+    min_start_time: dt.datetime | None = computed()
+    max_start_time: dt.datetime | None = computed()
+    latency_p50: float | None = computed()
+    latency_p99: float | None = computed()
+    error_rate: float | None = computed()
+    feedback_stats: list[FeedbackStats] = computed()
+    _values: ClassVar[Values] = {
+        "total_tokens": lambda self: self.stats.total_tokens,
+        "prompt_tokens": lambda self: self.stats.prompt_tokens,
+        "completion_tokens": lambda self: self.stats.completion_tokens,
+        "total_cost": lambda self: self.stats.total_cost,
+        "prompt_cost": lambda self: self.stats.prompt_cost,
+        "completion_cost": lambda self: self.stats.completion_cost,
+        "min_start_time": lambda self: self.stats.min_start_time,
+        "max_start_time": lambda self: self.stats.max_start_time,
+        "latency_p50": lambda self: self.stats.latency_p50,
+        "latency_p99": lambda self: self.stats.latency_p99,
+        "error_rate": lambda self: self.stats.error_rate,
+        "feedback_stats": lambda self: feedback_stats_list(self.stats.feedback_stats),
+    }
