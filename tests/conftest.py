@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ from tests import databases
 # class reaches engines made anywhere, including ones a future test adds.
 tenancy_check.install(Engine)
 
+
+# Engine snapshots of PostgreSQL test databases go to the user's cache dir by default
+# (evalql/config.py): keep them, with everything else cached, out of the real one.
+os.environ.setdefault("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="evalql-test-cache-"))
 
 @dataclass
 class Api:

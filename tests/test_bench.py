@@ -29,5 +29,6 @@ async def test_bench_prints_evalql_beside_the_naive_floor(capsys):
     rows = [line.split() for line in out.splitlines() if re.match(r"^\s+60\s", line)]
     assert [(r[1], r[2]) for r in rows] == [("run_metadata:model", "2"), ("example_metadata:difficulty", "3")]
     for row in rows:
-        median, p90, naive, load = map(float, row[3:7])
-        assert 0 < median <= p90 and naive > 0 and load > 0, row
+        build, cold, write, write_p90, repeat, repeat_p90, graphql, filtered, naive, load, rss = map(float, row[3:14])
+        assert 0 < write <= write_p90 and 0 < repeat <= repeat_p90, row
+        assert min(build, cold, graphql, filtered, naive, load) > 0 and rss > 50, row

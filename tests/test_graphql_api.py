@@ -510,12 +510,12 @@ async def test_syntax_error_is_bad_user_input(api):
 # --- masking -------------------------------------------------------------------------------
 
 async def test_unexpected_errors_masked(api, worked, monkeypatch, caplog):
-    import evalql.schema.query as query_module
+    from evalql.engine.answer import ComparisonEngine
 
     async def explode(*_args, **_kwargs):
         raise RuntimeError("secret sql text: SELECT * FROM api_keys")
 
-    monkeypatch.setattr(query_module, "answer_group_query", explode)
+    monkeypatch.setattr(ComparisonEngine, "group_query", explode)
     with caplog.at_level(logging.ERROR, logger="evalql.graphql"):
         response = await api.graphql(GROUP, {"ds": str(worked.dataset_id), "input": group_input(worked)})
     assert response.status_code == 200

@@ -26,16 +26,18 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "evalql.loaders": (*INTERFACES, "evalql.ingest", *ENTRY_POINTS),
     "evalql.ingest": (*INTERFACES, "evalql.loaders", *ENTRY_POINTS),
     "evalql.core": (*INTERFACES, "evalql.loaders", "evalql.ingest", *ENTRY_POINTS),
-    "evalql.queries": (*INTERFACES, "evalql.loaders", "evalql.ingest", *ENTRY_POINTS),
-    "evalql.filters": (*INTERFACES, "evalql.loaders", "evalql.ingest", "evalql.queries", *ENTRY_POINTS),
+    "evalql.engine": (*INTERFACES, "evalql.loaders", "evalql.ingest", *ENTRY_POINTS),
+    "evalql.queries": (*INTERFACES, "evalql.loaders", "evalql.ingest", "evalql.engine", *ENTRY_POINTS),
+    "evalql.filters": (*INTERFACES, "evalql.loaders", "evalql.ingest", "evalql.queries", "evalql.engine",
+                       *ENTRY_POINTS),
     "evalql.db": (*INTERFACES, "evalql.loaders", "evalql.ingest", "evalql.queries", "evalql.filters",
-                  *ENTRY_POINTS),
+                  "evalql.engine", *ENTRY_POINTS),
 }
 
 # The core's vocabulary: modules that import nothing of evalql, so that storage, filters
 # and queries (below the core's requests) may use them without a cycle.
 VOCABULARY = ("evalql.core.enums", "evalql.core.errors", "evalql.core.values")
-BELOW_CORE = ("evalql.db", "evalql.filters", "evalql.queries")
+BELOW_CORE = ("evalql.db", "evalql.filters", "evalql.queries", "evalql.engine")
 
 
 def module_name(path: Path) -> str:

@@ -23,6 +23,8 @@ def counting(owner: Any) -> Iterator[list[str]]:
     engine = engine_of(owner)
 
     def before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if context is not None and context.execution_options.get("evalql_background"):
+            return  # the server's background work (pruning the change log), not a request's
         statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", before)
