@@ -18,11 +18,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +41,8 @@ from evalql.config import Settings  # noqa: E402
 from evalql.db import writes  # noqa: E402
 from evalql.db.engine import create_engine, session_factory  # noqa: E402
 from evalql.db.migrate import upgrade  # noqa: E402
-from evalql.db.models import Base  # noqa: E402
+from evalql.db.models import Base, Run  # noqa: E402
+from evalql.db.tenant import readable  # noqa: E402
 
 GROUPINGS = (("run_metadata", "model", 2), ("example_metadata", "difficulty", 3))  # (group_by, key, groups in W(N))
 
@@ -47,11 +51,18 @@ GROUPINGS = (("run_metadata", "model", 2), ("example_metadata", "difficulty", 3)
 class Row:
     n: int
     grouping: str
-    median_ms: float
-    p90_ms: float
-    load_s: float
     groups: int
-    naive_median_ms: float = math.nan
+    build_ms: float  # first request of the first server: the engine builds its state from the tables
+    cold_ms: float  # first request after a restart (state restored from its snapshot), median of RESTARTS
+    write_p50_ms: float  # right after a new feedback on a compared session
+    write_p90_ms: float
+    repeat_p50_ms: float  # the same request again, data unchanged
+    repeat_p90_ms: float
+    graphql_write_p50_ms: float  # groupRuns with the REST answer's fields, right after a write
+    filtered_write_p50_ms: float  # one per-session filter, right after a write
+    naive_median_ms: float
+    load_s: float
+    rss_mb: float  # this process (the server) after the requests: engine state included
 
 
 def nearest_rank(values: list[float], p: float) -> float:
@@ -90,38 +101,150 @@ def fail(message: str) -> None:
     raise SystemExit(1)
 
 
+RESTARTS = 3
+FILTER = "gt(latency, 1)"
+RUN_FIELDS = ("id name runType status startTime endTime latency firstTokenTime inputs outputs error extra tags "
+              "events traceId dottedOrder parentRunId totalTokens promptTokens completionTokens totalCost "
+              "promptCost completionCost appPath")
+FEEDBACK_STATS = "feedbackStats { key n avg stdev min max errors values { value count } comments }"
+GRAPHQL = f"""query($ds: UUID!, $input: GroupRunsInput!) {{ groupRuns(datasetId: $ds, input: $input) {{
+  groupKey filter count exampleCount totalTokens promptTokens completionTokens totalCost promptCost completionCost
+  minStartTime maxStartTime latencyP50 latencyP99 errorRate {FEEDBACK_STATS}
+  sessions {{ session {{ id name description startTime endTime extra }} filter runCount exampleCount latencyP50
+    latencyP99 firstTokenP50 firstTokenP99 totalTokens promptTokens completionTokens totalCost promptCost
+    completionCost errorRate streamingRate minStartTime maxStartTime {FEEDBACK_STATS}
+    sessionFeedbackStats {{ key n avg }} testRunNumber }}
+  examples {{ example {{ id name inputs outputs metadata createdAt modifiedAt }}
+    runs {{ {RUN_FIELDS} {FEEDBACK_STATS} feedbacks {{ id key score value comment }} }} }} }} }}"""
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class Bench:
+    """One W(N) database, a server app over it, and the requests of the benchmark."""
+
+    def __init__(self, client: httpx.AsyncClient | None, key: str, dataset_id: uuid.UUID, session_ids: list[uuid.UUID],
+                 root_run_ids: list[uuid.UUID]) -> None:
+        self.client, self.key, self.dataset_id = client, key, dataset_id
+        self.session_ids, self.root_run_ids = session_ids, root_run_ids
+        self.writes = 0
+
+    def body(self, group_by: str, key: str, filtered: bool = False) -> dict:
+        body: dict = {"session_ids": [str(s) for s in self.session_ids], "group_by": group_by, "metadata_key": key,
+                      "limit": 10, "per_group_limit": 5}
+        if filtered:
+            body["filters"] = {str(self.session_ids[0]): [FILTER]}
+        return body
+
+    async def rest(self, body: dict, expected_groups: int) -> float:
+        started = time.perf_counter()
+        assert self.client is not None
+        response = await self.client.post(f"/api/v1/datasets/{self.dataset_id}/group/runs", json=body,
+                                          headers={"X-API-Key": self.key})
+        elapsed = (time.perf_counter() - started) * 1000
+        groups = len((response.json() if response.status_code == 200 else {}).get("groups") or [])
+        if response.status_code != 200 or groups != expected_groups:
+            fail(f"{body['group_by']}/{body['metadata_key']}: HTTP {response.status_code}, {groups} groups "
+                 f"(expected {expected_groups}): {response.text[:2000]}")
+        return elapsed
+
+    async def graphql(self, body: dict, expected_groups: int) -> float:
+        variables = {"ds": str(self.dataset_id), "input": {
+            "sessionIds": body["session_ids"], "groupBy": body["group_by"].upper(), "metadataKey": body["metadata_key"],
+            "limit": body["limit"], "perGroupLimit": body["per_group_limit"]}}
+        started = time.perf_counter()
+        assert self.client is not None
+        response = await self.client.post("/graphql", json={"query": GRAPHQL, "variables": variables},
+                                          headers={"X-API-Key": self.key})
+        elapsed = (time.perf_counter() - started) * 1000
+        payload = response.json()
+        if payload.get("errors") or len(payload["data"]["groupRuns"]) != expected_groups:
+            fail(f"GraphQL groupRuns: {response.text[:2000]}")
+        return elapsed
+
+    async def write(self) -> None:
+        """A new feedback on a root run of the first compared session: the data changed."""
+        self.writes += 1
+        assert self.client is not None
+        run_id = self.root_run_ids[(self.writes * 7919) % len(self.root_run_ids)]
+        response = await self.client.post("/api/v1/feedback", headers={"X-API-Key": self.key}, json={
+            "run_id": str(run_id), "key": "bench_note", "score": self.writes % 2})
+        if response.status_code != 200:
+            fail(f"POST /feedback: HTTP {response.status_code}: {response.text[:500]}")
+
+
+async def timed(requests: int, call, before=None) -> list[float]:
+    """`requests` timings of `call`, after one untimed warm-up; `before` runs untimed each time."""
+    times = []
+    for i in range(requests + 1):
+        if before is not None:
+            await before()
+        elapsed = await call()
+        if i:
+            times.append(elapsed)
+    return times
+
+
 async def measure(url: str, n: int, requests: int) -> list[Row]:
     workspace_id, dataset_id, session_ids, key, load_s = await prepare(url, n)
     print(f"W({n}): loaded {8 * n} runs and {8 * n} feedback in {load_s:.1f} s", flush=True)
-    app = create_app(Settings(database_url=url))
+    root_run_ids = await first_session_roots(url, workspace_id, session_ids[0])
     rows = []
+    for group_by, metadata_key, expected_groups in GROUPINGS:
+        row = await measure_grouping(url, n, requests, Bench(None, key, dataset_id, session_ids, root_run_ids),
+                                     workspace_id, load_s, group_by, metadata_key, expected_groups)
+        rows.append(row)
+        print(f"W({n}) {row.grouping}: first build {row.build_ms:.0f} ms; restart {row.cold_ms:.0f} ms; "
+              f"after a write p50 {row.write_p50_ms:.1f} ms "
+              f"p90 {row.write_p90_ms:.1f} ms; repeated p50 {row.repeat_p50_ms:.1f} ms; GraphQL "
+              f"{row.graphql_write_p50_ms:.1f} ms; filtered {row.filtered_write_p50_ms:.1f} ms; naive SQL "
+              f"{row.naive_median_ms:.1f} ms; RSS {row.rss_mb:.0f} MB", flush=True)
+    return rows
+
+
+async def measure_grouping(url: str, n: int, requests: int, bench: Bench, workspace_id: uuid.UUID, load_s: float,
+                           group_by: str, metadata_key: str, expected_groups: int) -> Row:
+    plain = bench.body(group_by, metadata_key)
+    filtered = bench.body(group_by, metadata_key, filtered=True)
+    cold = []
+    for _ in range(RESTARTS + 1):  # a new app each time; the first builds its state, later ones restore it
+        async with serving(url) as bench.client:
+            cold.append(await bench.rest(plain, expected_groups))
+    build, cold = cold[0], cold[1:]
+    async with serving(url) as bench.client:
+        after_write = await timed(requests, lambda: bench.rest(plain, expected_groups), bench.write)
+        repeated = await timed(requests, lambda: bench.rest(plain, expected_groups))
+        graphql = await timed(requests, lambda: bench.graphql(plain, expected_groups), bench.write)
+        with_filter = await timed(requests, lambda: bench.rest(filtered, expected_groups), bench.write)
+        rss = rss_mb()
+    naive = await time_naive(url, requests, workspace_id, bench.dataset_id, bench.session_ids, group_by,
+                             metadata_key, expected_groups)
+    return Row(n, f"{group_by}:{metadata_key}", expected_groups, build, statistics.median(cold),
+               statistics.median(after_write), nearest_rank(after_write, 0.9), statistics.median(repeated),
+               nearest_rank(repeated, 0.9), statistics.median(graphql), statistics.median(with_filter),
+               statistics.median(naive), load_s, rss)
+
+
+@asynccontextmanager
+async def serving(url: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(Settings(database_url=url))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600) as client:
-            for group_by, metadata_key, expected_groups in GROUPINGS:
-                body = {"session_ids": [str(s) for s in session_ids], "group_by": group_by,
-                        "metadata_key": metadata_key, "limit": 10, "per_group_limit": 5}
-                path = f"/api/v1/datasets/{dataset_id}/group/runs"
-                times, groups = [], 0
-                for i in range(requests + 1):
-                    started = time.perf_counter()
-                    response = await client.post(path, json=body, headers={"X-API-Key": key})
-                    elapsed = time.perf_counter() - started
-                    if response.status_code != 200:
-                        fail(f"W({n}) {group_by}/{metadata_key}: HTTP {response.status_code}: {response.text[:2000]}")
-                    groups = len(response.json().get("groups") or [])
-                    if groups != expected_groups:
-                        fail(f"W({n}) {group_by}/{metadata_key}: {groups} groups, expected {expected_groups}: "
-                             f"{response.text[:2000]}")
-                    if i > 0:  # the first request is the warm-up
-                        times.append(elapsed * 1000)
-                naive = await time_naive(url, requests, workspace_id, dataset_id, session_ids, group_by,
-                                         metadata_key, expected_groups)
-                rows.append(Row(n, f"{group_by}:{metadata_key}", statistics.median(times),
-                                nearest_rank(times, 0.9), load_s, groups, statistics.median(naive)))
-                print(f"W({n}) {rows[-1].grouping}: median {rows[-1].median_ms:.1f} ms, "
-                      f"p90 {rows[-1].p90_ms:.1f} ms, naive SQL {rows[-1].naive_median_ms:.1f} ms", flush=True)
-    return rows
+            yield client
+
+
+async def first_session_roots(url: str, workspace_id: uuid.UUID, session_id: uuid.UUID) -> list[uuid.UUID]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            stmt = readable(workspace_id, Run, Run.id).where(Run.session_id == session_id, Run.is_root.is_(True))
+            return list((await conn.execute(stmt)).scalars())
+    finally:
+        await engine.dispose()
 
 
 async def time_naive(url: str, requests: int, workspace_id: uuid.UUID, dataset_id: uuid.UUID,
@@ -145,15 +268,22 @@ async def time_naive(url: str, requests: int, workspace_id: uuid.UUID, dataset_i
 
 
 def print_table(rows: list[Row], requests: int) -> None:
-    print(f"\ngroup/runs latency, {requests} timed requests after 1 warm-up (p90 = nearest rank)")
-    print("naive ms: the same statistics by hand-written SQL (bench/naive.py), no page of examples")
-    header = (f"{'N':>7}  {'grouping':<28} {'groups':>6} {'median ms':>10} {'p90 ms':>8} {'naive ms':>9} "
-              f"{'load s':>7}")
+    print(f"\ngroup/runs latency in ms: {requests} timed requests after 1 warm-up (p90 = nearest rank)")
+    print("build: first request of the first server (state built from the tables); restart: first request of a "
+          "restarted server (median of 3);")
+    print("write: right after a new feedback; repeat: same request, data unchanged;")
+    print("graphql: groupRuns with the REST answer's fields, after a write; filtered: one per-session filter, "
+          "after a write;")
+    print("naive: the same statistics by hand-written SQL (bench/naive.py), no page; rss: server process, MB")
+    header = (f"{'N':>7}  {'grouping':<28} {'groups':>6} {'build':>8} {'restart':>7} {'write p50':>9} {'p90':>7} "
+              f"{'repeat p50':>10} {'p90':>6} {'graphql':>8} {'filtered':>8} {'naive':>7} {'load s':>7} {'rss':>6}")
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r.n:>7}  {r.grouping:<28} {r.groups:>6} {r.median_ms:>10.1f} {r.p90_ms:>8.1f} "
-              f"{r.naive_median_ms:>9.1f} {r.load_s:>7.1f}")
+        print(f"{r.n:>7}  {r.grouping:<28} {r.groups:>6} {r.build_ms:>8.1f} {r.cold_ms:>7.1f} {r.write_p50_ms:>9.1f} "
+              f"{r.write_p90_ms:>7.1f} {r.repeat_p50_ms:>10.1f} {r.repeat_p90_ms:>6.1f} "
+              f"{r.graphql_write_p50_ms:>8.1f} {r.filtered_write_p50_ms:>8.1f} {r.naive_median_ms:>7.1f} "
+              f"{r.load_s:>7.1f} {r.rss_mb:>6.0f}")
 
 
 async def main(argv: list[str] | None = None) -> None:
