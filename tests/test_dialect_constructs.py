@@ -10,6 +10,7 @@ reuse of a cached compilation (new bound values, same SQL) is checked as well.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import itertools
 import math
 import uuid
@@ -37,11 +38,11 @@ from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 import evalql
-from evalql.db.dialect import AsciiLower, CodePointOrder, JsonHasAnyOf, JsonHasElement
+from evalql.db.dialect import AsciiLower, CodePointOrder, EpochMicros, JsonHasAnyOf, JsonHasElement
 from evalql.db.engine import create_engine
 from evalql.db.json_walk import json_walk
 from evalql.db.percentile import Percentiles
-from evalql.db.types import Json, JsonDocument
+from evalql.db.types import Json, JsonDocument, UtcDateTime
 from evalql.filters.matching import canonical_number
 from tests.filter_oracle import flatten, fold, string_form
 
@@ -151,6 +152,21 @@ async def test_ascii_lower_folds_ascii_letters_only(conn):
         found = set((await conn.scalars(select(table.c.id).where(AsciiLower(table.c.s) == fold(needle)))).all())
         assert found == {i for i, s in enumerate(texts) if s is not None and fold(s) == fold(needle)}
     assert len(cache) == 2
+
+
+# -- time ----------------------------------------------------------------------------------
+
+async def test_epoch_micros_are_exact(conn):
+    """Whole microseconds since 1970, exact, also before 1970, at whole seconds, just before
+    a second (SQLite's own date functions round to milliseconds) and far ahead (asyncpg
+    sends datetime.max as infinity, so one second less)."""
+    times = [dt.datetime(2026, 10, 1, 9, 0, 0, 123456, tzinfo=dt.UTC), dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+             dt.datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=dt.UTC), dt.datetime(2024, 2, 29, 23, 59, 59,
+             999999, tzinfo=dt.UTC), dt.datetime(9999, 12, 31, 23, 59, 58, 999999, tzinfo=dt.UTC), None]
+    table = await probe_table(conn, Column("t", UtcDateTime), rows=[{"t": t} for t in times])
+    got = dict((await conn.execute(select(table.c.id, EpochMicros(table.c.t)))).all())
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    assert got == {i: None if t is None else (t - epoch) // dt.timedelta(microseconds=1) for i, t in enumerate(times)}
 
 
 # -- JSON membership -----------------------------------------------------------------------

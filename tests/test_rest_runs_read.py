@@ -691,3 +691,4 @@ async def test_statement_count_is_constant(api):
     with counting(api) as statements:
         response = await api.client.get(f"/runs/{rec.runs[0]['id']}", headers=api.headers())
     assert response.status_code == 200 and len(statements) == counts[("None", 2)]
+

@@ -110,3 +110,14 @@ async def test_feedback_is_idempotent_by_id(api):
     assert [(f.key, f.score, f.value, f.value_label) for f in rows] == [("k", 1.0, "good", "good"),
                                                                        ("other", None, None, None)]
     assert rows[0].id == feedback_id and rows[0].comment is None  # replaced, not merged
+
+
+def test_stored_json_reads_exactly():
+    """orjson reads stored JSON for speed, except where it is not exact: long integers (it
+    would give floats), NaN and numbers beyond a double (it refuses them)."""
+    from evalql.db.engine import _json_loads
+
+    big = 2**64 + 1
+    assert _json_loads(f'{{"n": {big}, "m": [-{big}], "s": "x"}}') == {"n": big, "m": [-big], "s": "x"}
+    assert type(_json_loads('{"f": 1.5, "i": 12345678901234567}')["i"]) is int
+    assert str(_json_loads("[NaN]")) == "[nan]" and _json_loads("[1e400]") == [float("inf")]

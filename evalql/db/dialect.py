@@ -197,9 +197,10 @@ class EpochMicros(FunctionElement[int]):
     """A UTC timestamp column as whole microseconds since 1970 (an integer), so bulk reads
     need no datetime object per row.
 
-    SQLite stores `UtcDateTime` as `YYYY-MM-DD HH:MM:SS.ffffff` text: seconds from
-    strftime('%s') plus the six fraction digits (julianday() would be a float, and lose
-    microseconds). PostgreSQL's extract(epoch ...) is numeric (exact) since version 14.
+    SQLite stores `UtcDateTime` as `YYYY-MM-DD HH:MM:SS.ffffff` text: the seconds of its
+    first 19 characters by strftime('%s') plus the six fraction digits (SQLite's date
+    functions keep milliseconds and would round .999999 up to the next second; julianday()
+    is a float). PostgreSQL's extract(epoch ...) is numeric (exact) since version 14.
     """
 
     name = "epoch_micros"
@@ -210,7 +211,7 @@ class EpochMicros(FunctionElement[int]):
 @compiles(EpochMicros, "sqlite")
 def _epoch_micros_sqlite(element: EpochMicros, compiler: Any, **kw: Any) -> str:
     x = compiler.process(args(element)[0], **kw)
-    return f"(CAST(strftime('%s', {x}) AS INTEGER) * 1000000 + CAST(substr({x}, 21, 6) AS INTEGER))"
+    return f"(CAST(strftime('%s', substr({x}, 1, 19)) AS INTEGER) * 1000000 + CAST(substr({x}, 21, 6) AS INTEGER))"
 
 
 @compiles(EpochMicros, "postgresql")
