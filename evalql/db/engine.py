@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import weakref
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -51,6 +53,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def json_text(value: Any) -> str:
+    """JSON columns' text: orjson, several times faster than the stdlib encoder, which ingest
+    spent a tenth of its time in. Compact, UTF-8 as is; integers beyond 64 bits (valid JSON,
+    which orjson refuses) go through the stdlib in the same form. Reading stays with the
+    stdlib, which keeps such integers exact (orjson would read them as floats)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 10.0,
                   check_tenancy: bool = False, **kwargs: Any) -> AsyncEngine:
     check_database_url(url)
@@ -59,7 +72,7 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
         # instead of failing the request that draws it.
         kwargs = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout,
                   "pool_pre_ping": True, **kwargs}
-    engine = create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **{"json_serializer": json_text, **kwargs})
     if is_sqlite(engine):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     if check_tenancy:
