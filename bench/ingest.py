@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--runs 10000] [--repeat 3] [--databases sqlite,postgresql]
                                      [--modes sdk,replay] [--concurrency 2] [--compression zstd|none]
-                                     [--postgres-server URL] [--database-url URL]
+                                     [--batch-ops N] [--postgres-server URL] [--database-url URL]
 
 Traces of four runs (a chain root with a retriever, a tool and an llm child) are produced with
 `@traceable`, and each root gets one feedback through `create_feedback`, as `evaluate()` would.
@@ -260,8 +260,8 @@ def capture(traces: int) -> list[Captured]:
     runs = traces * RUNS_PER_TRACE
     # The recorder shares this process (and its interpreter lock) with the SDK, so this is a
     # lower bound of what the SDK alone can produce.
-    print(f"captured {len(recorder.requests)} multipart requests; the SDK with a recorder that does nothing, "
-          f"in one process: {runs / seconds:,.0f} runs/s", flush=True)
+    print(f"captured {len(recorder.requests)} multipart requests (~{runs / max(1, len(recorder.requests)):.0f} runs "
+          f"each); the SDK with a recorder that does nothing, in one process: {runs / seconds:,.0f} runs/s", flush=True)
     return recorder.requests
 
 
@@ -343,6 +343,10 @@ def main(argv: list[str] | None = None) -> dict[tuple[str, str], float]:
     parser.add_argument("--modes", default="sdk,replay", help="comma-separated: sdk, replay (default both)")
     parser.add_argument("--concurrency", type=int, default=2, help="replay: requests in flight (default 2)")
     parser.add_argument("--compression", choices=("zstd", "none"), default="zstd")
+    parser.add_argument("--batch-ops", type=int, default=None,
+                        help="operations (posts, patches, feedback) per SDK request, as the SDK's "
+                             "LANGSMITH_BATCH_INGEST_SIZE_LIMIT sets it; default: what evalql's /info "
+                             "advertises (100, about 45 runs). 1125 gives about 500 runs per request")
     parser.add_argument("--postgres-server", default=POSTGRES_SERVER,
                         help="where a fresh database is created (and dropped) per PostgreSQL repetition")
     parser.add_argument("--database-url", default=None,
@@ -356,6 +360,8 @@ def main(argv: list[str] | None = None) -> dict[tuple[str, str], float]:
         parser.error("--modes takes sdk and replay, --databases sqlite and postgresql, --repeat is positive")
     if args.compression == "none":
         os.environ["LANGSMITH_DISABLE_RUN_COMPRESSION"] = "true"
+    if args.batch_ops is not None:
+        os.environ["LANGSMITH_BATCH_INGEST_SIZE_LIMIT"] = str(args.batch_ops)
     for name in ("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2", "LANGSMITH_ENDPOINT", "LANGCHAIN_ENDPOINT"):
         os.environ.pop(name, None)
     traces = max(1, args.runs // RUNS_PER_TRACE)
@@ -368,8 +374,10 @@ def main(argv: list[str] | None = None) -> dict[tuple[str, str], float]:
                 rates = [one_repetition(target, rep, mode, traces, captured, args.concurrency)
                          for rep in range(args.repeat)]
                 medians[(backend, mode)] = statistics.median(rates)
-    print(f"\ningest runs/s, median of {args.repeat} ({traces * RUNS_PER_TRACE} runs, compression={args.compression}; "
-          f"sdk: end to end through the SDK; replay: the server alone, {args.concurrency} requests in flight)")
+    per_request = f", {args.batch_ops} operations per request" if args.batch_ops else ""
+    print(f"\ningest runs/s, median of {args.repeat} ({traces * RUNS_PER_TRACE} runs, compression={args.compression}"
+          f"{per_request}; sdk: end to end through the SDK; replay: the server alone, {args.concurrency} requests "
+          "in flight)")
     for (backend, mode), rate in medians.items():
         print(f"  {backend:<10} {mode:<6} {rate:>8,.0f}")
     return medians
