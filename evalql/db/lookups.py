@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evalql.db.backend import is_postgresql
 from evalql.db.chunks import id_chunks
 from evalql.db.engine import SerializedSession
-from evalql.db.tenant import Owner, deletable, readable
+from evalql.db.tenant import Owner, deletable, readable, workspace_of
 
 # For the rest of the transaction, plan each execution with its own values and table sizes.
 CUSTOM_PLANS = "set_config('plan_cache_mode', 'force_custom_plan', true)"
@@ -65,17 +65,15 @@ async def rows_by_keys(db: AsyncSession, owner: Owner, model: Any, key: Any, key
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return []
-    if not is_postgresql(db):
+    postgresql = is_postgresql(db)
+    statement = _statement(postgresql, "select", owner, model, key, columns)
+    if not postgresql:
         rows: list[Any] = []
         for chunk in id_chunks(wanted):
-            rows.extend((await db.execute(readable(owner, model, *columns).where(key.in_(chunk)))).all())
+            rows.extend((await db.execute(statement, {"keys": chunk})).all())
         return rows
     await _custom_plans(db)
-    array = ARRAY(key.type)
-    given = func.unnest(cast(bindparam("keys", wanted, type_=array), array)).table_valued("key").render_derived(
-        name="k")
-    found = readable(owner, model, *columns).where(key == given.c.key).offset(0).lateral("found")
-    return list((await db.execute(select(*found.c).select_from(given).join(found, true()))).all())
+    return list((await db.execute(statement, {"keys": wanted})).all())
 
 
 async def delete_by_keys(db: AsyncSession, owner: Owner, model: Any, key: Any, keys: Iterable[Any]) -> None:
@@ -90,8 +88,36 @@ async def delete_by_keys(db: AsyncSession, owner: Owner, model: Any, key: Any, k
     if isinstance(db, SerializedSession):
         await db.claim_writer()
     connection = await db.connection()
-    await connection.execute(deletable(owner, model).where(key == bindparam("lookup_key")),
-                             [{"lookup_key": value} for value in wanted])
+    statement = _statement(False, "delete", owner, model, key, ())
+    await connection.execute(statement, [{"keys": value} for value in wanted])
+
+
+# Built statements, reused: building one (the LATERAL form above all) and computing its
+# cache key cost more than running it, several times per ingest batch. Keys: the owner's
+# workspace and names, never SQLAlchemy expressions (`==` on those builds SQL).
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+_MAX_STATEMENTS = 1024
+
+
+def _statement(postgresql: bool, kind: str, owner: Owner, model: Any, key: Any, columns: tuple[Any, ...]) -> Any:
+    workspace_id = workspace_of(owner)
+    cache_key = (postgresql, kind, workspace_id, model, key.key, tuple(column.key for column in columns))
+    statement = _STATEMENTS.get(cache_key)
+    if statement is None:
+        if len(_STATEMENTS) >= _MAX_STATEMENTS:
+            _STATEMENTS.clear()
+        if kind == "delete":
+            statement = deletable(workspace_id, model).where(key == bindparam("keys"))
+        elif not postgresql:
+            statement = readable(workspace_id, model, *columns).where(key.in_(bindparam("keys", expanding=True)))
+        else:
+            array = ARRAY(key.type)
+            given = func.unnest(cast(bindparam("keys", type_=array), array)).table_valued("key").render_derived(
+                name="k")
+            found = readable(workspace_id, model, *columns).where(key == given.c.key).offset(0).lateral("found")
+            statement = select(*found.c).select_from(given).join(found, true())
+        _STATEMENTS[cache_key] = statement
+    return statement
 
 
 __all__ = ["CUSTOM_PLANS", "custom_plans_set", "delete_by_keys", "rows_by_keys"]
