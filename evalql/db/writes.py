@@ -216,9 +216,8 @@ async def insert_session(db: AsyncSession, workspace_id: uuid.UUID, **fields: An
 
 
 async def session_ids_by_name(db: AsyncSession, workspace_id: uuid.UUID, names: set[str]) -> dict[str, uuid.UUID]:
-    found = dict((await db.execute(
-        readable(workspace_id, TracerSession, TracerSession.name, TracerSession.id).where(TracerSession.name.in_(names))
-    )).all())
+    found = {session.name: session.id for session in await rows_by_keys(
+        db, workspace_id, TracerSession, TracerSession.name, names, TracerSession.name, TracerSession.id)}
     for name in names - found.keys():
         found[name] = (await insert_session(db, workspace_id, name=name)).id
     return found
