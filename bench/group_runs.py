@@ -1,13 +1,14 @@
 """Latency of `POST /api/v1/datasets/{id}/group/runs` over the workload W(N).
 
-    .venv/bin/python bench/group_runs.py [--database-url URL] [--sizes 1000,10000] [--requests 20]
+    .venv/bin/python bench/group_runs.py [--database-url URL] [--sizes 1000,10000] [--requests 20] [--load-only]
 
 For each N: load W(N) (bench/workload.py) into a fresh database, create a workspace and an
 API key, start the ASGI app in-process (its lifespan, then httpx's ASGITransport: no
 network, no server), and time the grouped endpoint grouped by run metadata `model` and by
 example metadata `difficulty`: one warm-up request, then `--requests` timed ones.
 
-Without --database-url each N gets a new temporary SQLite file. With one, every table is
+With --load-only it only loads W(N) per size and prints the load rate (runs/s), which must not
+fall as N grows. Without --database-url each N gets a new temporary SQLite file. With one, every table is
 dropped and recreated before each N, so point it at a throwaway database.
 
 p90 is the nearest-rank percentile: the ceil(0.9 * n)-th smallest time.
@@ -292,6 +293,8 @@ async def main(argv: list[str] | None = None) -> None:
                         help="a throwaway database (its tables are dropped); default: temp SQLite per size")
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated N values (default 1000,10000)")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per grouping (default 20)")
+    parser.add_argument("--load-only", action="store_true",
+                        help="only load W(N) into a fresh schema per size (one transaction) and print the rate")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if args.requests < 1 or not sizes or min(sizes) < 1:
@@ -301,7 +304,16 @@ async def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="evalql-bench-") as tmp:
         for n in sizes:
             url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / f'bench-{n}.db'}"
+            if args.load_only:
+                # The write path's cost per run must not grow with the table (nor depend on the
+                # planner's statistics, which a fresh schema loaded in one transaction lacks).
+                *_, load_s = await prepare(url, n)
+                print(f"W({n}): {8 * n} runs and {8 * n} feedback loaded in {load_s:.1f} s "
+                      f"= {8 * n / load_s:,.0f} runs/s", flush=True)
+                continue
             rows += await measure(url, n, args.requests)
+    if args.load_only:
+        return
     print_table(rows, args.requests)
 
 

@@ -310,3 +310,24 @@ def test_dotted_order_parser():
     assert stamp == T0 and str(parsed) == run_id
     assert parse_dotted_order(segment(0, run_id) + ".") is None
     assert parse_dotted_order("20240919T171648521691Z" + "x" * 36) is None
+
+
+async def test_usage_rolls_up_across_batches_through_stored_ancestors(api):
+    """Runs of one trace arriving in separate batches: each batch recomputes the stored
+    ancestors it reaches (by id, through the dotted order) from their stored children."""
+    root, mid, a, b, c = (new_id() for _ in range(5))
+    await accepted(await send_batch(api, {"post": [post(root), post(mid, parent_run_id=root, start_time=at(1)),
+                                                   post(a, parent_run_id=mid, start_time=at(2), total_tokens=5,
+                                                        total_cost="0.1")]}))
+    await accepted(await send_batch(api, {"post": [post(b, parent_run_id=mid, start_time=at(3), total_tokens=7)]}))
+    assert [(await stored(api, i)).total_tokens for i in (root, mid, a, b)] == [12, 12, 5, 7]
+    assert (await stored(api, root)).total_cost == Decimal("0.1")
+    # A sibling under the root with usage of its own; then `a` changes and `mid` gets its own.
+    await accepted(await send_batch(api, {"post": [post(c, parent_run_id=root, start_time=at(4), total_cost="0.5")],
+                                          "patch": [{"id": a, "total_tokens": 1, "total_cost": "0.2"}]}))
+    assert [(await stored(api, i)).total_tokens for i in (root, mid)] == [8, 8]
+    assert (await stored(api, root)).total_cost == Decimal("0.7")
+    await accepted(await send_patch(api, mid, {"total_tokens": 100}))
+    run = await stored(api, root)
+    assert (run.total_tokens, run.total_cost) == (100, Decimal("0.5"))
+    assert (await stored(api, mid)).total_cost is None  # own usage without a cost: none reported

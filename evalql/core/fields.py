@@ -38,8 +38,29 @@ def nul_path(value: Any) -> str | None:
     return None
 
 
+def _has_nul(value: Any) -> bool:
+    """Whether a JSON value holds NUL anywhere: the walk of `nul_path` without its paths,
+    which cost more than the test itself (every text field of every ingested run is checked)."""
+    if isinstance(value, str):
+        return NUL in value
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if NUL in str(key):
+                    return True
+                stack.append(child)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def without_nul(value: Any) -> Any:
-    found = nul_path(value)
+    found = nul_path(value) if _has_nul(value) else None
     if found is not None:
         raise ValueError(NUL_MESSAGE if found == "." else f"{NUL_MESSAGE}, at {found}")
     return value

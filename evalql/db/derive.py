@@ -125,36 +125,3 @@ def own_usage(record: dict[str, Any]) -> Usage:
 
 TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
 COST_FIELDS = ("prompt_cost", "completion_cost", "total_cost")
-
-
-def rolled_up_usage(
-    own: dict[uuid.UUID, Usage], children: dict[uuid.UUID, list[uuid.UUID]], root: uuid.UUID
-) -> dict[uuid.UUID, dict[str, Any]]:
-    """Reported usage of every run under `root`: own usage when present, else the
-    sum of the children's reported usage (tokens default 0, costs stay null if none)."""
-    reported: dict[uuid.UUID, dict[str, Any]] = {}
-    # Iterative post-order: traces can be deep, recursion could overflow.
-    stack: list[tuple[uuid.UUID, bool]] = [(root, False)]
-    while stack:
-        run_id, expanded = stack.pop()
-        if not expanded:
-            stack.append((run_id, True))
-            stack.extend((child, False) for child in children.get(run_id, ()))
-            continue
-        usage = own.get(run_id, Usage())
-        if usage.present:
-            reported[run_id] = {
-                **{f: getattr(usage, f) or 0 for f in TOKEN_FIELDS},
-                **{f: getattr(usage, f) for f in COST_FIELDS},
-            }
-            continue
-        totals: dict[str, Any] = {f: 0 for f in TOKEN_FIELDS} | {f: None for f in COST_FIELDS}
-        for child in children.get(run_id, ()):
-            sub = reported[child]
-            for f in TOKEN_FIELDS:
-                totals[f] += sub[f]
-            for f in COST_FIELDS:
-                if sub[f] is not None:
-                    totals[f] = (totals[f] or Decimal(0)) + sub[f]
-        reported[run_id] = totals
-    return reported

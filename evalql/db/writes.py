@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.core.values import normalize, value_label
 from evalql.db import derive
-from evalql.db.chunks import id_chunks
+from evalql.db.lookups import rows_by_keys
 from evalql.db.models import (
     ApiKey,
     Dataset,
@@ -50,13 +50,29 @@ def as_uuid(value: Any) -> uuid.UUID | None:
 
 
 async def bulk_insert(db: AsyncSession, owner: Owner, model: Any, rows: list[dict[str, Any]]) -> None:
-    """ORM bulk INSERT of the owner's rows, batched. SQLAlchemy leaves None values out of
-    the statement and batches only consecutive rows with the same columns, so rows are
-    grouped by which of their values are None first (roots and children, errored and
-    finished runs differ); the order of rows in an INSERT does not matter."""
-    if rows:
-        rows = sorted(owned_rows(owner, rows), key=lambda row: tuple(value is None for value in row.values()))
-        await db.execute(insert(model), rows)
+    """INSERT of the owner's rows as one executemany of a Core statement: every row binds
+    every column that any row gives (None where it gives none). The ORM's bulk insert left
+    None values out, so it split rows that differ in which values are None (roots and
+    children, errored and finished runs) into separate statements, and it kept per-row
+    bookkeeping of its own. Keys are attribute names, as for the ORM."""
+    if not rows:
+        return
+    names = _column_names(model)
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    if "workspace_id" not in keys:
+        keys.append("workspace_id")
+    rows = owned_rows(owner, rows)
+    await db.execute(insert(model.__table__), [{names[key]: row.get(key) for key in keys} for row in rows])
+
+
+_COLUMN_NAMES: dict[Any, dict[str, str]] = {}
+
+
+def _column_names(model: Any) -> dict[str, str]:
+    """Attribute name -> column name (they differ for `metadata_`)."""
+    if model not in _COLUMN_NAMES:
+        _COLUMN_NAMES[model] = {attr.key: attr.columns[0].name for attr in model.__mapper__.column_attrs}
+    return _COLUMN_NAMES[model]
 
 
 async def bulk_update(db: AsyncSession, owner: Owner, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -200,9 +216,8 @@ async def insert_session(db: AsyncSession, workspace_id: uuid.UUID, **fields: An
 
 
 async def session_ids_by_name(db: AsyncSession, workspace_id: uuid.UUID, names: set[str]) -> dict[str, uuid.UUID]:
-    found = dict((await db.execute(
-        readable(workspace_id, TracerSession, TracerSession.name, TracerSession.id).where(TracerSession.name.in_(names))
-    )).all())
+    found = {session.name: session.id for session in await rows_by_keys(
+        db, workspace_id, TracerSession, TracerSession.name, names, TracerSession.name, TracerSession.id)}
     for name in names - found.keys():
         found[name] = (await insert_session(db, workspace_id, name=name)).id
     return found
@@ -224,18 +239,14 @@ async def insert_runs(db: AsyncSession, workspace_id: uuid.UUID, records: list[d
         row["parent_run_id"] for row in parsed
         if row["parent_run_id"] is not None and row["parent_run_id"] not in by_id and row["trace_id"] is None
     }
-    stored: dict[uuid.UUID, tuple[uuid.UUID, str]] = {}
-    if missing_parents:
-        result = await db.execute(
-            readable(workspace_id, Run, Run.id, Run.trace_id, Run.dotted_order).where(Run.id.in_(missing_parents))
-        )
-        stored = {rid: (tid, order) for rid, tid, order in result}
+    stored = {run.id: (run.trace_id, run.dotted_order) for run in await rows_by_keys(
+        db, workspace_id, Run, Run.id, missing_parents, Run.id, Run.trace_id, Run.dotted_order)}
     for row in parsed:
         fill_trace_fields(row, by_id, stored)
 
+    await roll_up_usage(db, workspace_id, parsed, stored_ids=set())
     await bulk_insert(db, workspace_id, Run, parsed)
     await bulk_insert(db, workspace_id, RunMetadata, run_metadata_rows(parsed))
-    await roll_up_usage(db, workspace_id, {row["trace_id"] for row in parsed})
 
 
 def run_metadata_rows(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -314,32 +325,80 @@ def fill_trace_fields(row: dict[str, Any], by_id: dict[uuid.UUID, dict[str, Any]
     row["trace_id"], row["dotted_order"] = trace_id, f"{parent_order}.{segment}"
 
 
-async def roll_up_usage(db: AsyncSession, workspace_id: uuid.UUID, trace_ids: set[uuid.UUID]) -> None:
-    """Recompute reported usage (spec §2.4) of every run in the given traces, writing
-    only the runs whose reported usage changes."""
-    usage_fields = derive.TOKEN_FIELDS + derive.COST_FIELDS
-    own_cols = [getattr(Run, f"own_{f}") for f in usage_fields]
-    reported_cols = [getattr(Run, f) for f in usage_fields]
-    updates: list[dict[str, Any]] = []
-    for chunk in id_chunks(trace_ids):
-        rows = (await db.execute(
-            readable(workspace_id, Run, Run.id, Run.parent_run_id, *own_cols, *reported_cols)
-            .where(Run.trace_id.in_(chunk))
-        )).all()
-        width = len(usage_fields)
-        own = {row[0]: derive.Usage(*row[2:2 + width]) for row in rows}
-        stored = {row[0]: dict(zip(usage_fields, row[2 + width:], strict=True)) for row in rows}
-        children: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-        roots = []
-        for run_id, parent_id, *_ in rows:
-            if parent_id is None or parent_id not in own:
-                roots.append(run_id)
-            else:
-                children[parent_id].append(run_id)
-        for root in roots:
-            for run_id, totals in derive.rolled_up_usage(own, children, root).items():
-                if totals != stored[run_id]:
-                    updates.append({"id": run_id, **totals})
+USAGE_FIELDS = derive.TOKEN_FIELDS + derive.COST_FIELDS
+
+
+def _reported(own: derive.Usage, children: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """A run's reported usage (spec §2.4): its own when it has any, else the sum of its
+    children's reported usage (tokens default 0, costs stay null if no child has one)."""
+    if own.present:
+        return {**{f: getattr(own, f) or 0 for f in derive.TOKEN_FIELDS},
+                **{f: getattr(own, f) for f in derive.COST_FIELDS}}
+    totals: dict[str, Any] = {f: 0 for f in derive.TOKEN_FIELDS} | {f: None for f in derive.COST_FIELDS}
+    for sub in children:
+        for f in derive.TOKEN_FIELDS:
+            totals[f] += sub[f]
+        for f in derive.COST_FIELDS:
+            if sub[f] is not None:
+                totals[f] = (totals[f] or Decimal(0)) + sub[f]
+    return totals
+
+
+async def roll_up_usage(db: AsyncSession, workspace_id: uuid.UUID, rows: list[dict[str, Any]],
+                        stored_ids: set[uuid.UUID]) -> None:
+    """Reported usage (spec §2.4) of run rows about to be written, and of their ancestors.
+
+    Sets the reported columns of `rows` (new and changed runs, with their own usage and trace
+    fields) and updates the stored ancestors whose reported usage changes. `stored_ids` says
+    which of `rows` are stored already; the others are new, and so are their children (a run
+    is stored only once its parent is).
+
+    Only the write's own ids are looked up, by index: its stored ancestors (named by dotted
+    orders) by id, and the stored children of the changed runs without usage of their own by
+    parent. A run's reported usage depends on nothing else, so no trace is read whole, and no
+    statement's plan depends on how big the table is or what the planner knows of it.
+    """
+    by_id = {row["id"]: row for row in rows}
+    depth = {run_id: row["dotted_order"].count(".") for run_id, row in by_id.items()}
+    for row in rows:  # ancestors outside the write, from the first run whose parent is outside it
+        if row["parent_run_id"] is not None and row["parent_run_id"] not in by_id:
+            for level, segment in enumerate(row["dotted_order"].split(".")[:-1]):
+                ancestor = uuid.UUID(segment[-36:])
+                if ancestor not in by_id:
+                    depth[ancestor] = level
+    own = {run_id: derive.Usage(*(row[f"own_{f}"] for f in USAGE_FIELDS)) for run_id, row in by_id.items()}
+    before: dict[uuid.UUID, dict[str, Any]] = {}  # stored ancestors: their reported usage now
+    ancestors = [run_id for run_id in depth if run_id not in by_id]
+    for run in await rows_by_keys(db, workspace_id, Run, Run.id, ancestors, Run.id,
+                                  *(getattr(Run, f"own_{f}") for f in USAGE_FIELDS),
+                                  *(getattr(Run, f) for f in USAGE_FIELDS)):
+        own[run.id] = derive.Usage(*run[1:1 + len(USAGE_FIELDS)])
+        before[run.id] = dict(zip(USAGE_FIELDS, run[1 + len(USAGE_FIELDS):], strict=True))
+
+    # Children within the computation (rows and stored ancestors) are recomputed; the other
+    # stored children of a run count with the reported usage they have.
+    children: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for run_id, row in by_id.items():
+        if row["parent_run_id"] is not None:
+            children[row["parent_run_id"]].append(run_id)
+    stored_children: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    summing = [run_id for run_id in (*(i for i in by_id if i in stored_ids), *before) if not own[run_id].present]
+    for child in await rows_by_keys(db, workspace_id, Run, Run.parent_run_id, summing, Run.id, Run.parent_run_id,
+                                    *(getattr(Run, f) for f in USAGE_FIELDS)):
+        if child.id in before:
+            children[child.parent_run_id].append(child.id)
+        elif child.id not in by_id:
+            stored_children[child.parent_run_id].append(dict(zip(USAGE_FIELDS, child[2:], strict=True)))
+
+    reported: dict[uuid.UUID, dict[str, Any]] = {}
+    updates = []
+    for run_id in sorted(own, key=depth.__getitem__, reverse=True):  # children before parents
+        reported[run_id] = totals = _reported(
+            own[run_id], [*stored_children[run_id], *(reported[c] for c in children[run_id] if c in reported)])
+        if run_id in by_id:
+            by_id[run_id].update(totals)
+        elif totals != before[run_id]:
+            updates.append({"id": run_id, **totals})
     await bulk_update(db, workspace_id, Run, updates)
 
 

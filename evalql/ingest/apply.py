@@ -20,13 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.core.problems import InvalidInput, Problem
 from evalql.db import writes
-from evalql.db.chunks import id_chunks
+from evalql.db.lookups import delete_by_keys, rows_by_keys
 from evalql.db.models import PendingRun, Run, RunAttachment, RunMetadata, TracerSession
-from evalql.db.tenant import deletable, readable
 from evalql.db.types import utcnow
 from evalql.db.upsert import upsert
-from evalql.ingest.merge import MergedRun, merge_posts
+from evalql.ingest.merge import STORED, MergedRun, merge_posts
 from evalql.ingest.trace import derived_trace_problem, trace_problems
+
+# What applying a waiting record needs of it.
+PENDING = (PendingRun.id, PendingRun.run_id, PendingRun.kind, PendingRun.waits_for, PendingRun.record,
+           PendingRun.received_at, PendingRun.position)
 
 
 @dataclass
@@ -80,13 +83,6 @@ def _duplicates(records: list[Located], kind: str) -> list[Problem]:
     return found
 
 
-async def _chunked(db: AsyncSession, ids: Iterable[Any], query: Any) -> list[Any]:
-    rows: list[Any] = []
-    for chunk in id_chunks(ids):
-        rows.extend((await db.execute(query(chunk))).all())
-    return rows
-
-
 async def _check(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -> None:
     problems = _duplicates(batch.posts, "post") + _duplicates(batch.patches, "patch")
     for post in batch.posts:
@@ -95,8 +91,8 @@ async def _check(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -> Non
         if post.given.get("parent_run_id") == post.given["id"]:  # it would wait for itself forever
             problems.append(_problem(post.loc, "parent_run_id", f"Run {post.given['id']} cannot be its own parent"))
     wanted = {uuid.UUID(post.given["session_id"]) for post in batch.posts if "session_id" in post.given}
-    found = {str(row[0]) for row in await _chunked(db, wanted, lambda ids: readable(
-        workspace_id, TracerSession, TracerSession.id).where(TracerSession.id.in_(ids)))}
+    found = {str(row.id) for row in await rows_by_keys(db, workspace_id, TracerSession, TracerSession.id, wanted,
+                                                       TracerSession.id)}
     problems += [_problem(post.loc, "session_id",
                           f"Run {post.given['id']}: session {post.given['session_id']} not found")
                  for post in batch.posts if post.given.get("session_id", None) not in (None, *found)]
@@ -126,20 +122,16 @@ class Ingest:
         self.new_pending: list[dict[str, Any]] = []
         self.released_for: set[uuid.UUID] = set()  # runs whose waiting children were looked up
 
-    async def stored_runs(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, Run]:
-        found: dict[uuid.UUID, Run] = {}
-        for chunk in id_chunks(ids):
-            rows = await self.db.scalars(readable(self.workspace_id, Run).where(Run.id.in_(chunk)))
-            found.update((run.id, run) for run in rows)
-        return found
+    async def stored_runs(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        """The stored runs among `ids`: what merging a record into them needs (rows, not ORM
+        objects: they are only read)."""
+        rows = await rows_by_keys(self.db, self.workspace_id, Run, Run.id, ids, Run.id, Run.ingest_state,
+                                  *(getattr(Run, name) for name in STORED if name != "id"))
+        return {run.id: run for run in rows}
 
-    async def pending(self, column: Any, ids: Iterable[uuid.UUID], kind: str | None = None) -> list[PendingRun]:
-        found: list[PendingRun] = []
-        for chunk in id_chunks(ids):
-            stmt = readable(self.workspace_id, PendingRun).where(column.in_(chunk))
-            if kind is not None:
-                stmt = stmt.where(PendingRun.kind == kind)
-            found.extend(await self.db.scalars(stmt))
+    async def pending(self, column: Any, ids: Iterable[uuid.UUID], kind: str | None = None) -> list[Any]:
+        found = [row for row in await rows_by_keys(self.db, self.workspace_id, PendingRun, column, ids, *PENDING)
+                 if kind is None or row.kind == kind]
         found.sort(key=lambda p: (p.received_at, p.position))
         self.consumed.extend(p.id for p in found)
         return found
@@ -152,9 +144,8 @@ class Ingest:
         })
 
     async def stored_parents(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
-        rows = await _chunked(self.db, ids, lambda chunk: readable(
-            self.workspace_id, Run, Run.id, Run.trace_id, Run.dotted_order).where(Run.id.in_(chunk)))
-        return {run_id: (trace_id, order) for run_id, trace_id, order in rows}
+        rows = await rows_by_keys(self.db, self.workspace_id, Run, Run.id, ids, Run.id, Run.trace_id, Run.dotted_order)
+        return {run.id: (run.trace_id, run.dotted_order) for run in rows}
 
 
 async def apply_batch(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -> None:
@@ -165,7 +156,7 @@ async def apply_batch(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -
     patches = {patch.run_id: patch for patch in batch.patches}
     stored = await state.stored_runs(set(posts) | set(patches))
 
-    waiting: dict[uuid.UUID, list[PendingRun]] = defaultdict(list)
+    waiting: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for row in await state.pending(PendingRun.run_id, (set(posts) | set(patches)) - set(stored)):
         waiting[row.run_id].append(row)
 
@@ -260,16 +251,17 @@ def _new_rows(workspace_id: uuid.UUID, candidates: list[Candidate],
 async def _write(state: Ingest, new_rows: list[dict[str, Any]], update_rows: list[dict[str, Any]],
                  batch: Batch) -> None:
     db, workspace_id = state.db, state.workspace_id
+    # Reported usage is set on the rows before they are written, so that a trace whose runs
+    # all arrive in this batch is written once, with no roll-up UPDATE after the INSERT.
+    await writes.roll_up_usage(db, workspace_id, new_rows + update_rows, {row["id"] for row in update_rows})
     await writes.bulk_insert(db, workspace_id, Run, new_rows)
     if update_rows:
         for row in update_rows:
             row.pop("created_at")
         await writes.bulk_update(db, workspace_id, Run, update_rows)
-        for chunk in id_chunks(row["id"] for row in update_rows):
-            await db.execute(deletable(workspace_id, RunMetadata).where(RunMetadata.run_id.in_(chunk)))
+        await delete_by_keys(db, workspace_id, RunMetadata, RunMetadata.run_id, [row["id"] for row in update_rows])
     await writes.bulk_insert(db, workspace_id, RunMetadata, writes.run_metadata_rows(new_rows + update_rows))
-    for chunk in id_chunks(state.consumed):
-        await db.execute(deletable(workspace_id, PendingRun).where(PendingRun.id.in_(chunk)))
+    await delete_by_keys(db, workspace_id, PendingRun, PendingRun.id, state.consumed)
     await writes.bulk_insert(db, workspace_id, PendingRun, state.new_pending)
     if batch.attachments:
         await upsert(db, workspace_id, RunAttachment, [
@@ -278,9 +270,6 @@ async def _write(state: Ingest, new_rows: list[dict[str, Any]], update_rows: lis
         ], key=("workspace_id", "run_id", "name"))
     if batch.feedback:
         await writes.insert_feedback(db, workspace_id, batch.feedback)
-    traces = {row["trace_id"] for row in new_rows + update_rows}
-    if traces:
-        await writes.roll_up_usage(db, workspace_id, traces)
 
 
 __all__ = ["Attachment", "Batch", "Located", "apply_batch"]

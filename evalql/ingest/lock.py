@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db.backend import is_postgresql
 from evalql.db.engine import SerializedSession
+from evalql.db.lookups import CUSTOM_PLANS, custom_plans_set
 
 LOCK_NAMESPACE = 0x65766C71  # "evlq": keeps evalql's advisory locks apart from other users'
 
@@ -35,8 +36,11 @@ async def ingest_transaction(db: AsyncSession, workspace_id: uuid.UUID) -> Async
     # Different statements on each database (not one statement spelled differently),
     # so the choice is made here through `is_postgresql`.
     if is_postgresql(db):
-        await db.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"),
+        # The same round trip sets the transaction's plans to be made per execution, which
+        # the batch's lookups want (evalql/db/lookups.py).
+        await db.execute(text(f"SELECT pg_advisory_xact_lock(:ns, :key), {CUSTOM_PLANS}"),
                          {"ns": LOCK_NAMESPACE, "key": advisory_key(workspace_id)})
+        await custom_plans_set(db)
         yield
         return
     if isinstance(db, SerializedSession):  # the app's sessions: queue behind this process's writers

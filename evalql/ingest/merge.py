@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from evalql.db.models import Run
 from evalql.db.writes import GIVEN_FIELDS, as_given
 
 # Fields that only a post decides: the run's identity, place in its trace and session.
@@ -48,7 +47,8 @@ class MergedRun:
         self.record, self.patched, self.patch_extra = record, patched or set(), patch_extra
 
     @classmethod
-    def from_row(cls, run: Run) -> MergedRun:
+    def from_row(cls, run: Any) -> MergedRun:
+        """From a stored run: a row with the STORED columns, `id` and `ingest_state`."""
         state = run.ingest_state or {}
         record = {name: getattr(run, name) for name in STORED}
         record.update(state.get("given") or {})

@@ -105,8 +105,11 @@ def multipart_batch(parts: list[Part]) -> Batch:
     problems: list[Problem] = []
     records: dict[tuple[str, str], _Record] = {}
     order: list[tuple[str, str]] = []
+    has_main: set[tuple[str, str]] = set()
     batch = Batch()
     seen: set[str] = set()
+    # The SDK names about five parts per record by the same id text: parse each text once.
+    canonical: dict[str, str | None] = {}
     for part in parts:
         loc = ["body", part.name]
         if part.name in seen:
@@ -116,20 +119,29 @@ def multipart_batch(parts: list[Part]) -> Batch:
         prefix, _, rest = part.name.partition(".")
         if prefix in KINDS:
             id_text, _, field = rest.partition(".")
-            run_id = _uuid(id_text, loc, problems)
+            if id_text not in canonical:
+                parsed = _uuid(id_text, loc, problems)
+                canonical[id_text] = None if parsed is None else str(parsed)
+            elif canonical[id_text] is None:
+                _uuid(id_text, loc, problems)  # every part under a bad id is reported
+            run_id = canonical[id_text]
             if run_id is None:
                 continue
             if field and field not in OUT_OF_BAND:
                 problems.append(_problem(loc, f"Unknown field part {field!r}: expected one of {sorted(OUT_OF_BAND)}"))
                 continue
             value = _json(part.data, loc, problems)
-            record = records.setdefault((prefix, str(run_id)), _Record(prefix, str(run_id), f"{prefix}.{id_text}"))
+            key = (prefix, run_id)
+            record = records.get(key)
+            if record is None:
+                record = records[key] = _Record(prefix, run_id, f"{prefix}.{id_text}")
             if field:
                 record.fields[field] = (part.name, value)
             else:
-                record.main = _with_id(value, str(run_id), loc, problems) if value is not None else None
+                record.main = _with_id(value, run_id, loc, problems) if value is not None else None
                 record.part = part.name
-                order.append((prefix, str(run_id)))
+                order.append(key)
+                has_main.add(key)
         elif prefix == "feedback":
             feedback_id = _uuid(rest, loc, problems)
             raw = _json(part.data, loc, problems)
@@ -144,20 +156,20 @@ def multipart_batch(parts: list[Part]) -> Batch:
                 batch.feedback.append(feedback.record())
         elif prefix == "attachment":
             id_text, _, name = rest.partition(".")
-            run_id = _uuid(id_text, loc, problems)
-            if run_id is None:
+            attached_to = _uuid(id_text, loc, problems)
+            if attached_to is None:
                 continue
             if not name or "." in name or len(name) > 255:
                 problems.append(_problem(loc, "An attachment part is named attachment.<run_id>.<name>, "
                                               "the name 1..255 characters without '.'"))
                 continue
             mime = part.content_type.split(";", 1)[0].strip() or "application/octet-stream"
-            batch.attachments.append(Attachment(run_id, name, mime, part.data))
+            batch.attachments.append(Attachment(attached_to, name, mime, part.data))
         else:
             problems.append(_problem(loc, f"Unknown part name prefix {prefix!r}: expected post., patch., "
                                           "feedback. or attachment."))
     for key, record in records.items():
-        if key not in order:
+        if key not in has_main:
             for part_name, _ in record.fields.values():
                 problems.append(_problem(["body", part_name],
                                          f"Field part without its main part {record.kind}.{record.run_id}"))
