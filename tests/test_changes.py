@@ -8,6 +8,7 @@ Writes go through real HTTP; both databases."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import uuid
 
 import asyncpg
@@ -24,8 +25,8 @@ from evalql.db.changes import (
     current_version,
     prune_changes,
 )
-from evalql.db.models import DataChange, DataVersionCounter, Run
-from evalql.db.tenant import readable, updatable
+from evalql.db.models import DataChange, DataVersionCounter, Run, RunMetadata
+from evalql.db.tenant import deletable, readable, updatable
 from tests import databases
 from tests.support.app import second_workspace
 from tests.test_ingest_multipart import sdk_like_parts
@@ -103,6 +104,7 @@ def trace(session_id: str, **root_fields) -> tuple[str, str, list[dict]]:
 
 # -- the schema ----------------------------------------------------------------------------
 
+MIGRATION = importlib.import_module("evalql.db.migrations.versions.0003_data_changes")
 LOGGED_TABLES = ("runs", "run_metadata", "feedback", "examples", "example_metadata", "sessions", "datasets")
 
 
@@ -128,11 +130,8 @@ async def test_every_logged_table_has_its_triggers(backend, database_url):
 
 
 def test_the_migration_logs_the_kinds_the_reader_knows():
-    import importlib
-
-    migration = importlib.import_module("evalql.db.migrations.versions.0003_data_changes")
-    assert {kind for kind, _, _ in migration.LOGGED.values()} == {k.value for k in ChangeKind}
-    assert set(migration.LOGGED) == set(LOGGED_TABLES)
+    assert {kind for kind, _, _ in MIGRATION.LOGGED.values()} == {k.value for k in ChangeKind}
+    assert set(MIGRATION.LOGGED) == set(LOGGED_TABLES)
 
 
 # -- each write path -----------------------------------------------------------------------
@@ -407,6 +406,52 @@ async def test_other_workspaces_do_not_wait(api):
         await second.commit()
         await first.commit()
     assert (await version_of(api)).version == 1 and (await version_of(api, other)).version == 1
+
+
+async def _grow_runs_past(api, size: int) -> None:
+    """Child runs of another workspace until PostgreSQL's `runs` holds `size` bytes (the
+    trigger of run_metadata changes how it looks runs up past a size)."""
+    conn = await asyncpg.connect(api.db_sessions.kw["bind"].url.render_as_string(hide_password=False)
+                                 .replace("+asyncpg", ""))
+    try:
+        await conn.execute("""
+            INSERT INTO runs (workspace_id, id, session_id, trace_id, parent_run_id, dotted_order, is_root, name,
+                              run_type, start_time, status, prompt_tokens, completion_tokens, total_tokens,
+                              created_at, inputs)
+            SELECT $1, gen_random_uuid(), $1, $1, $1, 'x', false, 'padding', 'chain', now(), 'success', 0, 0, 0,
+                   now(), json_build_object('pad', repeat('x', 1000))
+            FROM generate_series(1, $2)""", uuid.uuid4(), size // 1000)
+        assert await conn.fetchval("SELECT pg_relation_size('runs')") > size
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("large", [False, True])
+async def test_metadata_entries_written_alone_log_their_root_run(api, backend, large):
+    """No public path writes a run's metadata entries without the run, but the triggers
+    of run_metadata see such a write: it logs the run if the run is a root."""
+    if large and backend != "postgresql":
+        pytest.skip("the size past which PostgreSQL's trigger plans its lookup once")
+    session = await new_session(api)
+    root, child, posts = trace(session)
+    await accepted(await send_batch(api, {"post": posts}))
+    if large:
+        await _grow_runs_past(api, MIGRATION.RUNS_PLANNED_EACH_TIME_BELOW)
+    log = await Log(api).start()
+    entries = [{"run_id": uuid.UUID(run_id), "session_id": uuid.UUID(session), "key": "extra", "kind": "string",
+                "value": "v"} for run_id in (root, child)]
+    async with api.db_sessions() as db:
+        await writes.bulk_insert(db, api.workspace_id, RunMetadata, entries)
+        await db.commit()
+    assert await log.news() == ChangeSet(runs=ids(root))
+    async with api.db_sessions() as db:
+        await db.execute(deletable(api.workspace_id, RunMetadata).where(RunMetadata.key == "extra"))
+        await db.commit()
+    assert await log.news() == ChangeSet(runs=ids(root))
+    async with api.db_sessions() as db:
+        await db.execute(deletable(api.workspace_id, RunMetadata).where(RunMetadata.run_id == uuid.UUID(child)))
+        await db.commit()
+    assert await log.news() == ChangeSet()
 
 
 async def test_a_statement_that_logs_no_row_takes_no_version(api):

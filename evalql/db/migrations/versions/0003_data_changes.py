@@ -56,6 +56,8 @@ down_revision = '0002'
 branch_labels = None
 depends_on = None
 
+# SQLite's lookup of an entry's run (its planner takes the primary key, every column of
+# which is given); PostgreSQL's is in _pg_run_metadata_function.
 ROOT_RUN = "EXISTS (SELECT 1 FROM runs AS r WHERE r.workspace_id = {row}.workspace_id AND r.id = {row}.run_id " \
            "AND r.is_root)"
 
@@ -75,6 +77,7 @@ EVENTS = ("insert", "update", "delete")
 # -- PostgreSQL --------------------------------------------------------------------------
 
 def _pg_changed(source: str, id_column: str, condition: str | None) -> str:
+    """The (workspace_id, row_id) pairs of `source` to log."""
     where = f" WHERE {condition.format(row='t')}" if condition else ""
     return f"SELECT DISTINCT t.workspace_id, t.{id_column} AS row_id FROM {source} AS t{where}"
 
@@ -100,38 +103,84 @@ def _pg_log(changed: str, kind: str) -> str:
         ON CONFLICT DO NOTHING"""
 
 
-# plpgsql plans a statement once per session, on its first run, and keeps the plan. A plan
-# that reads only the transition tables and the log's own keys cannot go wrong, but one
-# that looks rows up in another table can: planned while that table is nearly empty (a new
-# database), the lookup of a run by (workspace_id, id) took an index on (workspace_id,
-# start_time, id) and scanned the whole workspace for every entry, for the session's life.
-# Such statements run through EXECUTE, planned each time with current statistics.
-PLANNED_EACH_TIME = frozenset({"run_metadata"})
-
-
-def _pg_branch(table: str, changed: str, kind: str) -> str:
-    if table in PLANNED_EACH_TIME:
-        return f"EXECUTE $q${_pg_log(changed, kind)}$q$;"
-    # Most statements that fire these log nothing (an update of a child run, the UPDATE
-    # half of an upsert that inserted): an EXISTS probe ends those at about half the
-    # cost of running the logging statement on no rows.
-    return f"IF EXISTS ({changed}) THEN {_pg_log(changed, kind)};\n        END IF;"
-
-
 def _pg_function(table: str) -> str:
     kind, id_column, condition = LOGGED[table]
     new, old = (_pg_changed(source, id_column, condition) for source in ("new_rows", "old_rows"))
     # Each branch names only the transition tables its trigger has (plpgsql plans a
     # statement when it first runs it, so the other branches' names do not matter).
+    # Most statements that fire these log nothing (an update of a child run, the UPDATE
+    # half of an upsert that inserted): an EXISTS probe ends those at about half the
+    # cost of running the logging statement on no rows.
+    branches = {op: f"IF EXISTS ({sql}) THEN {_pg_log(sql, kind)};\n        END IF;"
+                for op, sql in (("INSERT", new), ("UPDATE", f"{old} UNION {new}"), ("DELETE", old))}
     return f"""
 CREATE OR REPLACE FUNCTION evalql_log_{table}() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        {_pg_branch(table, new, kind)}
+        {branches["INSERT"]}
     ELSIF TG_OP = 'UPDATE' THEN
-        {_pg_branch(table, f"{old} UNION {new}", kind)}
+        {branches["UPDATE"]}
     ELSE
-        {_pg_branch(table, old, kind)}
+        {branches["DELETE"]}
+    END IF;
+    RETURN NULL;
+END
+$fn$"""
+
+
+# `runs` smaller than this is looked up with plans made for each call (see below).
+RUNS_PLANNED_EACH_TIME_BELOW = 2 * 1024 * 1024  # bytes: ~256 pages; the primary key won from ~120 in tests
+
+
+def _pg_run_metadata_function() -> str:
+    """`run_metadata`: an entry logs its run when that run is a stored root, which takes a
+    look at `runs`, by primary key, once per distinct run of the statement.
+
+    Which index serves that lookup is the planner's choice, and every index of `runs`
+    leads with workspace_id. While `runs` has no statistics (never analyzed: a new
+    database, or autovacuum off) and is small, `workspace_id = $1 AND id = $2` ties or
+    loses to (workspace_id, parent_run_id), which scans the whole workspace; semi-joins
+    and `id = ANY(…)` keep choosing such a scan on large unanalyzed tables too. plpgsql
+    keeps a statement's plan for the session (until the table is analyzed or altered), so
+    a plan made on a small table would scan workspaces forever. Hence: while `runs` is
+    under RUNS_PLANNED_EACH_TIME_BELOW, the lookup runs through EXECUTE, planned for each
+    call (on a small table any plan is cheap); from then on, a lookup planned once, when
+    the table is past the size where the primary key wins with or without statistics."""
+    kind, id_column, _ = LOGGED["run_metadata"]
+    sources = {"INSERT": f"SELECT DISTINCT workspace_id, {id_column} FROM new_rows",
+               "UPDATE": f"SELECT workspace_id, {id_column} FROM old_rows UNION "
+                         f"SELECT workspace_id, {id_column} FROM new_rows",
+               "DELETE": f"SELECT DISTINCT workspace_id, {id_column} FROM old_rows"}
+    loops = {op: f"""FOR ws, rid IN {sql} LOOP
+            IF small THEN
+                EXECUTE 'SELECT is_root FROM runs WHERE workspace_id = $1 AND id = $2' INTO root USING ws, rid;
+            ELSE
+                SELECT r.is_root INTO root FROM runs AS r WHERE r.workspace_id = ws AND r.id = rid;
+            END IF;
+            IF root THEN
+                workspace_ids := workspace_ids || ws;
+                row_ids := row_ids || rid;
+            END IF;
+        END LOOP;""" for op, sql in sources.items()}
+    unnested = "SELECT * FROM unnest(workspace_ids, row_ids) AS c(workspace_id, row_id)"
+    return f"""
+CREATE OR REPLACE FUNCTION evalql_log_run_metadata() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+    small boolean := pg_relation_size('runs') < {RUNS_PLANNED_EACH_TIME_BELOW};
+    ws uuid;
+    rid uuid;
+    root boolean;
+    workspace_ids uuid[] := '{{}}';
+    row_ids uuid[] := '{{}}';
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        {loops["INSERT"]}
+    ELSIF TG_OP = 'UPDATE' THEN
+        {loops["UPDATE"]}
+    ELSE
+        {loops["DELETE"]}
+    END IF;
+    IF cardinality(row_ids) > 0 THEN {_pg_log(unnested, kind)};
     END IF;
     RETURN NULL;
 END
@@ -208,7 +257,7 @@ def upgrade() -> None:
     # the dialect directly (as 0002 does).
     if op.get_bind().dialect.name == "postgresql":
         for table in LOGGED:
-            op.execute(_pg_function(table))
+            op.execute(_pg_run_metadata_function() if table == "run_metadata" else _pg_function(table))
             for event in EVENTS:
                 op.execute(_pg_trigger(table, event))
     else:
