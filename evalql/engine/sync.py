@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from evalql.core.enums import GroupBy
 from evalql.db.changes import ChangeSet
 from evalql.db.tenant import Tenant
 from evalql.engine import load
@@ -142,7 +141,3 @@ async def _feedback(tenant: Tenant, state: WorkspaceState, feedback_ids: Iterabl
                 break
     return runs
 
-
-def grouped_sessions(group_by: GroupBy) -> bool:
-    """Whether the group value comes from the runs (else from their examples)."""
-    return group_by is GroupBy.RUN_METADATA
