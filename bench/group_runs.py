@@ -31,18 +31,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from naive import naive_group_stats  # noqa: E402
-from workload import load_workload  # noqa: E402
+from workload import load_workload, workload_dataset_name  # noqa: E402
 
 from evalql.app import create_app  # noqa: E402
 from evalql.config import Settings  # noqa: E402
 from evalql.db import writes  # noqa: E402
 from evalql.db.engine import create_engine, session_factory  # noqa: E402
 from evalql.db.migrate import upgrade  # noqa: E402
-from evalql.db.models import Base, Run  # noqa: E402
+from evalql.db.models import Base, Dataset, Run, TracerSession, Workspace  # noqa: E402
 from evalql.db.tenant import readable  # noqa: E402
 
 GROUPINGS = (("run_metadata", "model", 2), ("example_metadata", "difficulty", 3))  # (group_by, key, groups in W(N))
@@ -71,14 +73,43 @@ def nearest_rank(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
 
 
-async def prepare(url: str, n: int) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID], str, float]:
-    """A fresh schema holding W(n); returns workspace id, dataset id, session ids, API key and
-    load seconds."""
+async def reuse(url: str, n: int) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID], str, float] | None:
+    """W(n) as an earlier `--reuse` run left it in this database (workspace `bench-{n}`), with a
+    new API key; None when it is not there. Load seconds are NaN: nothing was loaded."""
     engine = create_engine(url)
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.drop_all)
-            await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        async with session_factory(engine)() as db:
+            try:
+                workspace = await db.scalar(select(Workspace).where(Workspace.name == f"bench-{n}"))
+            except DBAPIError:  # no schema yet
+                return None
+            if workspace is None:
+                return None
+            dataset_id = await db.scalar(readable(workspace.id, Dataset, Dataset.id)
+                                         .where(Dataset.name == workload_dataset_name(n)))
+            sessions = (await db.execute(readable(workspace.id, TracerSession, TracerSession.id)
+                                         .where(TracerSession.reference_dataset_id == dataset_id)
+                                         .order_by(TracerSession.start_time))).scalars().all()
+            if dataset_id is None or len(sessions) != 4:
+                return None
+            key = await writes.create_api_key(db, workspace.id)
+            await db.commit()
+            return workspace.id, dataset_id, list(sessions), key, math.nan
+    finally:
+        await engine.dispose()
+
+
+async def prepare(url: str, n: int, keep: bool = False) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID], str, float]:
+    """A fresh schema holding W(n); returns workspace id, dataset id, session ids, API key and
+    load seconds. With `keep`, W(n) loaded into this database by an earlier run is used as it is."""
+    if keep and (found := await reuse(url, n)) is not None:
+        return found
+    engine = create_engine(url)
+    try:
+        if not keep:  # kept workloads of other sizes stay; each has its own workspace
+            async with engine.begin() as conn:
+                await conn.run_sync(Base.metadata.drop_all)
+                await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         await upgrade(engine)  # the schema as `evalql migrate` makes it
         async with session_factory(engine)() as db:
             workspace = await writes.create_workspace(db, f"bench-{n}")
@@ -189,9 +220,12 @@ async def timed(requests: int, call, before=None) -> list[float]:
     return times
 
 
-async def measure(url: str, n: int, requests: int) -> list[Row]:
-    workspace_id, dataset_id, session_ids, key, load_s = await prepare(url, n)
-    print(f"W({n}): loaded {8 * n} runs and {8 * n} feedback in {load_s:.1f} s", flush=True)
+async def measure(url: str, n: int, requests: int, keep: bool = False) -> list[Row]:
+    workspace_id, dataset_id, session_ids, key, load_s = await prepare(url, n, keep)
+    if math.isnan(load_s):
+        print(f"W({n}): reusing the workload loaded by an earlier run", flush=True)
+    else:
+        print(f"W({n}): loaded {8 * n} runs and {8 * n} feedback in {load_s:.1f} s", flush=True)
     root_run_ids = await first_session_roots(url, workspace_id, session_ids[0])
     rows = []
     for group_by, metadata_key, expected_groups in GROUPINGS:
@@ -293,6 +327,9 @@ async def main(argv: list[str] | None = None) -> None:
                         help="a throwaway database (its tables are dropped); default: temp SQLite per size")
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated N values (default 1000,10000)")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per grouping (default 20)")
+    parser.add_argument("--reuse", metavar="DIR",
+                        help="keep each W(N) in DIR/bench-N.db (SQLite) or, with --database-url, leave it in that "
+                             "database, and reuse it on the next run instead of loading it again")
     parser.add_argument("--load-only", action="store_true",
                         help="only load W(N) into a fresh schema per size (one transaction) and print the rate")
     args = parser.parse_args(argv)
@@ -303,7 +340,9 @@ async def main(argv: list[str] | None = None) -> None:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="evalql-bench-") as tmp:
         for n in sizes:
-            url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / f'bench-{n}.db'}"
+            directory = Path(args.reuse) if args.reuse else Path(tmp)
+            directory.mkdir(parents=True, exist_ok=True)
+            url = args.database_url or f"sqlite+aiosqlite:///{directory / f'bench-{n}.db'}"
             if args.load_only:
                 # The write path's cost per run must not grow with the table (nor depend on the
                 # planner's statistics, which a fresh schema loaded in one transaction lacks).
@@ -311,7 +350,7 @@ async def main(argv: list[str] | None = None) -> None:
                 print(f"W({n}): {8 * n} runs and {8 * n} feedback loaded in {load_s:.1f} s "
                       f"= {8 * n / load_s:,.0f} runs/s", flush=True)
                 continue
-            rows += await measure(url, n, args.requests)
+            rows += await measure(url, n, args.requests, keep=args.reuse is not None)
     if args.load_only:
         return
     print_table(rows, args.requests)

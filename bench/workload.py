@@ -74,11 +74,15 @@ def _chunks(items: list[Any], size: int = CHUNK):
         yield items[start:start + size]
 
 
+def workload_dataset_name(n_examples: int, seed: int = 7) -> str:
+    return f"w-{n_examples}-{seed}"
+
+
 async def load_workload(db: AsyncSession, workspace_id: uuid.UUID, n_examples: int, seed: int = 7) -> Workload:
     """Write W(n_examples) into the workspace (the caller commits)."""
     started = time.perf_counter()
     rng = random.Random(seed)
-    dataset = await writes.insert_dataset(db, workspace_id, name=f"w-{n_examples}-{seed}",
+    dataset = await writes.insert_dataset(db, workspace_id, name=workload_dataset_name(n_examples, seed),
                                           description=f"Benchmark workload W({n_examples})")
     examples = [{
         "id": uuid.UUID(int=rng.getrandbits(128), version=4), "dataset_id": dataset.id,
