@@ -17,6 +17,7 @@ from strawberry.asgi import GraphQL
 
 from evalql.auth import AuthError, authenticate
 from evalql.busy import PoolTimeout, pool_timeout_response
+from evalql.core.json import dumps
 from evalql.db.tenant import Tenant
 from evalql.graphiql import graphiql_html
 from evalql.loaders import Loaders
@@ -32,6 +33,11 @@ def _error(status: int, message: str, code: str) -> Response:
 
 
 class EvalqlGraphQL(GraphQL[Context, None]):
+    def encode_json(self, data: object) -> bytes:
+        # The same encoder as REST answers (orjson; the stdlib for integers beyond 64 bits):
+        # Strawberry's default, the stdlib's, costs a millisecond on a comparison page.
+        return dumps(data)
+
     async def get_context(self, request: Any, response: Any) -> Context:
         tenant: Tenant = request.scope["evalql.tenant"]
         return Context(tenant=tenant, loaders=Loaders(tenant), comparisons=request.app.state.comparisons,

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
     MaskErrors,
@@ -17,9 +17,9 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from evalql.schema.errors import EXPECTED_CODES
+from evalql.schema.execution import EvalqlExecutionContext
 from evalql.schema.query import Query
 from evalql.schema.scalars import SCALARS
 
@@ -52,35 +52,38 @@ class EvalqlSchema(strawberry.Schema):
                 log.info("GraphQL request refused: %s", error.message)
 
 
-class NoStreamExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """The schema has no `@stream` directive (validation refuses documents that use one),
-    so no list is ever streamed. graphql-core 3.3 still checks every list it completes,
-    and the check hashes the field's whole document subtree each time: a third of the
-    resolution time of a comparison page. Skipped."""
-
-    def get_stream_usage(self, field_details_list: Any, path: Any) -> None:
-        return None
-
-
 class ValidateOnce(SchemaExtension):
-    """A document that passed validation (limits included) once is not validated again: a
-    page that polls one query pays for it once. Keyed by the document's text, per schema
-    (the rules of one schema never change); documents with errors are validated every
-    time. (Strawberry's ValidationCache keys on the parsed document and on the limit
-    rules, which are new objects on every request, so it never hits.)"""
+    """A document that parsed and passed validation (limits included) once is neither parsed
+    nor validated again: a page that polls one query pays for both once. Keyed by the
+    document's text, per schema (the rules of one schema never change); documents with
+    errors are parsed and validated every time, so their errors and codes are as ever.
+    (Strawberry's ValidationCache keys on the parsed document and on the limit rules, which
+    are new objects on every request, so it never hits; its ParserCache also caches
+    documents that fail, bypassing our syntax-error codes.) The parsed document is shared
+    by the requests that send the same text: graphql-core never modifies one."""
 
     SIZE = 256
 
+    def _valid(self) -> OrderedDict[str, DocumentNode]:
+        return self.execution_context.schema.__dict__.setdefault("_evalql_valid", OrderedDict())
+
+    def on_parse(self):
+        context = self.execution_context
+        if context.query is not None and context.graphql_document is None:
+            context.graphql_document = self._valid().get(context.query)
+        yield
+
     def on_validate(self):
         context = self.execution_context
-        valid: OrderedDict[str, bool] = context.schema.__dict__.setdefault("_evalql_valid", OrderedDict())
+        valid = self._valid()
         text = context.query
         if text is not None and text in valid:
             context.pre_execution_errors = []
             valid.move_to_end(text)
         yield
-        if text is not None and context.pre_execution_errors == [] and text not in valid:
-            valid[text] = True
+        document = context.graphql_document
+        if text is not None and document is not None and context.pre_execution_errors == [] and text not in valid:
+            valid[text] = document
             while len(valid) > self.SIZE:
                 valid.popitem(last=False)
 
@@ -122,7 +125,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     return EvalqlSchema(
         query=Query,
         extensions=extensions,
-        execution_context_class=NoStreamExecutionContext,
+        execution_context_class=EvalqlExecutionContext,
         # Serialise exactly as REST does (UTC "+00:00" with microseconds, decimal strings).
         config=StrawberryConfig(disable_field_suggestions=not introspection, scalar_map=SCALARS),
     )
