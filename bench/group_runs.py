@@ -346,7 +346,7 @@ async def main(argv: list[str] | None = None) -> None:
             if args.load_only:
                 # The write path's cost per run must not grow with the table (nor depend on the
                 # planner's statistics, which a fresh schema loaded in one transaction lacks).
-                *_, load_s = await prepare(url, n)
+                *_, load_s = await prepare(url, n, keep=args.reuse is not None)
                 print(f"W({n}): {8 * n} runs and {8 * n} feedback loaded in {load_s:.1f} s "
                       f"= {8 * n / load_s:,.0f} runs/s", flush=True)
                 continue

@@ -19,19 +19,29 @@ FILL: dict[str, Any] = {"f": np.nan, "i": -1, "u": 0, "b": False}
 
 
 class Table:
-    """Rows keyed by UUID, held as its 16 bytes: half the memory of a UUID object, and a
-    snapshot of the keys is one bytes array (`keys`), not a million objects to pickle."""
+    """Rows keyed by UUID. The ids are one byte array, 16 bytes per row, so a snapshot writes
+    and reads them as one string, not a million objects. The map from id to position is
+    built from it the first time a row is looked up by id: a restored state answers requests
+    on unchanged data (which only read ids by position) without building it at all."""
 
     def __init__(self, dtypes: Mapping[str, Any]) -> None:
         self.dtypes = {name: np.dtype(dtype) for name, dtype in dtypes.items()}
-        self.position: dict[bytes, int] = {}
-        self.keys: list[bytes] = []
+        self._position: dict[bytes, int] | None = {}
+        self._keys = bytearray()
         self.size = 0
         self._columns = {name: np.empty(0, dtype) for name, dtype in self.dtypes.items()}
         self._alive = np.zeros(0, bool)
 
     def __len__(self) -> int:
         return self.size
+
+    @property
+    def position(self) -> dict[bytes, int]:
+        if self._position is None:
+            keys = bytes(self._keys)
+            self._position = dict(zip([keys[i:i + 16] for i in range(0, len(keys), 16)], range(self.size),
+                                      strict=True))
+        return self._position
 
     def column(self, name: str) -> np.ndarray:
         """A view of the first `size` values (no copy; invalid after the next append)."""
@@ -71,23 +81,24 @@ class Table:
         """A copy to write away while the table goes on changing: trimmed columns (a memcpy
         each) and the keys as one bytes string."""
         return {"dtypes": self.dtypes, "columns": {n: c[:self.size].copy() for n, c in self._columns.items()},
-                "alive": self.alive.copy(), "keys": b"".join(self.keys)}
+                "alive": self.alive.copy(), "keys": bytes(self._keys)}
 
     @classmethod
     def thawed(cls, frozen: dict[str, Any]) -> Table:
         table = cls(frozen["dtypes"])
         table._columns, table._alive = frozen["columns"], frozen["alive"]
         table.size = len(table._alive)
-        keys = frozen["keys"]
-        table.keys = [keys[i:i + 16] for i in range(0, len(keys), 16)]
-        table.position = dict(zip(table.keys, range(table.size), strict=True))
+        table._keys = bytearray(frozen["keys"])
+        if len(table._keys) != 16 * table.size:
+            raise ValueError(f"{len(table._keys)} bytes of ids for {table.size} rows")
+        table._position = None
         return table
 
     def find(self, row_id: uuid.UUID) -> int | None:
         return self.position.get(row_id.bytes)
 
     def id_at(self, row: int) -> uuid.UUID:
-        return uuid.UUID(bytes=self.keys[row])
+        return uuid.UUID(bytes=bytes(self._keys[16 * row:16 * row + 16]))
 
     def upsert(self, row_ids: Sequence[uuid.UUID], values: Mapping[str, Iterable[Any]]) -> np.ndarray:
         """Write rows (new ids are appended, known ids rewritten); every column not given
@@ -95,16 +106,17 @@ class Table:
         ids = [row_id.bytes for row_id in row_ids]
         rows = np.empty(len(ids), np.int64)
         fresh = []
+        position = self.position
         for i, row_id in enumerate(ids):
-            at = self.position.get(row_id)
+            at = position.get(row_id)
             if at is None:
                 fresh.append(i)
                 at = self.size + len(fresh) - 1
             rows[i] = at
         self._reserve(len(fresh))
         for i in fresh:
-            self.position[ids[i]] = int(rows[i])
-            self.keys.append(ids[i])
+            position[ids[i]] = int(rows[i])
+            self._keys += ids[i]
         self.size += len(fresh)
         for name, dtype in self.dtypes.items():
             given = values.get(name)
