@@ -31,8 +31,9 @@ $(VENV)/.installed: pyproject.toml
 assets: $(VENV)/.installed
 	$(PY) scripts/build_assets.py
 
+# Both databases, W(1k), W(10k), W(100k): about an hour. BENCH_ARGS narrows it (bench/README.md).
 bench: setup
-	$(PY) bench/group_runs.py
+	$(PY) bench/group_runs.py $(BENCH_ARGS)
 
 bench-ingest: setup
 	$(PY) bench/ingest.py

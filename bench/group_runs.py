@@ -1,15 +1,18 @@
 """Latency of `POST /api/v1/datasets/{id}/group/runs` over the workload W(N).
 
-    .venv/bin/python bench/group_runs.py [--database-url URL] [--sizes 1000,10000] [--requests 20] [--load-only]
+    .venv/bin/python bench/group_runs.py [--databases sqlite,postgresql] [--sizes 1000,10000,100000]
+                                         [--requests 20] [--reuse DIR] [--load-only] [--database-url URL]
 
-For each N: load W(N) (bench/workload.py) into a fresh database, create a workspace and an
-API key, start the ASGI app in-process (its lifespan, then httpx's ASGITransport: no
-network, no server), and time the grouped endpoint grouped by run metadata `model` and by
-example metadata `difficulty`: one warm-up request, then `--requests` timed ones.
+For each database and N: load W(N) (bench/workload.py) into a fresh database, create a
+workspace and an API key, start the ASGI app in-process (its lifespan, then httpx's
+ASGITransport: no network, no server), and time the grouped endpoint grouped by run metadata
+`model` and by example metadata `difficulty`: one warm-up request, then `--requests` timed ones.
 
-With --load-only it only loads W(N) per size and prints the load rate (runs/s), which must not
-fall as N grows. Without --database-url each N gets a new temporary SQLite file. With one, every table is
-dropped and recreated before each N, so point it at a throwaway database.
+SQLite gets a new temporary file per N; PostgreSQL a database made for the run on
+`--postgres-server` (dropped afterwards), whose tables are recreated per N. With
+--database-url, that database is used instead and its tables are dropped, so point it at a
+throwaway one. With --load-only it only loads W(N) per size and prints the load rate (runs/s),
+which must not fall as N grows.
 
 p90 is the nearest-rank percentile: the ceil(0.9 * n)-th smallest time.
 """
@@ -37,6 +40,7 @@ from sqlalchemy.exc import DBAPIError
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from naive import naive_group_stats  # noqa: E402
+from postgres import POSTGRES_SERVER, postgres_database  # noqa: E402
 from workload import load_workload, workload_dataset_name  # noqa: E402
 
 from evalql.app import create_app  # noqa: E402
@@ -47,11 +51,13 @@ from evalql.db.migrate import upgrade  # noqa: E402
 from evalql.db.models import Base, Dataset, Run, TracerSession, Workspace  # noqa: E402
 from evalql.db.tenant import readable  # noqa: E402
 
+DEFAULT_SIZES = "1000,10000,100000"
 GROUPINGS = (("run_metadata", "model", 2), ("example_metadata", "difficulty", 3))  # (group_by, key, groups in W(N))
 
 
 @dataclass
 class Row:
+    backend: str
     n: int
     grouping: str
     groups: int
@@ -220,19 +226,19 @@ async def timed(requests: int, call, before=None) -> list[float]:
     return times
 
 
-async def measure(url: str, n: int, requests: int, keep: bool = False) -> list[Row]:
+async def measure(url: str, backend: str, n: int, requests: int, keep: bool = False) -> list[Row]:
     workspace_id, dataset_id, session_ids, key, load_s = await prepare(url, n, keep)
     if math.isnan(load_s):
-        print(f"W({n}): reusing the workload loaded by an earlier run", flush=True)
+        print(f"{backend} W({n}): reusing the workload loaded by an earlier run", flush=True)
     else:
-        print(f"W({n}): loaded {8 * n} runs and {8 * n} feedback in {load_s:.1f} s", flush=True)
+        print(f"{backend} W({n}): loaded {8 * n} runs and {8 * n} feedback in {load_s:.1f} s", flush=True)
     root_run_ids = await first_session_roots(url, workspace_id, session_ids[0])
     rows = []
     for group_by, metadata_key, expected_groups in GROUPINGS:
-        row = await measure_grouping(url, n, requests, Bench(None, key, dataset_id, session_ids, root_run_ids),
+        row = await measure_grouping(url, backend, n, requests, Bench(None, key, dataset_id, session_ids, root_run_ids),
                                      workspace_id, load_s, group_by, metadata_key, expected_groups)
         rows.append(row)
-        print(f"W({n}) {row.grouping}: first build {row.build_ms:.0f} ms; restart {row.cold_ms:.0f} ms; "
+        print(f"{backend} W({n}) {row.grouping}: first build {row.build_ms:.0f} ms; restart {row.cold_ms:.0f} ms; "
               f"after a write p50 {row.write_p50_ms:.1f} ms "
               f"p90 {row.write_p90_ms:.1f} ms; repeated p50 {row.repeat_p50_ms:.1f} ms; GraphQL "
               f"{row.graphql_write_p50_ms:.1f} ms; filtered {row.filtered_write_p50_ms:.1f} ms; naive SQL "
@@ -240,8 +246,8 @@ async def measure(url: str, n: int, requests: int, keep: bool = False) -> list[R
     return rows
 
 
-async def measure_grouping(url: str, n: int, requests: int, bench: Bench, workspace_id: uuid.UUID, load_s: float,
-                           group_by: str, metadata_key: str, expected_groups: int) -> Row:
+async def measure_grouping(url: str, backend: str, n: int, requests: int, bench: Bench, workspace_id: uuid.UUID,
+                           load_s: float, group_by: str, metadata_key: str, expected_groups: int) -> Row:
     plain = bench.body(group_by, metadata_key)
     filtered = bench.body(group_by, metadata_key, filtered=True)
     cold = []
@@ -257,7 +263,7 @@ async def measure_grouping(url: str, n: int, requests: int, bench: Bench, worksp
         rss = rss_mb()
     naive = await time_naive(url, requests, workspace_id, bench.dataset_id, bench.session_ids, group_by,
                              metadata_key, expected_groups)
-    return Row(n, f"{group_by}:{metadata_key}", expected_groups, build, statistics.median(cold),
+    return Row(backend, n, f"{group_by}:{metadata_key}", expected_groups, build, statistics.median(cold),
                statistics.median(after_write), nearest_rank(after_write, 0.9), statistics.median(repeated),
                nearest_rank(repeated, 0.9), statistics.median(graphql), statistics.median(with_filter),
                statistics.median(naive), load_s, rss)
@@ -310,12 +316,14 @@ def print_table(rows: list[Row], requests: int) -> None:
     print("graphql: groupRuns with the REST answer's fields, after a write; filtered: one per-session filter, "
           "after a write;")
     print("naive: the same statistics by hand-written SQL (bench/naive.py), no page; rss: server process, MB")
-    header = (f"{'N':>7}  {'grouping':<28} {'groups':>6} {'build':>8} {'restart':>7} {'write p50':>9} {'p90':>7} "
+    header = (f"{'db':<10} {'N':>7}  {'grouping':<28} {'groups':>6} {'build':>8} {'restart':>7} "
+              f"{'write p50':>9} {'p90':>7} "
               f"{'repeat p50':>10} {'p90':>6} {'graphql':>8} {'filtered':>8} {'naive':>7} {'load s':>7} {'rss':>6}")
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r.n:>7}  {r.grouping:<28} {r.groups:>6} {r.build_ms:>8.1f} {r.cold_ms:>7.1f} {r.write_p50_ms:>9.1f} "
+        print(f"{r.backend:<10} {r.n:>7}  {r.grouping:<28} {r.groups:>6} {r.build_ms:>8.1f} {r.cold_ms:>7.1f} "
+              f"{r.write_p50_ms:>9.1f} "
               f"{r.write_p90_ms:>7.1f} {r.repeat_p50_ms:>10.1f} {r.repeat_p90_ms:>6.1f} "
               f"{r.graphql_write_p50_ms:>8.1f} {r.filtered_write_p50_ms:>8.1f} {r.naive_median_ms:>7.1f} "
               f"{r.load_s:>7.1f} {r.rss_mb:>6.0f}")
@@ -323,37 +331,63 @@ def print_table(rows: list[Row], requests: int) -> None:
 
 async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--databases", default="sqlite,postgresql",
+                        help="comma-separated: sqlite, postgresql (default both); PostgreSQL gets a database made "
+                             "for the run on --postgres-server, dropped afterwards")
+    parser.add_argument("--postgres-server", default=POSTGRES_SERVER,
+                        help=f"where the PostgreSQL database is made (default {POSTGRES_SERVER})")
     parser.add_argument("--database-url",
-                        help="a throwaway database (its tables are dropped); default: temp SQLite per size")
-    parser.add_argument("--sizes", default="1000,10000", help="comma-separated N values (default 1000,10000)")
+                        help="instead of --databases: this throwaway database (its tables are dropped)")
+    parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated N values (default {DEFAULT_SIZES})")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per grouping (default 20)")
     parser.add_argument("--reuse", metavar="DIR",
-                        help="keep each W(N) in DIR/bench-N.db (SQLite) or, with --database-url, leave it in that "
-                             "database, and reuse it on the next run instead of loading it again")
+                        help="keep each W(N) (SQLite: DIR/bench-N.db; PostgreSQL: database evalql_bench_kept, or "
+                             "the --database-url one) and reuse it on the next run instead of loading it again")
     parser.add_argument("--load-only", action="store_true",
                         help="only load W(N) into a fresh schema per size (one transaction) and print the rate")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    backends = [b.strip() for b in args.databases.split(",") if b.strip()]
+    if args.database_url:
+        backends = ["postgresql" if args.database_url.startswith("postgresql") else "sqlite"]
     if args.requests < 1 or not sizes or min(sizes) < 1:
         parser.error("--requests and every size must be positive")
+    if not backends or not set(backends) <= {"sqlite", "postgresql"}:
+        parser.error("--databases takes sqlite and postgresql")
 
     rows: list[Row] = []
+    keep = args.reuse is not None
     with tempfile.TemporaryDirectory(prefix="evalql-bench-") as tmp:
-        for n in sizes:
-            directory = Path(args.reuse) if args.reuse else Path(tmp)
-            directory.mkdir(parents=True, exist_ok=True)
-            url = args.database_url or f"sqlite+aiosqlite:///{directory / f'bench-{n}.db'}"
-            if args.load_only:
-                # The write path's cost per run must not grow with the table (nor depend on the
-                # planner's statistics, which a fresh schema loaded in one transaction lacks).
-                *_, load_s = await prepare(url, n, keep=args.reuse is not None)
-                print(f"W({n}): {8 * n} runs and {8 * n} feedback loaded in {load_s:.1f} s "
-                      f"= {8 * n / load_s:,.0f} runs/s", flush=True)
-                continue
-            rows += await measure(url, n, args.requests, keep=args.reuse is not None)
-    if args.load_only:
-        return
-    print_table(rows, args.requests)
+        directory = Path(args.reuse) if keep else Path(tmp)
+        directory.mkdir(parents=True, exist_ok=True)
+        for backend in backends:
+            async with database_of(backend, args, directory, keep) as url:
+                for n in sizes:
+                    size_url = url or f"sqlite+aiosqlite:///{directory / f'bench-{n}.db'}"
+                    if args.load_only:
+                        # The write path's cost per run must not grow with the table (nor depend on the
+                        # planner's statistics, which a fresh schema loaded in one transaction lacks).
+                        *_, load_s = await prepare(size_url, n, keep=keep)
+                        print(f"{backend} W({n}): {8 * n} runs and {8 * n} feedback loaded in {load_s:.1f} s "
+                              f"= {8 * n / load_s:,.0f} runs/s", flush=True)
+                        continue
+                    rows += await measure(size_url, backend, n, args.requests, keep=keep)
+    if not args.load_only:
+        print_table(rows, args.requests)
+
+
+@asynccontextmanager
+async def database_of(backend: str, args: argparse.Namespace, directory: Path, keep: bool
+                      ) -> AsyncIterator[str | None]:
+    """The backend's URL for this run (None for SQLite: one file per size in `directory`)."""
+    if args.database_url:
+        yield args.database_url
+    elif backend == "sqlite":
+        yield None
+    else:
+        name = "evalql_bench_kept" if keep else f"evalql_bench_{os.getpid()}"
+        async with postgres_database(args.postgres_server, name, keep=keep) as url:
+            yield url
 
 
 if __name__ == "__main__":

@@ -43,12 +43,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from postgres import POSTGRES_SERVER, admin  # noqa: E402
 
 from evalql.db import writes  # noqa: E402
 from evalql.db.engine import create_engine, session_factory  # noqa: E402
@@ -58,7 +59,6 @@ from evalql.db.tenancy_check import ALL_WORKSPACES  # noqa: E402
 from evalql.rest.info import info_body  # noqa: E402
 
 RUNS_PER_TRACE = 4
-POSTGRES_SERVER = os.environ.get("EVALQL_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def free_port() -> int:
@@ -86,21 +86,12 @@ class Target:
             yield f"sqlite+aiosqlite:///{self.directory}/ingest-{rep}-{uuid.uuid4().hex[:6]}.db"
         else:
             name = f"evalql_bench_ingest_{os.getpid()}_{rep}"
-            asyncio.run(_admin(self.server, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'))
+            asyncio.run(admin(self.server, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'))
             try:
                 yield make_url(self.server).set(drivername="postgresql+asyncpg", database=name).render_as_string(
                     hide_password=False)
             finally:
-                asyncio.run(_admin(self.server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _admin(server: str, *statements: str) -> None:
-    conn = await asyncpg.connect(make_url(server).set(drivername="postgresql").render_as_string(hide_password=False))
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
+                asyncio.run(admin(self.server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def prepare_database(url: str, recreate: bool) -> str:
