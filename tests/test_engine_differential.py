@@ -49,7 +49,11 @@ op_strategy = st.one_of(
 body_strategy = st.fixed_dictionaries({
     "group_by": st.sampled_from(["run_metadata", "example_metadata"]),
     "offset": st.integers(0, 1), "limit": st.integers(1, 4), "per_group_limit": st.integers(1, 3),
-    "filter": st.sampled_from([None, "gt(latency, 0.5)", 'eq(feedback_key, "c")', "eq(error, false)"]),
+    # Filters on each thing the engine's cached filter masks must notice changing: the run,
+    # its feedback, its example's metadata, its outputs.
+    "filter": st.sampled_from([None, "gt(latency, 0.5)", 'eq(feedback_key, "c")', "eq(error, false)",
+                               'and(eq(feedback_key, "h"), gt(feedback_score, 0.5))', 'eq(example_metadata_value, "a")',
+                               'eq(output_key, "patched")']),
 })
 
 T0 = dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.UTC)

@@ -28,11 +28,12 @@ import numpy as np
 
 from evalql.core.enums import GroupBy
 from evalql.db.changes import ChangesPruned, changes_between, current_version
+from evalql.db.chunks import id_chunks
 from evalql.db.models import Run
 from evalql.db.tenant import Tenant, readable
 from evalql.db.types import units_to_cost
 from evalql.engine import compute, snapshot, sync
-from evalql.engine.state import WorkspaceState, group_column
+from evalql.engine.state import FILTERS_PER_SESSION, FilterMask, SessionState, WorkspaceState, group_column
 from evalql.queries import feedback_stats as fbs
 from evalql.queries.candidates import GroupQuery
 from evalql.queries.group_runs import assemble_groups
@@ -218,17 +219,41 @@ class ComparisonEngine:
         return page, identities, run_ids
 
     @staticmethod
-    async def _allowed(tenant: Tenant, session_id: uuid.UUID, session: Any, query: GroupQuery) -> np.ndarray | None:
-        """The session's filters, compiled to SQL once, as a mask over its run rows."""
+    async def _allowed(tenant: Tenant, session_id: uuid.UUID, session: SessionState, query: GroupQuery
+                       ) -> np.ndarray | None:
+        """The session's filters, compiled to SQL once, as a mask over its run rows. The mask
+        is kept with the session: a later request re-checks only the rows changed or added
+        since (by id, in SQL), so a filter costs what the change costs, not what the session
+        holds."""
         conditions = query.run_conditions.get(session_id)
         if not conditions:
             return None
-        stmt = readable(tenant, Run, Run.id).where(Run.session_id == session_id, Run.is_root.is_(True),
+        runs = readable(tenant, Run, Run.id).where(Run.session_id == session_id, Run.is_root.is_(True),
                                                    Run.reference_example_id.is_not(None), *conditions)
-        rows = session.runs.rows_of(await tenant.db.scalars(stmt))
-        allowed = np.zeros(len(session.runs), bool)
-        allowed[rows] = True
-        return allowed
+        key = tuple(query.filter_strings.get(session_id, ()))
+        size = len(session.runs)
+        mask = session.filters.get(key)
+        if mask is None:
+            allowed = np.zeros(size, bool)
+            allowed[session.runs.rows_of(await tenant.db.scalars(runs))] = True
+            mask = session.filters[key] = FilterMask(allowed)
+            while len(session.filters) > FILTERS_PER_SESSION:
+                session.filters.popitem(last=False)
+        else:
+            session.filters.move_to_end(key)
+            held = len(mask.allowed)
+            if held < size:
+                mask.allowed = np.concatenate([mask.allowed, np.zeros(size - held, bool)])
+                mask.stale.update(range(held, size))
+            if mask.stale:
+                stale = sorted(mask.stale)
+                passing: list[int] = []
+                for chunk in id_chunks([session.runs.id_at(r) for r in stale]):
+                    passing += session.runs.rows_of(await tenant.db.scalars(runs.where(Run.id.in_(chunk))))
+                mask.allowed[stale] = False
+                mask.allowed[passing] = True
+                mask.stale.clear()
+        return mask.allowed
 
     @staticmethod
     async def _assemble(tenant: Tenant, state: WorkspaceState, query: GroupQuery, sessions: dict,

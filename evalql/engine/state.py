@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +89,19 @@ class Groups:
 
 
 @dataclass
+class FilterMask:
+    """Which of a session's run rows pass one of its filters: read from SQL once, then kept
+    current by re-checking only the rows whose run, feedback, metadata or example the change
+    log named since (`stale`), and the rows appended since (`len(allowed)` < the table)."""
+
+    allowed: np.ndarray
+    stale: set[int] = field(default_factory=set)
+
+
+FILTERS_PER_SESSION = 16  # masks kept per session, least recently used dropped
+
+
+@dataclass
 class SessionState:
     runs: Table = field(default_factory=lambda: Table(RUN_DTYPES))
     feedback: Table = field(default_factory=lambda: Table(FEEDBACK_DTYPES))
@@ -95,9 +109,18 @@ class SessionState:
     run_keys: set[str] = field(default_factory=set)  # run metadata keys held as group columns
     # Feedback on the session itself (no run), by id: a handful of rows, kept whole.
     session_feedback: dict[uuid.UUID, Any] = field(default_factory=dict)
+    # Per filter (the session's filter strings): not in snapshots, rebuilt on first use.
+    filters: OrderedDict[tuple[str, ...], FilterMask] = field(default_factory=OrderedDict)
 
     def nbytes(self) -> int:
-        return self.runs.nbytes() + self.feedback.nbytes()
+        return self.runs.nbytes() + self.feedback.nbytes() + sum(m.allowed.nbytes for m in self.filters.values())
+
+    def touch(self, rows: Iterable[int]) -> None:
+        """These run rows changed: every filter mask re-checks them on its next use."""
+        rows = list(rows)
+        if rows:
+            for mask in self.filters.values():
+                mask.stale.update(rows)
 
 
 class WorkspaceState:

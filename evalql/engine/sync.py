@@ -79,9 +79,24 @@ async def apply_changes(tenant: Tenant, state: WorkspaceState, changes: ChangeSe
     if changes.runs:
         await _runs(tenant, state, changes.runs)
     feedback_runs = await _feedback(tenant, state, changes.feedback) if changes.feedback else set()
+    _touch_filters(state, [*changes.runs, *feedback_runs], changes.examples)
     state.generation += 1
     state.page.forget([*changes.runs, *feedback_runs], changes.examples,
                       sessions_changed=bool(changes.sessions or changes.datasets))
+
+
+def _touch_filters(state: WorkspaceState, run_ids: list[uuid.UUID], example_ids: Iterable[uuid.UUID]) -> None:
+    """What a run filter reads is the run, its metadata and feedback (all logged as the run,
+    or as feedback on it) and its example's metadata (logged as the example): those rows'
+    cached filter results are re-checked on their next use."""
+    example_rows = state.examples.rows_of(example_ids)
+    for session in state.sessions.values():
+        if not session.filters:
+            continue
+        rows = set(session.runs.rows_of(run_ids))
+        if example_rows:
+            rows.update(np.flatnonzero(np.isin(session.runs.column("example"), example_rows)).tolist())
+        session.touch(rows)
 
 
 async def _examples(tenant: Tenant, state: WorkspaceState, example_ids: Iterable[uuid.UUID]) -> None:
