@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, UserDefinedType
 
 # JSONB on PostgreSQL (indexable, compared by value), JSON text on SQLite. Python None
 # is SQL NULL (not the JSON text `null`) however the row is written.
@@ -77,3 +77,21 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class UuidKey(UserDefinedType[bytes]):
+    """A UUID column read as its 16 bytes, for bulk reads that key rows by id (the engine's
+    state): no `uuid.UUID` is made per row, which cost more than the read itself. SQLite
+    stores UUIDs as 32 hex digits; asyncpg returns its own UUID objects. Used in SELECT lists
+    only (`type_coerce(column, UuidKey())`), never bound or created."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        raise NotImplementedError("UuidKey only reads UUID columns")
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        if dialect.name == "sqlite":
+            fromhex = bytes.fromhex
+            return lambda value: None if value is None else fromhex(value)
+        return lambda value: None if value is None else value.bytes

@@ -206,7 +206,7 @@ class ComparisonEngine:
             inputs.append(compute.SessionInput(session, group, allowed))
         clock.lap("filters")
         examples = state.examples
-        dataset = state.datasets.code.get(query.dataset_id, -2)
+        dataset = state.dataset_code(query.dataset_id)
         live = examples.alive & examples.column("live") & (examples.column("dataset") == dataset)
         grouping = state.grouping(query.group_by, query.metadata_key)
         page = await asyncio.to_thread(

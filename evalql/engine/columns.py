@@ -101,9 +101,11 @@ class Table:
         return uuid.UUID(bytes=bytes(self._keys[16 * row:16 * row + 16]))
 
     def upsert(self, row_ids: Sequence[uuid.UUID], values: Mapping[str, Iterable[Any]]) -> np.ndarray:
-        """Write rows (new ids are appended, known ids rewritten); every column not given
-        gets its fill value. Returns the rows' positions."""
-        ids = [row_id.bytes for row_id in row_ids]
+        return self.upsert_keys([row_id.bytes for row_id in row_ids], values)
+
+    def upsert_keys(self, ids: Sequence[bytes], values: Mapping[str, Iterable[Any]]) -> np.ndarray:
+        """Write rows by their ids' 16 bytes (new ids are appended, known ids rewritten);
+        every column not given gets its fill value. Returns the rows' positions."""
         rows = np.empty(len(ids), np.int64)
         fresh = []
         position = self.position

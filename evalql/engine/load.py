@@ -1,7 +1,9 @@
 """The engine's reads of the tables: narrow rows in bulk (a session, a dataset, one
 metadata key), or by id (what the change log names). Every statement starts from the
-tenant-scoped builders; values come back raw (costs as integer units, times as epoch
-microseconds) so that no Decimal or datetime object is made per row.
+tenant-scoped builders; values come back raw (ids as their 16 bytes, costs as integer
+units, times as epoch microseconds) so that no UUID, Decimal or datetime object is made
+per row, and rows are read as plain Core rows: at W(100k) building those objects cost
+several times what the database spent reading.
 """
 
 from __future__ import annotations
@@ -17,12 +19,21 @@ from evalql.db.chunks import id_chunks
 from evalql.db.dialect import EpochMicros
 from evalql.db.models import Example, ExampleMetadata, Feedback, Run, RunMetadata
 from evalql.db.tenant import Tenant, readable
+from evalql.db.types import UuidKey
 
 COSTS = ("total_cost", "prompt_cost", "completion_cost")
 TOKENS = ("total_tokens", "prompt_tokens", "completion_tokens")
 
+
+
+def id_key(column: Any, name: str | None = None) -> Any:
+    """A UUID column read as its 16 bytes (the state's row keys)."""
+    return type_coerce(column, UuidKey()).label(name or column.key)
+
+
 RUN_COLUMNS = (
-    Run.id, Run.session_id, Run.is_root, Run.reference_example_id, Run.latency, Run.first_token_latency,
+    id_key(Run.id), id_key(Run.session_id), Run.is_root, id_key(Run.reference_example_id), Run.latency,
+    Run.first_token_latency,
     *[getattr(Run, t) for t in TOKENS],
     *[type_coerce(getattr(Run, c), BigInteger).label(c) for c in COSTS],
     EpochMicros(Run.start_time).label("start_us"),
@@ -30,16 +41,17 @@ RUN_COLUMNS = (
     case((Run.first_token_time.is_not(None), True), else_=False).label("is_streaming"),
 )
 FEEDBACK_COLUMNS = (
-    Feedback.id, Feedback.run_id, Feedback.session_id, Feedback.key, Feedback.score, Feedback.error,
-    Feedback.value_label,
+    id_key(Feedback.id), id_key(Feedback.run_id), Feedback.key, Feedback.score, Feedback.error, Feedback.value_label,
     # The time is only needed to order comments; most feedback has none.
     case((and_(Feedback.comment.is_not(None), Feedback.comment != ""), Feedback.comment)).label("comment"),
     case((and_(Feedback.comment.is_not(None), Feedback.comment != ""), Feedback.created_at)).label("created_at"),
 )
+# Rows read by id may be session-level feedback (no run), kept by their session.
+FEEDBACK_BY_ID_COLUMNS = (*FEEDBACK_COLUMNS, id_key(Feedback.session_id))
 
 
 class FeedbackRow(NamedTuple):
-    """A row of FEEDBACK_COLUMNS kept as it is (session-level feedback): plain, so it pickles."""
+    """A session-level feedback row, kept whole (with UUIDs): plain, so it pickles."""
 
     id: uuid.UUID
     run_id: uuid.UUID | None
@@ -51,13 +63,22 @@ class FeedbackRow(NamedTuple):
     comment: str | None
     created_at: dt.datetime | None
 
+    @classmethod
+    def of(cls, row: Any) -> FeedbackRow:
+        """From a row of FEEDBACK_BY_ID_COLUMNS (ids as bytes)."""
+        return cls(uuid.UUID(bytes=row.id), None if row.run_id is None else uuid.UUID(bytes=row.run_id),
+                   None if row.session_id is None else uuid.UUID(bytes=row.session_id), row.key, row.score,
+                   row.error, row.value_label, row.comment, row.created_at)
 
-EXAMPLE_COLUMNS = (Example.id, Example.dataset_id, EpochMicros(Example.created_at).label("created_us"),
+
+EXAMPLE_COLUMNS = (id_key(Example.id), id_key(Example.dataset_id), EpochMicros(Example.created_at).label("created_us"),
                    Example.deleted_at.is_(None).label("is_live"))
 
 
 async def _rows(tenant: Tenant, stmt: Select) -> list[Any]:
-    return list((await tenant.db.execute(stmt)).all())
+    # On the session's connection (its transaction), without the ORM's result machinery.
+    connection = await tenant.db.connection()
+    return list((await connection.execute(stmt)).all())
 
 
 async def _rows_by_ids(tenant: Tenant, stmt: Select, column: Any, ids: Iterable[Any]) -> list[Any]:
@@ -94,12 +115,13 @@ async def session_feedback(tenant: Tenant, session_id: uuid.UUID) -> list[Any]:
 
 async def session_level_feedback(tenant: Tenant, session_id: uuid.UUID) -> list[Any]:
     """Feedback on the session itself (no run): its `session_feedback_stats` (spec §3.2)."""
-    return await _rows(tenant, readable(tenant, Feedback, *FEEDBACK_COLUMNS).where(
+    return await _rows(tenant, readable(tenant, Feedback, *FEEDBACK_BY_ID_COLUMNS).where(
         Feedback.session_id == session_id, Feedback.run_id.is_(None)))
 
 
 async def feedback_by_id(tenant: Tenant, feedback_ids: Iterable[uuid.UUID]) -> list[Any]:
-    return await _rows_by_ids(tenant, readable(tenant, Feedback, *FEEDBACK_COLUMNS), Feedback.id, feedback_ids)
+    return await _rows_by_ids(tenant, readable(tenant, Feedback, *FEEDBACK_BY_ID_COLUMNS), Feedback.id,
+                              feedback_ids)
 
 
 async def feedback_of_runs(tenant: Tenant, run_ids: Iterable[uuid.UUID]) -> list[Any]:
@@ -107,8 +129,8 @@ async def feedback_of_runs(tenant: Tenant, run_ids: Iterable[uuid.UUID]) -> list
 
 
 def _run_metadata(tenant: Tenant, keys: Sequence[str]) -> Select:
-    return readable(tenant, RunMetadata, RunMetadata.run_id, RunMetadata.key, RunMetadata.kind, RunMetadata.value,
-                    RunMetadata.num).where(RunMetadata.key.in_(keys))
+    return readable(tenant, RunMetadata, id_key(RunMetadata.run_id), RunMetadata.key, RunMetadata.kind,
+                    RunMetadata.value, RunMetadata.num).where(RunMetadata.key.in_(keys))
 
 
 async def session_run_metadata(tenant: Tenant, session_id: uuid.UUID, key: str) -> list[Any]:
@@ -132,8 +154,9 @@ async def examples_by_id(tenant: Tenant, example_ids: Iterable[uuid.UUID]) -> li
 
 
 def _example_metadata(tenant: Tenant, keys: Sequence[str]) -> Select:
-    return readable(tenant, ExampleMetadata, ExampleMetadata.example_id, ExampleMetadata.key, ExampleMetadata.kind,
-                    ExampleMetadata.value, ExampleMetadata.num).where(ExampleMetadata.key.in_(keys))
+    return readable(tenant, ExampleMetadata, id_key(ExampleMetadata.example_id), ExampleMetadata.key,
+                    ExampleMetadata.kind, ExampleMetadata.value, ExampleMetadata.num,
+                    ).where(ExampleMetadata.key.in_(keys))
 
 
 async def dataset_example_metadata(tenant: Tenant, dataset_id: uuid.UUID, key: str) -> list[Any]:

@@ -22,7 +22,7 @@ from evalql.engine.state import SessionState, WorkspaceState
 
 log = logging.getLogger("evalql.engine")
 
-FORMAT = 1
+FORMAT = 2  # 2: ids held as bytes (datasets interned by their bytes)
 
 
 def freeze(state: WorkspaceState) -> dict[str, Any]:

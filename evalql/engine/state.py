@@ -33,7 +33,6 @@ FEEDBACK_DTYPES: dict[str, Any] = {"run": np.int32, "key": np.int32, "score": np
                                    "label": np.int32}
 EXAMPLE_DTYPES: dict[str, Any] = {"dataset": np.int32, "created_us": np.int64, "live": bool,
                                   "id_hi": np.uint64, "id_lo": np.uint64}
-UNITS = 2 ** 64
 ROW_ID_BYTES = 200  # a UUID object, its dict entry and list slot, measured with tracemalloc
 
 
@@ -151,23 +150,31 @@ class WorkspaceState:
 
     # -- examples ------------------------------------------------------------------------
 
-    def example_rows(self, example_ids: Sequence[uuid.UUID]) -> np.ndarray:
-        """Rows of these examples, made (not alive, of no dataset) for ones not seen yet."""
+    def example_rows(self, example_keys: Sequence[bytes]) -> np.ndarray:
+        """Rows of these examples (ids as bytes), made (not alive, of no dataset) for ones not
+        seen yet."""
         position = self.examples.position
-        unknown = list(dict.fromkeys(e for e in example_ids if e.bytes not in position))
+        unknown = list(dict.fromkeys(e for e in example_keys if e not in position))
         if unknown:
-            self.examples.upsert(unknown, {"dataset": np.full(len(unknown), -1)})
-            self.examples.kill(unknown)
+            rows = self.examples.upsert_keys(unknown, {"dataset": np.full(len(unknown), -1)})
+            self.examples.alive[rows] = False
             self._example_order = None
-        return np.fromiter((position[e.bytes] for e in example_ids), np.int64, len(example_ids))
+        return np.fromiter((position[e] for e in example_keys), np.int64, len(example_keys))
+
+    def dataset_code(self, dataset_id: uuid.UUID) -> int:
+        """The dataset's code in the examples' `dataset` column; -2 (no row) if none is held."""
+        return self.datasets.code.get(dataset_id.bytes, -2)
 
     def put_examples(self, rows: Sequence[Any]) -> None:
+        """Rows of `load.EXAMPLE_COLUMNS` (ids as bytes)."""
         if not rows:
             return
         ids, dataset_ids, created, live = (list(c) for c in zip(*rows, strict=True))
-        self.examples.upsert(ids, {
+        # The ids' two halves, big-endian, order examples as their UUIDs compare.
+        halves = np.frombuffer(b"".join(ids), dtype=">u8").reshape(-1, 2)
+        self.examples.upsert_keys(ids, {
             "dataset": [self.datasets(d) for d in dataset_ids], "created_us": created, "live": live,
-            "id_hi": [e.int >> 64 for e in ids], "id_lo": [e.int % UNITS for e in ids],
+            "id_hi": halves[:, 0], "id_lo": halves[:, 1],
         })
         self._example_order = None
 
@@ -202,36 +209,35 @@ class WorkspaceState:
         for c in load.COSTS:
             values[c] = [0 if v is None else v for v in cols[c]]
             values[f"has_{c}"] = [v is not None for v in cols[c]]
-        session.runs.upsert(cols["id"], values)
+        session.runs.upsert_keys(cols["id"], values)
 
     def put_run_groups(self, session: SessionState, key: str, rows: Iterable[Any]) -> None:
         """Run metadata rows (run_id, key, kind, value, num) of held runs."""
         _put_groups(session.runs, self.grouping(GroupBy.RUN_METADATA, key), key, ((r.run_id, r) for r in rows))
 
     def put_feedback(self, session: SessionState, rows: Sequence[Any]) -> None:
-        """Feedback rows (`load.FEEDBACK_COLUMNS`) on runs of this session."""
+        """Feedback rows (`load.FEEDBACK_COLUMNS`, ids as bytes) on runs of this session."""
         if not rows:
             return
         position = session.runs.position
         ids = [r.id for r in rows]
-        written = session.feedback.upsert(ids, {
-            "run": [position[r.run_id.bytes] for r in rows], "key": [self.feedback_keys(r.key) for r in rows],
+        written = session.feedback.upsert_keys(ids, {
+            "run": [position[r.run_id] for r in rows], "key": [self.feedback_keys(r.key) for r in rows],
             "score": [r.score for r in rows], "error": [bool(r.error) for r in rows],
             "label": [-1 if r.value_label is None else self.labels(r.value_label) for r in rows],
         })
         for at, r in zip(written.tolist(), rows, strict=True):
             if r.comment:
-                session.comments[at] = (r.created_at, r.id, r.comment)
+                session.comments[at] = (r.created_at, uuid.UUID(bytes=r.id), r.comment)
             else:
                 session.comments.pop(at, None)
 
 
-def _put_groups(table: Table, grouping: Groups, key: str, entries: Iterable[tuple[uuid.UUID, Any]]) -> None:
-    """Metadata entries (the owner's id, an entry with kind, value, num) written as group
-    codes into the owners' rows of `table`; entries of rows not held are skipped."""
+def _put_groups(table: Table, grouping: Groups, key: str, entries: Iterable[tuple[bytes, Any]]) -> None:
+    """Metadata entries (the owner's id as bytes, an entry with kind, value, num) written as
+    group codes into the owners' rows of `table`; entries of rows not held are skipped."""
     position = table.position
-    found = [(position[owner.bytes], grouping.code(e.kind, e.value, e.num))
-             for owner, e in entries if owner.bytes in position]
+    found = [(position[owner], grouping.code(e.kind, e.value, e.num)) for owner, e in entries if owner in position]
     if found:
         where, codes = zip(*found, strict=True)
         table.set(group_column(key), list(where), list(codes))

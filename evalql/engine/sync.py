@@ -51,8 +51,8 @@ async def ensure_session(tenant: Tenant, state: WorkspaceState, session_id: uuid
     session = SessionState()
     state.put_runs(session, await load.session_runs(tenant, session_id))
     state.put_feedback(session, await load.session_feedback(tenant, session_id))
-    session.session_feedback = {r.id: load.FeedbackRow(*r)
-                                for r in await load.session_level_feedback(tenant, session_id)}
+    session.session_feedback = {row.id: row for row in map(
+        load.FeedbackRow.of, await load.session_level_feedback(tenant, session_id))}
     state.sessions[session_id] = session
     state.generation += 1
     state.builds += 1
@@ -85,6 +85,10 @@ async def apply_changes(tenant: Tenant, state: WorkspaceState, changes: ChangeSe
                       sessions_changed=bool(changes.sessions or changes.datasets))
 
 
+def _uuids(keys: Iterable[bytes]) -> list[uuid.UUID]:
+    return [uuid.UUID(bytes=k) for k in keys]
+
+
 def _touch_filters(state: WorkspaceState, run_ids: list[uuid.UUID], example_ids: Iterable[uuid.UUID]) -> None:
     """What a run filter reads is the run, its metadata and feedback (all logged as the run,
     or as feedback on it) and its example's metadata (logged as the example): those rows'
@@ -103,10 +107,12 @@ async def _examples(tenant: Tenant, state: WorkspaceState, example_ids: Iterable
     example_ids = list(example_ids)
     # An example that left every loaded dataset (or is gone) is no longer a candidate anywhere.
     state.examples.kill(example_ids)
-    rows = [r for r in await load.examples_by_id(tenant, example_ids) if r.dataset_id in state.loaded_datasets]
+    loaded = {d.bytes for d in state.loaded_datasets}
+    rows = [r for r in await load.examples_by_id(tenant, example_ids) if r.dataset_id in loaded]
     state.put_examples(rows)
     if rows and state.example_keys:
-        metadata = await load.example_metadata_by_example(tenant, [r.id for r in rows], sorted(state.example_keys))
+        metadata = await load.example_metadata_by_example(tenant, _uuids(r.id for r in rows),
+                                                          sorted(state.example_keys))
         for key in state.example_keys:
             state.put_example_groups(key, [m for m in metadata if m.key == key])
 
@@ -116,14 +122,15 @@ async def _runs(tenant: Tenant, state: WorkspaceState, run_ids: Iterable[uuid.UU
     for session in state.sessions.values():
         session.runs.kill(run_ids)  # re-read below; whatever still qualifies comes back to life
     rows = await load.runs_by_id(tenant, run_ids)
+    held = {session_id.bytes: session_id for session_id in state.sessions}
     by_session: dict[uuid.UUID, list[Any]] = {}
     for r in rows:
-        if r.session_id in state.sessions and r.is_root and r.reference_example_id is not None:
-            by_session.setdefault(r.session_id, []).append(r)
+        if r.session_id in held and r.is_root and r.reference_example_id is not None:
+            by_session.setdefault(held[r.session_id], []).append(r)
     for session_id, found in by_session.items():
         session = state.sessions[session_id]
         state.put_runs(session, found)
-        ids = [r.id for r in found]
+        ids = _uuids(r.id for r in found)
         if session.run_keys:
             metadata = await load.run_metadata_by_run(tenant, ids, sorted(session.run_keys))
             for key in session.run_keys:
@@ -143,14 +150,14 @@ async def _feedback(tenant: Tenant, state: WorkspaceState, feedback_ids: Iterabl
         for feedback_id in feedback_ids:
             session.session_feedback.pop(feedback_id, None)
     for r in await load.feedback_by_id(tenant, feedback_ids):
-        if r.run_id is not None:
-            runs.add(r.run_id)
         if r.run_id is None:
-            if r.session_id in state.sessions:
-                state.sessions[r.session_id].session_feedback[r.id] = load.FeedbackRow(*r)
+            row = load.FeedbackRow.of(r)
+            if row.session_id in state.sessions:
+                state.sessions[row.session_id].session_feedback[row.id] = row
             continue
+        runs.add(uuid.UUID(bytes=r.run_id))
         for session in state.sessions.values():
-            at = session.runs.find(r.run_id)
+            at = session.runs.position.get(r.run_id)
             if at is not None and session.runs.alive[at]:
                 state.put_feedback(session, [r])
                 break
