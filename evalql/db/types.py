@@ -91,7 +91,11 @@ class UuidKey(UserDefinedType[bytes]):
         raise NotImplementedError("UuidKey only reads UUID columns")
 
     def result_processor(self, dialect: Any, coltype: Any) -> Any:
-        if dialect.name == "sqlite":
-            fromhex = bytes.fromhex
-            return lambda value: None if value is None else fromhex(value)
-        return lambda value: None if value is None else value.bytes
+        fromhex = bytes.fromhex
+
+        def process(value: Any) -> bytes | None:
+            if value is None:
+                return None
+            return fromhex(value) if value.__class__ is str else value.bytes
+
+        return process
