@@ -132,7 +132,7 @@ class Harness:
         async with self.app.state.db_sessions() as db:
             tenant = Tenant(self.workspace_id, False, db)
             expected = rendered(await answer_group_query(tenant, query))
-            cold = rendered((await ComparisonEngine().group_query(tenant, query)).groups)
+            cold = rendered((await ComparisonEngine().group_query(tenant, query)).result)
         for name, got in (("engine", response.json()), ("fresh engine", cold)):
             problems = oracle.compare(expected, got)
             assert not problems, f"{name} after {step} for {body}:\n" + "\n".join(problems[:30])
