@@ -45,7 +45,7 @@ from evalql.queries.run_details import comparison_order
 
 log = logging.getLogger("evalql.engine")
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-CACHED_ANSWERS = 256  # per process; an answer holds at most 20 groups × 10 examples × 10 sessions of runs
+CACHED_ANSWERS = 256  # per process; an answer holds the runs of at most 200 examples (§5: 20 groups × 10; §6: 100)
 SAVE_EVERY = 60.0  # seconds between snapshots of a state that only follows the change log
 T = TypeVar("T")
 
