@@ -52,7 +52,7 @@ async def answers(api, world: World, engine: ComparisonEngine) -> None:
         query = to_query(world.workload.dataset_id, request)
         async with api.db_sessions() as db:
             tenant = Tenant(world.workspace_id, True, db)
-            got = rendered((await engine.group_query(tenant, query)).groups)
+            got = rendered((await engine.group_query(tenant, query)).result)
             expected = rendered(await answer_group_query(tenant, query))
         problems = oracle.compare(expected, got)
         assert not problems, "\n".join(problems[:30])

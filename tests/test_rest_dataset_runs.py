@@ -9,6 +9,7 @@ statement count follow.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from evalql.config import Settings
 from evalql.db import writes
+from evalql.engine.answer import ComparisonEngine
 from tests import oracle
 from tests.oracle import Derived, Records, as_dt, eval_filter, example_json, parse_filter, run_json, score_of
 from tests.support.app import app_client, second_workspace
@@ -222,6 +224,35 @@ async def test_sort_by_plain_key_and_default_order(api, world):
     assert names(got) == ["e5", "e1", *rest]
     got = await check(api, world, body_of("A", limit=100, sort_params={"sort_by": "correctness"}))
     assert names(got)[:3] == ["e12", "e1", "e3"]
+
+
+async def test_sort_follows_writes(api, world):
+    """The engine answers from state kept current by the change log, and caches answers per
+    data version: after each write the same request is answered anew. Session B's
+    correctness DESC (test_sort_by_feedback_mean), then 1 on b2 (e2: 0 and 1, mean 0.5,
+    passes e12's 0.2), then 0.75 on b4 (e4 joins the tie of e3 and e6 at 0.75, between them
+    by created_at), then that one deleted."""
+    body = body_of("B", limit=100, sort_params={"sort_by": "feedback.correctness", "sort_order": "DESC"})
+    unscored = ["e4", "e5", "e7", "e10", "e11"]
+    assert names(await check(api, world, body)) == ["e1", "e3", "e6", "e12", "e2", *unscored]
+    assert names(await check(api, world, body)) == ["e1", "e3", "e6", "e12", "e2", *unscored]  # cached
+    added = []
+    for run, score, minute in (("b2", 1, 70), ("b4", 0.75, 71)):
+        record = {"id": uuid.uuid4(), "run_id": rich.uid(run), "key": "correctness", "score": score,
+                  "created_at": rich.T0 + dt.timedelta(minutes=minute)}
+        async with api.db_sessions() as db:
+            await writes.insert_feedback(db, api.workspace_id, [record])
+            await db.commit()
+        world.feedback.append(record)
+        added.append(record)
+        got = names(await check(api, world, body))
+        if run == "b2":
+            assert got == ["e1", "e3", "e6", "e2", "e12", *unscored]
+    assert got == ["e1", "e3", "e4", "e6", "e2", "e12", *unscored[1:]]
+    response = await api.client.delete(f"/api/v1/feedback/{added[-1]['id']}", headers=api.headers())
+    assert response.status_code == 200, response.text
+    world.feedback.remove(added[-1])
+    assert names(await check(api, world, body)) == ["e1", "e3", "e6", "e2", "e12", *unscored]
 
 
 async def test_sort_params_needs_exactly_one_session(api, world):
@@ -535,7 +566,8 @@ async def test_wrong_method_405(api, worked, method):
 async def test_statement_count_is_constant(database_url):
     """The number of statements depends on neither the number of examples nor of runs
     returned: 20 examples × 2 sessions against 200 × 6, a page of 1 against a page of 100,
-    with and without sorting and filters."""
+    with and without sorting and filters; for a new answer, for the answer after a write,
+    and for a repeated one."""
     async with app_client(Settings(database_url=database_url)) as (client, app):
         async with app.state.db_sessions() as db:
             workspace = await writes.create_workspace(db, "counts")
@@ -562,16 +594,44 @@ def count_bodies(world, limit: int) -> list[dict]:
 
 
 async def check_count(client, app, headers, worlds, i: int) -> None:
-    counts, sizes = {}, {}
+    """Per request, three answers (the engine, `engine/answer.py`):
+    - new: a fresh engine whose state (the dataset's examples, the sessions' runs and
+      feedback, which grow with the world's size and number of sessions) another request
+      loaded; then the data version, the filters as run ids, and the page's examples and
+      runs (with feedback and trace bounds) by key;
+    - after a write (a feedback on a run of the page): the version, the change log, the
+      feedback it names, the filters, and that run again;
+    - repeated: the version, then the cached answer."""
+    counts: dict[str, dict] = {"new": {}, "after a write": {}, "repeated": {}}
+    sizes = {}
     for label, limit in (("small", 100), ("big", 1), ("big", 100)):
         body = count_bodies(worlds[label], limit)[i]
         path = f"/api/v1/datasets/{worlds[label].dataset_id}/runs"
-        assert (await client.post(path, json=body, headers=headers)).status_code == 200  # warm pools and caches
+        await app.state.comparisons.close()
+        app.state.comparisons = ComparisonEngine()
+        loading = await client.post(path, json={**body, "offset": 10**6}, headers=headers)  # an empty page
+        assert (loading.status_code, loading.json()) == (200, [])
         with counting(app) as statements:
             response = await client.post(path, json=body, headers=headers)
         assert response.status_code == 200, response.text
-        counts[(label, limit)] = len(statements)
+        counts["new"][(label, limit)] = len(statements)
         sizes[(label, limit)] = (len(response.json()), sum(len(e["runs"]) for e in response.json()))
+
+        run_id = response.json()[-1]["runs"][-1]["id"]
+        written = await client.post("/api/v1/feedback", json={"run_id": run_id, "key": "counted", "score": 1},
+                                    headers=headers)
+        assert written.status_code == 200, written.text
+        with counting(app) as statements:
+            after = await client.post(path, json=body, headers=headers)
+        counts["after a write"][(label, limit)] = len(statements)
+        run = next(r for e in after.json() for r in e["runs"] if r["id"] == run_id)
+        assert "counted" in {f["key"] for f in run["feedbacks"]}
+
+        with counting(app) as statements:
+            again = await client.post(path, json=body, headers=headers)
+        assert again.content == after.content
+        counts["repeated"][(label, limit)] = len(statements)
     print(f"\ndataset runs, body {i}: statements {counts}, (examples, runs) {sizes}")
     assert sizes[("big", 100)][0] == 100 and sizes[("big", 100)][1] > 2 * sizes[("small", 100)][1], sizes
-    assert len(set(counts.values())) == 1, (counts, sizes)
+    for regime, found in counts.items():
+        assert len(set(found.values())) == 1, (regime, counts, sizes)

@@ -1,14 +1,17 @@
-"""The engine: the group query (spec §5) answered from columnar state kept in memory.
+"""The engine: the comparison queries answered from columnar state kept in memory.
 
-`Engine.group_query` is what REST group/runs and GraphQL `groupRuns` call. Per request:
+`ComparisonEngine.group_query` (spec §5) is what REST group/runs and GraphQL `groupRuns`
+call; `ComparisonEngine.dataset_runs` (spec §6) answers REST `POST /datasets/{id}/runs`.
+Per request, both alike (`_answer`):
 1. read the workspace's data version (one statement); an answer cached for this exact
    request at this version is returned as it is;
-2. otherwise, under the workspace's lock: the checks of §5.2, the state brought to the
-   current version (`sync.py`), filters compiled to SQL once and read as run ids;
-3. the vectorised computation (`compute.py`) in a worker thread, so the event loop
-   keeps serving;
-4. the page's examples and runs fetched by key, and the typed answer assembled by the
-   same code as the SQL path (`queries/group_runs.assemble_groups`).
+2. otherwise, under the workspace's lock: the state brought to the current version
+   (`sync.py`), the checks of §5.2, filters compiled to SQL once and read as run ids;
+3. the vectorised computation (`compute.py`, `dataset_runs.py`) in a worker thread, so
+   the event loop keeps serving;
+4. the page's examples and runs fetched by key (`page.py`), and the typed answer
+   assembled as the SQL path assembles it (`queries/group_runs.assemble_groups`;
+   `queries/dataset_runs` for §6, which tests hold the engine to).
 """
 
 from __future__ import annotations
@@ -19,39 +22,42 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from evalql.core.enums import GroupBy
 from evalql.db.changes import ChangesPruned, changes_between, current_version
 from evalql.db.chunks import id_chunks
-from evalql.db.models import Run
+from evalql.db.models import Example, Run
 from evalql.db.tenant import Tenant, readable
 from evalql.db.types import units_to_cost
-from evalql.engine import compute, snapshot, sync
+from evalql.engine import compute, dataset_runs, snapshot, sync
 from evalql.engine.state import FILTERS_PER_SESSION, FilterMask, SessionState, WorkspaceState, group_column
 from evalql.queries import feedback_stats as fbs
 from evalql.queries.candidates import GroupQuery
+from evalql.queries.dataset_runs import DatasetRunsQuery
 from evalql.queries.group_runs import assemble_groups
-from evalql.queries.results import Group, GroupIdentity, RunSetStats
+from evalql.queries.results import ExampleWithRuns, Group, GroupIdentity, RunSetStats, RunWithFeedback
 from evalql.queries.run_details import comparison_order
 
 log = logging.getLogger("evalql.engine")
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-CACHED_ANSWERS = 256  # per process; an answer holds at most 20 groups × 10 examples × 10 sessions of runs
+CACHED_ANSWERS = 256  # per process; an answer holds the runs of at most 200 examples (§5: 20 groups × 10; §6: 100)
 SAVE_EVERY = 60.0  # seconds between snapshots of a state that only follows the change log
+T = TypeVar("T")
 
 
 @dataclass
-class Answer:
-    """A computed answer at one data version, with what interfaces rendered from it (a
-    REST body per `preview`, say), so that a repeated request costs no rendering either."""
+class Answer(Generic[T]):
+    """A computed answer at one data version (the groups of §5, the examples of §6), with
+    what interfaces rendered from it (a REST body per `preview`, say), so that a repeated
+    request costs no rendering either."""
 
-    groups: list[Group]
+    result: T
     timings: dict[str, float] = field(default_factory=dict)  # ms per phase of the computation
     renderings: dict[Hashable, Any] = field(default_factory=dict)
 
@@ -76,10 +82,20 @@ def _micros(us: int) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=us)
 
 
-def request_key(query: GroupQuery) -> Hashable:
-    return (query.dataset_id, tuple(query.session_ids), query.group_by, query.metadata_key, query.offset,
-            query.limit, query.per_group_limit,
-            tuple(sorted((str(s), tuple(t)) for s, t in query.filter_strings.items())))
+def _filters_key(filter_strings: Mapping[uuid.UUID, Sequence[str]]) -> Hashable:
+    return tuple(sorted((str(s), tuple(t)) for s, t in filter_strings.items()))
+
+
+def request_key(query: GroupQuery) -> tuple:
+    return ("group", query.dataset_id, tuple(query.session_ids), query.group_by, query.metadata_key, query.offset,
+            query.limit, query.per_group_limit, _filters_key(query.filter_strings))
+
+
+def dataset_runs_key(query: DatasetRunsQuery) -> tuple:
+    """The answer depends on the set of `example_ids`, not on their order or repetitions."""
+    example_ids = None if query.example_ids is None else tuple(sorted(set(query.example_ids)))
+    return ("dataset_runs", query.dataset_id, tuple(query.session_ids), query.offset, query.limit, example_ids,
+            query.sort, _filters_key(query.filter_strings))
 
 
 class ComparisonEngine:
@@ -93,10 +109,45 @@ class ComparisonEngine:
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
         self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
 
-    async def group_query(self, tenant: Tenant, query: GroupQuery) -> Answer:
+    async def group_query(self, tenant: Tenant, query: GroupQuery) -> Answer[list[Group]]:
+        async def work(state: WorkspaceState, clock: Clock) -> list[Group]:
+            sessions = await state.page.checked_sessions(tenant, query.dataset_id, query.session_ids)
+            clock.lap("checks")
+            page, identities, run_ids = await self._compute(tenant, state, query, clock)
+            example_ids = [[state.examples.id_at(e) for e, _ in g.examples] for g in page]
+            groups = await self._assemble(tenant, state, query, sessions, page, identities, run_ids, example_ids)
+            clock.lap("page")
+            return groups
+
+        return await self._answer(tenant, request_key(query), work)
+
+    async def dataset_runs(self, tenant: Tenant, query: DatasetRunsQuery) -> Answer[list[ExampleWithRuns]]:
+        """Spec §6: the examples the sessions ran, each with its candidate runs, paged."""
+        async def work(state: WorkspaceState, clock: Clock) -> list[ExampleWithRuns]:
+            await state.page.checked_sessions(tenant, query.dataset_id, query.session_ids)
+            clock.lap("checks")
+            page = await self._examples_page(tenant, state, query, clock)
+            sessions = [state.sessions[s] for s in query.session_ids]
+            example_ids = [state.examples.id_at(e) for e, _ in page]
+            run_ids = [[sessions[i].runs.id_at(r) for i, r in runs] for _, runs in page]
+            examples, runs = await _page_rows(tenant, state, example_ids, [r for ids in run_ids for r in ids])
+            order = comparison_order(query.session_ids)
+            # A row deleted since the computation (a concurrent write) is left out, not an error.
+            out = [ExampleWithRuns(examples[e], _ordered(runs, ids, order))
+                   for e, ids in zip(example_ids, run_ids, strict=True) if e in examples]
+            clock.lap("page")
+            return out
+
+        return await self._answer(tenant, dataset_runs_key(query), work)
+
+    async def _answer(self, tenant: Tenant, request: tuple,
+                      work: Callable[[WorkspaceState, Clock], Awaitable[T]]) -> Answer[T]:
+        """The answer cached for `request` (a key whose first item names the query) at the
+        current data version, else `work`'s on the state brought to that version, computed
+        under the workspace's lock."""
         clock = Clock()
         version = await current_version(tenant.db, tenant.workspace_id)
-        key = (tenant.workspace_id, version.version, request_key(query))
+        key = (tenant.workspace_id, version.version, request)
         found = self._answers.get(key)
         if found is not None:
             self._answers.move_to_end(key)
@@ -107,16 +158,11 @@ class ComparisonEngine:
             clock.lap("queued")
             state = await self._current(tenant, version.version)
             clock.lap("sync")
-            sessions = await state.page.checked_sessions(tenant, query.dataset_id, query.session_ids)
-            clock.lap("checks")
-            page, identities, run_ids = await self._compute(tenant, state, query, clock)
-            example_ids = [[state.examples.id_at(e) for e, _ in g.examples] for g in page]
-            groups = await self._assemble(tenant, state, query, sessions, page, identities, run_ids, example_ids)
-            clock.lap("page")
+            result = await work(state, clock)
             self._maybe_save(state)
         self._bound_memory(tenant.workspace_id)
-        answer = Answer(groups, timings=clock.laps)
-        log.debug("group query %s", clock)
+        answer = Answer(result, timings=clock.laps)
+        log.debug("%s %s", request[0], clock)
         self._answers[key] = answer
         while len(self._answers) > CACHED_ANSWERS:
             self._answers.popitem(last=False)
@@ -184,14 +230,10 @@ class ComparisonEngine:
 
     async def _compute(self, tenant: Tenant, state: WorkspaceState, query: GroupQuery, clock: Clock
                        ) -> tuple[list[compute.PageGroup], list[GroupIdentity], list[list[list[uuid.UUID]]]]:
-        await sync.ensure_dataset(tenant, state, query.dataset_id)
         by_run = query.group_by is GroupBy.RUN_METADATA
-        if not by_run:
-            await sync.ensure_example_key(tenant, state, query.metadata_key)
-        for session_id in query.session_ids:
-            await sync.ensure_session(tenant, state, session_id)
-            if by_run:
-                await sync.ensure_run_key(tenant, state, session_id, query.metadata_key)
+        await self._load(tenant, state, query.dataset_id, query.session_ids,
+                         run_key=query.metadata_key if by_run else None,
+                         example_key=None if by_run else query.metadata_key)
         # Taken after every load: loading a session can add (placeholder) example rows.
         example_groups = state.examples.column(group_column(query.metadata_key)) if not by_run else None
         clock.lap("load")
@@ -202,12 +244,11 @@ class ComparisonEngine:
                 group = session.runs.column(group_column(query.metadata_key))
             else:
                 group = example_groups[session.runs.column("example")]
-            allowed = await self._allowed(tenant, session_id, session, query)
+            allowed = await self._allowed(tenant, session_id, session, query.run_conditions.get(session_id),
+                                          query.filter_strings.get(session_id, ()))
             inputs.append(compute.SessionInput(session, group, allowed))
         clock.lap("filters")
-        examples = state.examples
-        dataset = state.dataset_code(query.dataset_id)
-        live = examples.alive & examples.column("live") & (examples.column("dataset") == dataset)
+        live = state.live_examples(query.dataset_id)
         grouping = state.grouping(query.group_by, query.metadata_key)
         page = await asyncio.to_thread(
             compute.group_page, inputs, live, grouping.rank(), state.example_order(),
@@ -218,19 +259,56 @@ class ComparisonEngine:
                    for g in page]
         return page, identities, run_ids
 
+    async def _examples_page(self, tenant: Tenant, state: WorkspaceState, query: DatasetRunsQuery, clock: Clock
+                             ) -> list[tuple[int, list[tuple[int, int]]]]:
+        """§6 over the state: the page's example rows, each with its candidate runs as
+        (session index, run row)."""
+        await self._load(tenant, state, query.dataset_id, query.session_ids)
+        clock.lap("load")
+        inputs = []
+        for session_id in query.session_ids:
+            session = state.sessions[session_id]
+            allowed = await self._allowed(tenant, session_id, session, query.run_conditions.get(session_id),
+                                          query.filter_strings.get(session_id, ()))
+            inputs.append(dataset_runs.SessionRuns(session, allowed))
+        clock.lap("filters")
+        live = state.live_examples(query.dataset_id)
+        if query.example_ids is not None:
+            wanted = np.zeros(len(live), bool)
+            wanted[state.examples.rows_of(query.example_ids)] = True
+            live &= wanted
+        sort = query.sort
+        # A key no feedback of the workspace has: every mean is null, the order is (created_at, id).
+        sort_key = None if sort is None else state.feedback_keys.code.get(sort.key, -1)
+        page = await asyncio.to_thread(dataset_runs.examples_page, inputs, live, state.example_order(), sort_key,
+                                       sort is not None and sort.descending, query.offset, query.limit)
+        clock.lap("compute")
+        return page
+
     @staticmethod
-    async def _allowed(tenant: Tenant, session_id: uuid.UUID, session: SessionState, query: GroupQuery
-                       ) -> np.ndarray | None:
-        """The session's filters, compiled to SQL once, as a mask over its run rows. The mask
-        is kept with the session: a later request re-checks only the rows changed or added
-        since (by id, in SQL), so a filter costs what the change costs, not what the session
-        holds."""
-        conditions = query.run_conditions.get(session_id)
+    async def _load(tenant: Tenant, state: WorkspaceState, dataset_id: uuid.UUID, session_ids: Sequence[uuid.UUID],
+                    run_key: str | None = None, example_key: str | None = None) -> None:
+        """The dataset's examples and the sessions' runs (with a metadata key's groups) in the state."""
+        await sync.ensure_dataset(tenant, state, dataset_id)
+        if example_key is not None:
+            await sync.ensure_example_key(tenant, state, example_key)
+        for session_id in session_ids:
+            await sync.ensure_session(tenant, state, session_id)
+            if run_key is not None:
+                await sync.ensure_run_key(tenant, state, session_id, run_key)
+
+    @staticmethod
+    async def _allowed(tenant: Tenant, session_id: uuid.UUID, session: SessionState,
+                       conditions: Sequence[Any] | None, strings: Sequence[str]) -> np.ndarray | None:
+        """The session's filters (`conditions`, compiled from `strings`) as a mask over its run
+        rows. The mask is kept with the session: a later request re-checks only the rows
+        changed or added since (by id, in SQL), so a filter costs what the change costs, not
+        what the session holds."""
         if not conditions:
             return None
         runs = readable(tenant, Run, Run.id).where(Run.session_id == session_id, Run.is_root.is_(True),
                                                    Run.reference_example_id.is_not(None), *conditions)
-        key = tuple(query.filter_strings.get(session_id, ()))
+        key = tuple(strings)
         size = len(session.runs)
         mask = session.filters.get(key)
         if mask is None:
@@ -282,18 +360,30 @@ class ComparisonEngine:
             for i, partials in g.feedback.items():
                 run_feedback[(*group, query.session_ids[i])] = partials
 
-        examples = await state.page.examples_by_id(tenant, [e for ids in example_ids for e in ids])
-        runs = await state.page.runs_by_id(tenant, [r for g in run_ids for runs in g for r in runs])
+        examples, runs = await _page_rows(tenant, state, [e for ids in example_ids for e in ids],
+                                          [r for g in run_ids for runs in g for r in runs])
         order = comparison_order(query.session_ids)
         page_examples, page_runs = {}, {}
         for identity, ids, g_runs in zip(identities, example_ids, run_ids, strict=True):
             # A row deleted since the computation (a concurrent write) is left out, not an error.
             page_examples[identity] = [examples[e] for e in ids if e in examples]
             for e, r_ids in zip(ids, g_runs, strict=True):
-                found = sorted((runs[r] for r in r_ids if r in runs), key=lambda r: order(r.run))
-                page_runs[(identity, e)] = found
+                page_runs[(identity, e)] = _ordered(runs, r_ids, order)
         session_feedback = {(s,): fbs.partials_from_rows(state.sessions[s].session_feedback.values())
                             for s in query.session_ids}
         return assemble_groups(query, sessions, [(identity, g.example_count) for g, identity in zip(
             page, identities, strict=True)], per_session, group_pct, run_feedback, session_feedback,
             page_examples, page_runs)
+
+
+async def _page_rows(tenant: Tenant, state: WorkspaceState, example_ids: list[uuid.UUID], run_ids: list[uuid.UUID]
+                     ) -> tuple[dict[uuid.UUID, Example], dict[uuid.UUID, RunWithFeedback]]:
+    """The page's examples and runs (with their feedback and trace bounds) by id, kept
+    between requests by `state.page`."""
+    return await state.page.examples_by_id(tenant, example_ids), await state.page.runs_by_id(tenant, run_ids)
+
+
+def _ordered(runs: dict[uuid.UUID, RunWithFeedback], run_ids: list[uuid.UUID],
+             order: Callable[[Run], tuple]) -> list[RunWithFeedback]:
+    """The runs of one example that are still there, in §5.3 step 7 order."""
+    return sorted((runs[r] for r in run_ids if r in runs), key=lambda r: order(r.run))

@@ -59,19 +59,24 @@ class PageGroup:
     examples: list[tuple[int, list[tuple[int, int]]]] = field(default_factory=list)
 
 
+def candidate_mask(state: SessionState, live_example: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """Step 1 over one session's run rows (root runs that reference an example, as held):
+    alive, on a live example of the dataset, passing the session's filters."""
+    runs = state.runs
+    ok = runs.alive & live_example[runs.column("example")]
+    if allowed is not None:
+        ok &= allowed
+    return ok
+
+
 def group_page(inputs: list[SessionInput], live_example: np.ndarray, group_rank: np.ndarray,
                example_order: np.ndarray, feedback_keys: list[str], labels: list[str],
                offset: int, limit: int, per_group_limit: int) -> list[PageGroup]:
     n_examples = np.int64(max(len(live_example), 1))
     rows, pairs = [], []
     for s in inputs:
-        runs = s.state.runs
-        example = runs.column("example")
-        ok = runs.alive & (s.group >= 0)
-        ok &= live_example[example]
-        if s.allowed is not None:
-            ok &= s.allowed
-        where = np.flatnonzero(ok)
+        example = s.state.runs.column("example")
+        where = np.flatnonzero(candidate_mask(s.state, live_example, s.allowed) & (s.group >= 0))
         rows.append(where)
         pairs.append(s.group[where].astype(np.int64) * n_examples + example[where])
 

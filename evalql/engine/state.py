@@ -178,6 +178,12 @@ class WorkspaceState:
         })
         self._example_order = None
 
+    def live_examples(self, dataset_id: uuid.UUID) -> np.ndarray:
+        """The examples a candidate run may reference (spec §5.3 step 1): the dataset's
+        non-deleted ones, as a mask over example rows."""
+        e = self.examples
+        return e.alive & e.column("live") & (e.column("dataset") == self.dataset_code(dataset_id))
+
     def example_order(self) -> np.ndarray:
         """Each example row's position in (created_at, id) order."""
         if self._example_order is None or len(self._example_order) != len(self.examples):

@@ -1,6 +1,10 @@
 """Examples with runs, paged by example (spec §6): the dataset's examples that the
 sessions ran, each with those runs.
 
+REST answers §6 through the engine (`engine/answer.ComparisonEngine.dataset_runs`); this
+SQL evaluation is the reference the engine is tested against
+(tests/test_engine_differential.py).
+
 The run set is the group query's step 1 (`candidate_runs`, §5.3). After the checks of
 §5.2, four statements answer any request, whatever the page size or the number of runs:
 the page of examples (ordered, or sorted by a feedback mean), the candidate runs of those
@@ -41,6 +45,9 @@ class DatasetRunsQuery:
     limit: int = 10
     # Per-session SQL conditions on `Run`, AND-ed (compiled from filter strings).
     run_conditions: Mapping[uuid.UUID, Sequence[ColumnElement[bool]]] = field(default_factory=dict)
+    # The filter strings they were compiled from: what tells two requests apart in the
+    # engine's answer cache (`engine/answer.dataset_runs_key`).
+    filter_strings: Mapping[uuid.UUID, Sequence[str]] = field(default_factory=dict)
     example_ids: Sequence[uuid.UUID] | None = None  # None: every example of the dataset
     sort: FeedbackSort | None = None
 

@@ -1,7 +1,9 @@
 """`POST /datasets/{dataset_id}/runs` (spec §6): examples with their runs, paged by example.
 
 A read endpoint (a `read` key is enough). Validation, filters and the error order are
-those of group/runs (§5.1, §5.2), through the same helpers.
+those of group/runs (§5.1, §5.2), through the same helpers. Answered by the comparison
+engine (`engine/answer.py`), with the rendered body kept with the cached answer, as
+group/runs is.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from typing_extensions import TypedDict
 
 from evalql.core.fields import Int
 from evalql.core.group_request import SESSION_IDS, SessionFilters, SessionIds, compile_filters, filter_problems
+from evalql.core.json import dumps
 from evalql.core.problems import Problem, problem
-from evalql.queries.dataset_runs import DatasetRunsQuery, FeedbackSort, answer_dataset_runs
+from evalql.queries.dataset_runs import DatasetRunsQuery, FeedbackSort
 from evalql.rest.body import path_id_and_body
 from evalql.rest.context import request_tenant
 from evalql.rest.group_shape import example_with_runs_json
-from evalql.rest.responses import json_response
 
 FEEDBACK_PREFIX = "feedback."
 
@@ -81,14 +83,15 @@ def sort_problems(raw: Any) -> list[Problem]:
 
 
 def to_query(dataset_id: uuid.UUID, body: DatasetRunsBody) -> DatasetRunsQuery:
-    conditions, _ = compile_filters(body.filters)
+    conditions, strings = compile_filters(body.filters)
     sort = None
     if body.sort_params is not None:
         order = body.sort_params.get("sort_order", SortOrder.DESC)
         sort = FeedbackSort(sort_key(body.sort_params["sort_by"]), descending=order is SortOrder.DESC)
     return DatasetRunsQuery(
         dataset_id=dataset_id, session_ids=list(dict.fromkeys(body.session_ids)), offset=body.offset,
-        limit=body.limit, run_conditions=conditions, example_ids=body.example_ids, sort=sort,
+        limit=body.limit, run_conditions=conditions, filter_strings=strings, example_ids=body.example_ids,
+        sort=sort,
     )
 
 
@@ -96,9 +99,14 @@ async def dataset_runs_route(request: Request) -> Response:
     async with request_tenant(request) as tenant:
         dataset_id, body = await path_id_and_body(request, "dataset_id", DatasetRunsBody, body_filter_problems,
                                                   sort_problems)
-        query = to_query(dataset_id, body)
-        examples = await answer_dataset_runs(tenant, query)
-        return json_response([example_with_runs_json(e, body.preview) for e in examples])
+        answer = await request.app.state.comparisons.dataset_runs(tenant, to_query(dataset_id, body))
+        # A repeated request at an unchanged data version gets the same answer: its body is
+        # rendered once per `preview`.
+        rendered = answer.renderings.get(("rest", body.preview))
+        if rendered is None:
+            rendered = answer.renderings[("rest", body.preview)] = dumps(
+                [example_with_runs_json(e, body.preview) for e in answer.result])
+        return Response(rendered, media_type="application/json")
 
 
 ROUTES: list[Route] = [Route("/datasets/{dataset_id}/runs", dataset_runs_route, methods=["POST"])]

@@ -75,7 +75,7 @@ class Query:
                          ) -> list[ExampleGroupWithSessions]:
         query = to_query(dataset_id, input.request())
         try:
-            groups = (await info.context.comparisons.group_query(info.context.tenant, query)).groups
+            groups = (await info.context.comparisons.group_query(info.context.tenant, query)).result
         except NotFoundError as exc:
             raise NotFound(exc.detail) from None
         _prime(info, groups)
