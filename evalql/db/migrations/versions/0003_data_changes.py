@@ -48,6 +48,8 @@ logged table has its triggers at head.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -103,7 +105,8 @@ def _pg_log(changed: str, kind: str) -> str:
         ON CONFLICT DO NOTHING"""
 
 
-def _pg_function(table: str) -> str:
+def _pg_function(table: str, log: Callable[[str, str], str] | None = None) -> str:
+    log = log or _pg_log
     kind, id_column, condition = LOGGED[table]
     new, old = (_pg_changed(source, id_column, condition) for source in ("new_rows", "old_rows"))
     # Each branch names only the transition tables its trigger has (plpgsql plans a
@@ -111,7 +114,7 @@ def _pg_function(table: str) -> str:
     # Most statements that fire these log nothing (an update of a child run, the UPDATE
     # half of an upsert that inserted): an EXISTS probe ends those at about half the
     # cost of running the logging statement on no rows.
-    branches = {op: f"IF EXISTS ({sql}) THEN {_pg_log(sql, kind)};\n        END IF;"
+    branches = {op: f"IF EXISTS ({sql}) THEN {log(sql, kind)};\n        END IF;"
                 for op, sql in (("INSERT", new), ("UPDATE", f"{old} UNION {new}"), ("DELETE", old))}
     return f"""
 CREATE OR REPLACE FUNCTION evalql_log_{table}() RETURNS trigger LANGUAGE plpgsql AS $fn$
@@ -132,7 +135,7 @@ $fn$"""
 RUNS_PLANNED_EACH_TIME_BELOW = 2 * 1024 * 1024  # bytes: ~256 pages; the primary key won from ~120 in tests
 
 
-def _pg_run_metadata_function() -> str:
+def _pg_run_metadata_function(log: Callable[[str, str], str] | None = None) -> str:
     """`run_metadata`: an entry logs its run when that run is a stored root, which takes a
     look at `runs`, by primary key, once per distinct run of the statement.
 
@@ -145,7 +148,8 @@ def _pg_run_metadata_function() -> str:
     a plan made on a small table would scan workspaces forever. Hence: while `runs` is
     under RUNS_PLANNED_EACH_TIME_BELOW, the lookup runs through EXECUTE, planned for each
     call (on a small table any plan is cheap); from then on, a lookup planned once, when
-    the table is past the size where the primary key wins with or without statistics."""
+    the table is past the size where the primary key wins with or without statistics.
+    `log` builds the logging statement (0004 gives its own; the default is this revision's)."""
     kind, id_column, _ = LOGGED["run_metadata"]
     sources = {"INSERT": f"SELECT DISTINCT workspace_id, {id_column} FROM new_rows",
                "UPDATE": f"SELECT workspace_id, {id_column} FROM old_rows UNION "
@@ -180,7 +184,7 @@ BEGIN
     ELSE
         {loops["DELETE"]}
     END IF;
-    IF cardinality(row_ids) > 0 THEN {_pg_log(unnested, kind)};
+    IF cardinality(row_ids) > 0 THEN {(log or _pg_log)(unnested, kind)};
     END IF;
     RETURN NULL;
 END
