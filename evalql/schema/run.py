@@ -124,12 +124,11 @@ class Run(Computed):
         return None if found is None else Example(row=found)
 
     @strawberry.field
-    async def feedbacks(self, info: Info) -> list[Feedback]:
-        return [Feedback(row=f) for f in await self._feedbacks(info)]
+    def feedbacks(self, info: Info) -> list[Feedback]:
+        return prefetched_or_load(self.prefetched_feedbacks, info.context.loaders.feedbacks, self.row.id,
+                                  lambda rows: [Feedback(row=f) for f in rows])
 
     @strawberry.field
-    async def feedback_stats(self, info: Info) -> list[FeedbackStats]:
-        return feedback_stats_list(fbs.finish(fbs.partials_from_rows(await self._feedbacks(info))))
-
-    async def _feedbacks(self, info: Info) -> list[models.Feedback]:
-        return await prefetched_or_load(self.prefetched_feedbacks, info.context.loaders.feedbacks, self.row.id)
+    def feedback_stats(self, info: Info) -> list[FeedbackStats]:
+        return prefetched_or_load(self.prefetched_feedbacks, info.context.loaders.feedbacks, self.row.id,
+                                  lambda rows: feedback_stats_list(fbs.finish(fbs.partials_from_rows(rows))))
