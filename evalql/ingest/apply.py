@@ -183,8 +183,9 @@ async def apply_batch(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -
         candidates[run_id] = Candidate(post, later, posts[run_id].loc if run_id in posts else None)
 
     storable, parents = await _release(state, candidates)
+    placed = set(storable)  # a set: `in` on the list was quadratic in the batch's runs
     for run_id, candidate in candidates.items():
-        if run_id not in storable:  # its parent is not stored: the merged post and patches wait
+        if run_id not in placed:  # its parent is not stored: the merged post and patches wait
             parent = uuid.UUID(candidate.post["parent_run_id"])
             state.hold("post", run_id, parent, candidate.post)
             for record in candidate.patches:
