@@ -245,8 +245,13 @@ async def insert_runs(db: AsyncSession, workspace_id: uuid.UUID, records: list[d
         fill_trace_fields(row, by_id, stored)
 
     await roll_up_usage(db, workspace_id, parsed, stored_ids=set())
-    await bulk_insert(db, workspace_id, Run, parsed)
+    # The metadata entries go first. Written after their runs, each entry of a root run
+    # would log that run in the change log again (its trigger logs the entries of stored
+    # roots, migration 0003), although the run's own insert logs it in the same
+    # transaction; before them, the entries find no stored run and log nothing, and the
+    # runs' insert logs each root once. Readers see the same: every root of the write.
     await bulk_insert(db, workspace_id, RunMetadata, run_metadata_rows(parsed))
+    await bulk_insert(db, workspace_id, Run, parsed)
 
 
 def run_metadata_rows(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
