@@ -58,6 +58,12 @@ async def bulk_insert(db: AsyncSession, owner: Owner, model: Any, rows: list[dic
     if not rows:
         return
     names = _column_names(model)
+    first = rows[0].keys()
+    if all(row.keys() == first for row in rows) and all(names[key] == key for key in first):
+        # One shape, keyed by column names (ingest's runs, entries and waiting records):
+        # the copies that owned_rows makes are the parameters, with no second pass.
+        await db.execute(insert(model.__table__), owned_rows(owner, rows))
+        return
     keys = list(dict.fromkeys(key for row in rows for key in row))
     if "workspace_id" not in keys:
         keys.append("workspace_id")
