@@ -184,6 +184,24 @@ async def test_a_multi_row_insert_takes_one_version_on_postgresql(api, backend):
     assert log.seen - before == (1 if backend == "postgresql" else 3)
 
 
+async def test_new_roots_are_logged_once_not_again_by_their_metadata(api, backend):
+    """A batch writes new runs' metadata entries before the runs (evalql/db/writes.py::
+    insert_runs): the entries find no stored root, so only the runs' insert logs each root,
+    one version per root on SQLite, one for the statement on PostgreSQL."""
+    session = await new_session(api)
+    log = await Log(api).start()
+    roots = [new_id() for _ in range(3)]
+    await accepted(await send_batch(api, {"post": [
+        post(r, session_id=session, extra={"metadata": {"model": "m", "t": 1}}) for r in roots]}))
+    before = log.seen
+    assert await log.news() == ChangeSet(runs=ids(*roots))
+    assert log.seen - before == (1 if backend == "postgresql" else 3)
+    async with api.db_sessions() as db:
+        logged = await db.scalar(readable(api.workspace_id, DataChange, func.count()).where(
+            DataChange.version > before, DataChange.kind == ChangeKind.RUN))
+    assert logged == 3
+
+
 async def test_run_post_and_patch_routes(api):
     log = await Log(api).start()
     session = await new_session(api)

@@ -11,7 +11,7 @@ import uuid
 import orjson
 import pytest
 import zstandard
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from evalql.db.models import Feedback, PendingRun, Run, RunAttachment, RunMetadata
 from evalql.db.tenant import readable
@@ -83,6 +83,41 @@ async def test_sdk_shaped_body_lands_whole(api, encoding):
             uuid.UUID(run_id), "image", "image/png", 6, b"\x89PNG\r\n")
         assert await db.scalar(readable(api.workspace_id, RunMetadata, RunMetadata.value)
                                .where(RunMetadata.key == "model")) == "m1"
+
+
+async def test_bulk_inserts_are_one_execution_per_page_not_per_row(api):
+    """A batch's runs, their metadata entries and its feedback are each written by one
+    multi-row INSERT (evalql/db/engine.py), not executed once per row: on SQLite a table
+    with a row-level change-log trigger journals the index pages each execution touches,
+    and on PostgreSQL each execution fires the statement-level triggers again."""
+    parts = []
+    for _ in range(40):
+        root, child = new_id(), new_id()
+        parts += [part(f"post.{root}", post(root, end_time=at(3))),
+                  part(f"post.{root}.extra", {"metadata": {"model": "m", "temperature": 0.5}}),
+                  part(f"post.{child}", post(child, parent_run_id=root, start_time=at(1), run_type="llm")),
+                  part(f"post.{child}.extra", {"metadata": {"model": "m"}}),
+                  part(f"feedback.{new_id()}", {"run_id": root, "key": "correct", "score": True})]
+    executions: list[tuple[str, int]] = []  # (statement, parameter sets it is executed with)
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        # A multi-row INSERT is executed once, with one flat list of parameters.
+        per_row = executemany and isinstance(parameters[0], (tuple, list, dict))
+        executions.append((statement.split("(")[0].strip(), len(parameters) if per_row else 1))
+
+    engine = api.db_sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = await send(api, body_of(*parts))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 202, response.text
+    inserts = [(statement, rows) for statement, rows in executions if statement.startswith("INSERT")]
+    assert [statement for statement, _ in inserts] == ["INSERT INTO sessions", "INSERT INTO run_metadata",
+                                                       "INSERT INTO runs", "INSERT INTO feedback"]
+    assert all(rows == 1 for _, rows in inserts), inserts
+    assert (await counts(api))["runs"] == 80 and (await counts(api))["run_metadata"] == 120
+    assert (await counts(api))["feedback"] == 40
 
 
 async def test_patch_parts_and_feedback_before_its_run(api):

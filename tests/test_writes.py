@@ -112,6 +112,22 @@ async def test_feedback_is_idempotent_by_id(api):
     assert rows[0].id == feedback_id and rows[0].comment is None  # replaced, not merged
 
 
+async def test_feedback_with_one_id_twice_in_one_write_keeps_the_last(api):
+    """Rows go as one multi-row upsert, which cannot update a row twice on PostgreSQL: the
+    outcome is that of applying them in order (the later replaces the earlier)."""
+    feedback_id, run_id = uuid.uuid4(), uuid.uuid4()
+    async with api.db_sessions() as db:
+        await writes.insert_feedback(db, api.workspace_id, [
+            {"id": feedback_id, "run_id": run_id, "key": "k", "score": 0.5, "comment": "first"},
+            {"id": uuid.uuid4(), "run_id": run_id, "key": "other", "score": 0},
+            {"id": feedback_id, "run_id": run_id, "key": "k", "score": 1, "comment": "second"}])
+        await db.commit()
+        rows = list(await db.scalars(readable(api.workspace_id, Feedback).where(Feedback.run_id == run_id)
+                                     .order_by(Feedback.key)))
+    assert [(f.id == feedback_id, f.key, f.score, f.comment) for f in rows] == [(True, "k", 1.0, "second"),
+                                                                                 (False, "other", 0.0, None)]
+
+
 def test_stored_json_reads_exactly():
     """orjson reads stored JSON for speed, except where it is not exact: long integers (it
     would give floats), NaN and numbers beyond a double (it refuses them)."""

@@ -72,11 +72,9 @@ class Usage:
 
     @property
     def present(self) -> bool:
-        return any(
-            v is not None
-            for v in (self.prompt_tokens, self.completion_tokens, self.total_tokens,
-                      self.prompt_cost, self.completion_cost, self.total_cost)
-        )
+        return (self.prompt_tokens is not None or self.completion_tokens is not None
+                or self.total_tokens is not None or self.prompt_cost is not None
+                or self.completion_cost is not None or self.total_cost is not None)
 
 
 def _int(value: Any) -> int | None:
@@ -104,16 +102,18 @@ def _from_usage_metadata(meta: Any) -> Usage:
 
 def own_usage(record: dict[str, Any]) -> Usage:
     """The first available of: explicit fields, outputs.usage_metadata, extra.metadata.usage_metadata."""
-    # The explicit fields complete their totals like usage_metadata does.
-    explicit = _from_usage_metadata({
-        "input_tokens": record.get("prompt_tokens"), "output_tokens": record.get("completion_tokens"),
-        "total_tokens": record.get("total_tokens"), "input_cost": record.get("prompt_cost"),
-        "output_cost": record.get("completion_cost"), "total_cost": record.get("total_cost"),
-        "input_token_details": record.get("prompt_token_details"),
-        "output_token_details": record.get("completion_token_details"),
-    })
-    if explicit.present:
-        return explicit
+    # The explicit fields complete their totals like usage_metadata does. Most runs give
+    # none of them (their usage, if any, is in outputs): then there is nothing to complete.
+    if any(record.get(name) is not None for name in EXPLICIT_FIELDS):
+        explicit = _from_usage_metadata({
+            "input_tokens": record.get("prompt_tokens"), "output_tokens": record.get("completion_tokens"),
+            "total_tokens": record.get("total_tokens"), "input_cost": record.get("prompt_cost"),
+            "output_cost": record.get("completion_cost"), "total_cost": record.get("total_cost"),
+            "input_token_details": record.get("prompt_token_details"),
+            "output_token_details": record.get("completion_token_details"),
+        })
+        if explicit.present:
+            return explicit
     outputs = record.get("outputs")
     from_outputs = _from_usage_metadata(outputs.get("usage_metadata") if isinstance(outputs, dict) else None)
     if from_outputs.present:
@@ -125,3 +125,4 @@ def own_usage(record: dict[str, Any]) -> Usage:
 
 TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
 COST_FIELDS = ("prompt_cost", "completion_cost", "total_cost")
+EXPLICIT_FIELDS = TOKEN_FIELDS + COST_FIELDS  # a record's own usage fields; `present` asks of these

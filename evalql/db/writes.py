@@ -58,6 +58,12 @@ async def bulk_insert(db: AsyncSession, owner: Owner, model: Any, rows: list[dic
     if not rows:
         return
     names = _column_names(model)
+    first = rows[0].keys()
+    if all(row.keys() == first for row in rows) and all(names[key] == key for key in first):
+        # One shape, keyed by column names (ingest's runs, entries and waiting records):
+        # the copies that owned_rows makes are the parameters, with no second pass.
+        await db.execute(insert(model.__table__), owned_rows(owner, rows))
+        return
     keys = list(dict.fromkeys(key for row in rows for key in row))
     if "workspace_id" not in keys:
         keys.append("workspace_id")
@@ -245,8 +251,13 @@ async def insert_runs(db: AsyncSession, workspace_id: uuid.UUID, records: list[d
         fill_trace_fields(row, by_id, stored)
 
     await roll_up_usage(db, workspace_id, parsed, stored_ids=set())
-    await bulk_insert(db, workspace_id, Run, parsed)
+    # The metadata entries go first. Written after their runs, each entry of a root run
+    # would log that run in the change log again (its trigger logs the entries of stored
+    # roots, migration 0003), although the run's own insert logs it in the same
+    # transaction; before them, the entries find no stored run and log nothing, and the
+    # runs' insert logs each root once. Readers see the same: every root of the write.
     await bulk_insert(db, workspace_id, RunMetadata, run_metadata_rows(parsed))
+    await bulk_insert(db, workspace_id, Run, parsed)
 
 
 def run_metadata_rows(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -183,8 +183,9 @@ async def apply_batch(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -
         candidates[run_id] = Candidate(post, later, posts[run_id].loc if run_id in posts else None)
 
     storable, parents = await _release(state, candidates)
+    placed = set(storable)  # a set: `in` on the list was quadratic in the batch's runs
     for run_id, candidate in candidates.items():
-        if run_id not in storable:  # its parent is not stored: the merged post and patches wait
+        if run_id not in placed:  # its parent is not stored: the merged post and patches wait
             parent = uuid.UUID(candidate.post["parent_run_id"])
             state.hold("post", run_id, parent, candidate.post)
             for record in candidate.patches:
@@ -254,13 +255,15 @@ async def _write(state: Ingest, new_rows: list[dict[str, Any]], update_rows: lis
     # Reported usage is set on the rows before they are written, so that a trace whose runs
     # all arrive in this batch is written once, with no roll-up UPDATE after the INSERT.
     await writes.roll_up_usage(db, workspace_id, new_rows + update_rows, {row["id"] for row in update_rows})
+    # New runs' metadata entries before the runs: see writes.insert_runs.
+    await writes.bulk_insert(db, workspace_id, RunMetadata, writes.run_metadata_rows(new_rows))
     await writes.bulk_insert(db, workspace_id, Run, new_rows)
     if update_rows:
         for row in update_rows:
             row.pop("created_at")
         await writes.bulk_update(db, workspace_id, Run, update_rows)
         await delete_by_keys(db, workspace_id, RunMetadata, RunMetadata.run_id, [row["id"] for row in update_rows])
-    await writes.bulk_insert(db, workspace_id, RunMetadata, writes.run_metadata_rows(new_rows + update_rows))
+        await writes.bulk_insert(db, workspace_id, RunMetadata, writes.run_metadata_rows(update_rows))
     await delete_by_keys(db, workspace_id, PendingRun, PendingRun.id, state.consumed)
     await writes.bulk_insert(db, workspace_id, PendingRun, state.new_pending)
     if batch.attachments:
