@@ -226,11 +226,16 @@ class WorkspaceState:
         if not rows:
             return
         position = session.runs.position
-        ids = [r.id for r in rows]
+        # Column by column, each distinct key and label interned once: a session's feedback
+        # is 10^5-10^6 rows on a first load.
+        ids, run_ids, keys, scores, errors, labels = (list(c) for c in zip(
+            *((r.id, r.run_id, r.key, r.score, r.error, r.value_label) for r in rows), strict=True))
+        key_codes = {k: self.feedback_keys(k) for k in dict.fromkeys(keys)}
+        label_codes = {v: -1 if v is None else self.labels(v) for v in dict.fromkeys(labels)}
         written = session.feedback.upsert_keys(ids, {
-            "run": [position[r.run_id] for r in rows], "key": [self.feedback_keys(r.key) for r in rows],
-            "score": [r.score for r in rows], "error": [bool(r.error) for r in rows],
-            "label": [-1 if r.value_label is None else self.labels(r.value_label) for r in rows],
+            "run": [position[r] for r in run_ids], "key": [key_codes[k] for k in keys],
+            "score": [np.nan if v is None else v for v in scores], "error": [bool(e) for e in errors],
+            "label": [label_codes[v] for v in labels],
         })
         for at, r in zip(written.tolist(), rows, strict=True):
             if r.comment:
@@ -243,7 +248,15 @@ def _put_groups(table: Table, grouping: Groups, key: str, entries: Iterable[tupl
     """Metadata entries (the owner's id as bytes, an entry with kind, value, num) written as
     group codes into the owners' rows of `table`; entries of rows not held are skipped."""
     position = table.position
-    found = [(position[owner], grouping.code(e.kind, e.value, e.num)) for owner, e in entries if owner in position]
+    codes: dict[tuple, int] = {}  # each distinct entry coded once: a key has few values and many rows
+
+    def code(e: Any) -> int:
+        found = codes.get((e.kind, e.value, e.num))
+        if found is None:
+            found = codes[(e.kind, e.value, e.num)] = grouping.code(e.kind, e.value, e.num)
+        return found
+
+    found = [(position[owner], code(e)) for owner, e in entries if owner in position]
     if found:
-        where, codes = zip(*found, strict=True)
-        table.set(group_column(key), list(where), list(codes))
+        where, written = zip(*found, strict=True)
+        table.set(group_column(key), list(where), list(written))
