@@ -16,6 +16,7 @@ derived columns (status, latency, trace fields, rolled-up usage) are computed as
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import random
@@ -78,28 +79,42 @@ def workload_dataset_name(n_examples: int, seed: int = 7) -> str:
     return f"w-{n_examples}-{seed}"
 
 
-async def load_workload(db: AsyncSession, workspace_id: uuid.UUID, n_examples: int, seed: int = 7) -> Workload:
-    """Write W(n_examples) into the workspace (the caller commits)."""
-    started = time.perf_counter()
+@dataclass
+class WorkloadRecords:
+    """What W(N) writes, as the records given to `evalql.db.writes` (ids and times explicit, runs
+    in insertion order: each root before its child), so that a test can compute expected answers
+    from the same records (tests/oracle.py) or alter them before loading."""
+
+    n_examples: int
+    seed: int
+    dataset: dict[str, Any]
+    examples: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+    runs: list[dict[str, Any]]
+    feedback: list[dict[str, Any]]
+
+
+def build_workload(n_examples: int, seed: int = 7) -> WorkloadRecords:
+    """The records of W(n_examples), drawn from `random.Random(seed)`. The dataset, session and
+    feedback ids are not drawn from it (the database would pick them), so they differ per call."""
     rng = random.Random(seed)
-    dataset = await writes.insert_dataset(db, workspace_id, name=workload_dataset_name(n_examples, seed),
-                                          description=f"Benchmark workload W({n_examples})")
+    dataset = {"id": uuid.uuid4(), "name": workload_dataset_name(n_examples, seed),
+               "description": f"Benchmark workload W({n_examples})"}
     examples = [{
-        "id": uuid.UUID(int=rng.getrandbits(128), version=4), "dataset_id": dataset.id,
+        "id": uuid.UUID(int=rng.getrandbits(128), version=4), "dataset_id": dataset["id"],
         "inputs": {"question": f"Question {i}?"}, "outputs": {"answer": f"Answer {i}"},
         "metadata": {"difficulty": rng.choice(DIFFICULTIES), "topic": rng.choice(TOPICS)},
         "created_at": BASE_TIME - dt.timedelta(days=1) + dt.timedelta(milliseconds=10 * i),
     } for i in range(n_examples)]
-    for chunk in _chunks(examples):
-        await writes.insert_examples(db, workspace_id, chunk)
 
-    session_ids, runs, feedback, errored = [], [], [], 0
+    sessions: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
+    feedback: list[dict[str, Any]] = []
     for s, (name, model) in enumerate(SESSIONS):
         session_start = BASE_TIME + dt.timedelta(hours=s)
-        session = await writes.insert_session(db, workspace_id, name=f"{name}-{n_examples}-{seed}",
-                                              reference_dataset_id=dataset.id, start_time=session_start,
-                                              extra={"metadata": {"model": model}})
-        session_ids.append(session.id)
+        session = {"id": uuid.uuid4(), "name": f"{name}-{n_examples}-{seed}", "reference_dataset_id": dataset["id"],
+                   "start_time": session_start, "extra": {"metadata": {"model": model}}}
+        sessions.append(session)
         prompt_price, completion_price = PRICES[model]
         for i, example in enumerate(examples):
             root_id, llm_id = (uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(2))
@@ -107,19 +122,18 @@ async def load_workload(db: AsyncSession, workspace_id: uuid.UUID, n_examples: i
             latency = rng.lognormvariate(math.log(LATENCY_MEDIAN_S), LATENCY_SIGMA)
             end = start + dt.timedelta(seconds=latency)
             error = "TimeoutError: model call timed out" if rng.random() < ERROR_RATE else None
-            errored += error is not None
             prompt_tokens, completion_tokens = rng.randint(200, 800), rng.randint(20, 400)
             prompt_cost = _cost(prompt_tokens, prompt_price)
             completion_cost = _cost(completion_tokens, completion_price)
             llm_start = start + dt.timedelta(seconds=latency * 0.02)
             runs.append({
-                "id": root_id, "session_id": session.id, "name": "qa_pipeline", "run_type": "chain",
+                "id": root_id, "session_id": session["id"], "name": "qa_pipeline", "run_type": "chain",
                 "start_time": start, "end_time": end, "error": error, "reference_example_id": example["id"],
                 "inputs": example["inputs"], "outputs": None if error else {"answer": f"Answer {i}"},
                 "extra": {"metadata": {"model": model}},
             })
             runs.append({
-                "id": llm_id, "parent_run_id": root_id, "session_id": session.id, "name": "ChatModel",
+                "id": llm_id, "parent_run_id": root_id, "session_id": session["id"], "name": "ChatModel",
                 "run_type": "llm", "start_time": llm_start,
                 "end_time": llm_start + dt.timedelta(seconds=latency * rng.uniform(0.85, 0.95)),
                 "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
@@ -128,18 +142,37 @@ async def load_workload(db: AsyncSession, workspace_id: uuid.UUID, n_examples: i
                 "total_cost": format((Decimal(prompt_cost) + Decimal(completion_cost)).normalize(), "f"),
             })
             scored_at = end + dt.timedelta(seconds=1)
-            feedback.append({"run_id": root_id, "key": "correctness", "created_at": scored_at,
+            feedback.append({"id": uuid.uuid4(), "run_id": root_id, "key": "correctness", "created_at": scored_at,
                              "score": 0 if error else int(rng.random() < 0.75)})
-            feedback.append({"run_id": root_id, "key": "helpfulness", "created_at": scored_at,
+            feedback.append({"id": uuid.uuid4(), "run_id": root_id, "key": "helpfulness", "created_at": scored_at,
                              "score": round(rng.uniform(0.0, 1.0), 4)})
+    return WorkloadRecords(n_examples, seed, dataset, examples, sessions, runs, feedback)
 
-    for chunk in _chunks(runs):  # a root and its child are always in the same chunk (CHUNK is even)
+
+async def load_records(db: AsyncSession, workspace_id: uuid.UUID, records: WorkloadRecords) -> Workload:
+    """Write `records` (W(N) as built, or altered) into the workspace (the caller commits)."""
+    started = time.perf_counter()
+    dataset = await writes.insert_dataset(db, workspace_id, **records.dataset)
+    for chunk in _chunks(records.examples):
+        await writes.insert_examples(db, workspace_id, chunk)
+    for session in records.sessions:
+        await writes.insert_session(db, workspace_id, **session)
+    for chunk in _chunks(records.runs):  # W(N) keeps a root and its child in one chunk (CHUNK is even)
         await writes.insert_runs(db, workspace_id, sorted(chunk, key=_null_pattern))
-    for chunk in _chunks(feedback):
+    for chunk in _chunks(records.feedback):
         await writes.insert_feedback(db, workspace_id, chunk)
     await db.flush()
+    roots = [r for r in records.runs if r.get("parent_run_id") is None]
     return Workload(
-        dataset_id=dataset.id, session_ids=session_ids, n_examples=n_examples, run_count=len(runs),
-        root_run_count=len(runs) // 2, errored_root_count=errored, feedback_count=len(feedback),
+        dataset_id=dataset.id, session_ids=[s["id"] for s in records.sessions], n_examples=len(records.examples),
+        run_count=len(records.runs), root_run_count=len(roots),
+        errored_root_count=sum(r.get("error") is not None for r in roots), feedback_count=len(records.feedback),
         load_seconds=time.perf_counter() - started,
     )
+
+
+async def load_workload(db: AsyncSession, workspace_id: uuid.UUID, n_examples: int, seed: int = 7) -> Workload:
+    """Write W(n_examples) into the workspace (the caller commits)."""
+    started = time.perf_counter()
+    workload = await load_records(db, workspace_id, build_workload(n_examples, seed))
+    return dataclasses.replace(workload, load_seconds=time.perf_counter() - started)
