@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 assets: $(VENV)/.installed
 	$(PY) scripts/build_assets.py
 
-# Both databases, W(1k), W(10k), W(100k): about an hour. BENCH_ARGS narrows it (bench/README.md).
+# Both databases, W(1k), W(10k), W(100k): 30–40 minutes. BENCH_ARGS narrows it (bench/README.md).
 bench: setup
 	$(PY) bench/group_runs.py $(BENCH_ARGS)
 
