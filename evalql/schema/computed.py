@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any, ClassVar
 
 Values = dict[str, Callable[[Any], Any]]
@@ -20,6 +21,12 @@ Values = dict[str, Callable[[Any], Any]]
 def computed() -> Any:
     """A basic GraphQL field that is not an argument of the type's constructor."""
     return dataclasses.field(init=False)
+
+
+def attributes(owner: str, *names: str) -> Values:
+    """Fields that are the same-named attribute of `owner` (the private row or stats the
+    type wraps): `attributes("row", "id")` is `{"id": lambda self: self.row.id}`."""
+    return {name: attrgetter(f"{owner}.{name}") for name in names}
 
 
 class Computed:

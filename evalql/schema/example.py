@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from evalql.core.formats import example_name
 from evalql.db import models
-from evalql.schema.computed import Computed, Values, computed
+from evalql.schema.computed import Computed, Values, attributes, computed
 from evalql.schema.context import Info
 from evalql.schema.errors import NotFound
 from evalql.schema.run import Run
@@ -34,15 +34,10 @@ class Example(Computed):
     created_at: dt.datetime = computed()
     modified_at: dt.datetime = computed()
     _values: ClassVar[Values] = {
-        "id": lambda self: self.row.id,
+        **attributes("row", "id", "inputs", "outputs", "source_run_id", "created_at", "modified_at"),
         "name": lambda self: example_name(self.row.id),
-        "inputs": lambda self: self.row.inputs,
-        "outputs": lambda self: self.row.outputs,
         "metadata": lambda self: self.row.metadata_,
         "splits": lambda self: list((self.row.metadata_ or {}).get("dataset_split") or []),
-        "source_run_id": lambda self: self.row.source_run_id,
-        "created_at": lambda self: self.row.created_at,
-        "modified_at": lambda self: self.row.modified_at,
     }
 
     @strawberry.field

@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from evalql.core.feedback import source_of
 from evalql.db import models
-from evalql.schema.computed import Computed, Values, computed
+from evalql.schema.computed import Computed, Values, attributes, computed
 from evalql.schema.context import Info
 
 if TYPE_CHECKING:
@@ -53,18 +53,8 @@ class Feedback(Computed):
     modified_at: dt.datetime = computed()
     trace_id: uuid.UUID | None = computed()
     _values: ClassVar[Values] = {
-        "id": lambda self: self.row.id,
-        "key": lambda self: self.row.key,
-        "score": lambda self: self.row.score,
-        "value": lambda self: self.row.value,
-        "comment": lambda self: self.row.comment,
-        "correction": lambda self: self.row.correction,
-        "feedback_group_id": lambda self: self.row.feedback_group_id,
-        "comparative_experiment_id": lambda self: self.row.comparative_experiment_id,
-        "start_time": lambda self: self.row.start_time,
-        "created_at": lambda self: self.row.created_at,
-        "modified_at": lambda self: self.row.modified_at,
-        "trace_id": lambda self: self.row.trace_id,
+        **attributes("row", "id", "key", "score", "value", "comment", "correction", "feedback_group_id",
+                     "comparative_experiment_id", "start_time", "created_at", "modified_at", "trace_id"),
     }
 
     @strawberry.field

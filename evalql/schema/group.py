@@ -8,7 +8,7 @@ import strawberry
 
 from evalql.queries import results
 from evalql.queries.sessions import SessionRow
-from evalql.schema.computed import Values, computed
+from evalql.schema.computed import Values, attributes, computed
 from evalql.schema.example import Example
 from evalql.schema.run import Run
 from evalql.schema.scalars import GroupKey
@@ -36,10 +36,9 @@ class ExampleGroupWithSessions(RunSetStatsFields):
     count: int = computed()
     example_count: int = computed()
     _values: ClassVar[Values] = {
+        **attributes("group", "filter", "example_count"),
         "group_key": lambda self: GroupKey(self.group.key),
-        "filter": lambda self: self.group.filter,
         "count": lambda self: self.stats.run_count,
-        "example_count": lambda self: self.group.example_count,
     }
 
     @strawberry.field

@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 from evalql.core.formats import app_path, metadata_of, preview_text
 from evalql.db import models
 from evalql.queries import feedback_stats as fbs
-from evalql.schema.computed import Computed, Values, computed
+from evalql.schema.computed import Computed, Values, attributes, computed
 from evalql.schema.context import Info, prefetched_or_load
 from evalql.schema.enums import RunStatus, RunType
 from evalql.schema.feedback import Feedback
@@ -65,33 +65,20 @@ class Run(Computed):
     completion_cost: Decimal | None = computed()
     app_path: str = computed()
     _values: ClassVar[Values] = {
-        "id": lambda self: self.row.id,
-        "name": lambda self: self.row.name,
+        **attributes("row", "id", "name", "start_time", "end_time", "first_token_time", "error", "extra", "trace_id",
+                     "dotted_order", "parent_run_id", "total_tokens", "prompt_tokens", "completion_tokens",
+                     "total_cost", "prompt_cost", "completion_cost"),
         "run_type": lambda self: RunType(self.row.run_type),
         "status": lambda self: RunStatus(self.row.status),
-        "start_time": lambda self: self.row.start_time,
-        "end_time": lambda self: self.row.end_time,
-        "first_token_time": lambda self: self.row.first_token_time,
         "inputs": lambda self: None if self.preview else self.row.inputs,
         "outputs": lambda self: None if self.preview else self.row.outputs,
         "inputs_preview": lambda self: preview_text(self.row.inputs),
         "outputs_preview": lambda self: preview_text(self.row.outputs),
-        "error": lambda self: self.row.error,
-        "extra": lambda self: self.row.extra,
         "metadata": lambda self: JSON(metadata_of(self.row.extra)),
         "tags": lambda self: list(self.row.tags or []),
         "events": lambda self: None if self.preview else self.row.events,
         "serialized": lambda self: None if self.preview else self.row.serialized,
-        "trace_id": lambda self: self.row.trace_id,
-        "dotted_order": lambda self: self.row.dotted_order,
         "execution_order": lambda self: 1,
-        "parent_run_id": lambda self: self.row.parent_run_id,
-        "total_tokens": lambda self: self.row.total_tokens,
-        "prompt_tokens": lambda self: self.row.prompt_tokens,
-        "completion_tokens": lambda self: self.row.completion_tokens,
-        "total_cost": lambda self: self.row.total_cost,
-        "prompt_cost": lambda self: self.row.prompt_cost,
-        "completion_cost": lambda self: self.row.completion_cost,
         "app_path": lambda self: app_path(self.row),
     }
 

@@ -17,7 +17,7 @@ from evalql.filters.runs import run_condition
 from evalql.queries.results import FeedbackStats as StatsByKey
 from evalql.queries.session_stats import stats_for_sessions
 from evalql.queries.sessions import SessionRow
-from evalql.schema.computed import Computed, Values, computed
+from evalql.schema.computed import Computed, Values, attributes, computed
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.errors import BadUserInput
@@ -54,11 +54,7 @@ class Session(Computed):
     metadata: JSON | None = computed()
     extra: JSON | None = computed()
     _values: ClassVar[Values] = {
-        "id": lambda self: self.row.id,
-        "name": lambda self: self.row.name,
-        "description": lambda self: self.row.description,
-        "start_time": lambda self: self.row.start_time,
-        "end_time": lambda self: self.row.end_time,
+        **attributes("row", "id", "name", "description", "start_time", "end_time"),
         "metadata": lambda self: JSON(metadata_of(self.row.extra)),
         "extra": lambda self: JSON(session_extra(self.row)),
     }
@@ -117,12 +113,8 @@ class SessionStats(RunSetStatsFields):
     session_feedback_stats: list[FeedbackStats] = computed()
     test_run_number: int | None = computed()
     _values: ClassVar[Values] = {
-        "example_count": lambda self: self.stats.example_count,
+        **attributes("stats", "example_count", "run_count", "first_token_p50", "first_token_p99", "streaming_rate"),
         "session": lambda self: self.session_,
-        "run_count": lambda self: self.stats.run_count,
-        "first_token_p50": lambda self: self.stats.first_token_p50,
-        "first_token_p99": lambda self: self.stats.first_token_p99,
-        "streaming_rate": lambda self: self.stats.streaming_rate,
         "last_run_start_time": lambda self: self.stats.max_start_time,
         "session_feedback_stats": lambda self: feedback_stats_list(self.session_feedback),
         "test_run_number": lambda self: self.session_.test_run_number_,

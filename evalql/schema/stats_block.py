@@ -11,7 +11,7 @@ from typing import ClassVar
 import strawberry
 
 from evalql.queries.results import RunSetStats
-from evalql.schema.computed import Computed, Values, computed
+from evalql.schema.computed import Computed, Values, attributes, computed
 from evalql.schema.feedback_stats import FeedbackStats, feedback_stats_list
 
 
@@ -32,16 +32,8 @@ class RunSetStatsFields(Computed):
     error_rate: float | None = computed()
     feedback_stats: list[FeedbackStats] = computed()
     _values: ClassVar[Values] = {
-        "total_tokens": lambda self: self.stats.total_tokens,
-        "prompt_tokens": lambda self: self.stats.prompt_tokens,
-        "completion_tokens": lambda self: self.stats.completion_tokens,
-        "total_cost": lambda self: self.stats.total_cost,
-        "prompt_cost": lambda self: self.stats.prompt_cost,
-        "completion_cost": lambda self: self.stats.completion_cost,
-        "min_start_time": lambda self: self.stats.min_start_time,
-        "max_start_time": lambda self: self.stats.max_start_time,
-        "latency_p50": lambda self: self.stats.latency_p50,
-        "latency_p99": lambda self: self.stats.latency_p99,
-        "error_rate": lambda self: self.stats.error_rate,
+        **attributes("stats", "total_tokens", "prompt_tokens", "completion_tokens", "total_cost", "prompt_cost",
+                     "completion_cost", "min_start_time", "max_start_time", "latency_p50", "latency_p99",
+                     "error_rate"),
         "feedback_stats": lambda self: feedback_stats_list(self.stats.feedback_stats),
     }
