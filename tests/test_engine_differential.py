@@ -275,6 +275,15 @@ async def run_scenario(database_url: str, spec: dict, ops: list[tuple], bodies: 
                     await harness.check_dataset_runs(ds_body, f"step {i} {op}")
 
 
+def in_new_database(backend: str, tmp_path_factory: Any, scenario: Any) -> None:
+    """`scenario(url)` on a database of its own (a hypothesis example cannot use a fixture's)."""
+    url = asyncio.run(databases.new_database(backend, tmp_path_factory.mktemp("diff")))
+    try:
+        asyncio.run(scenario(url))
+    finally:
+        asyncio.run(databases.drop_database(url))
+
+
 # No shrinking: every example builds a database and replays its writes, so shrinking a
 # failure takes many minutes; the failing world, writes and bodies are printed as they are.
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
@@ -282,11 +291,7 @@ async def run_scenario(database_url: str, spec: dict, ops: list[tuple], bodies: 
 @given(spec=world_strategy, ops=st.lists(op_strategy, min_size=1, max_size=10),
        bodies=st.lists(body_strategy, min_size=1, max_size=3))
 def test_engine_matches_sql_through_writes(backend, tmp_path_factory, spec, ops, bodies):
-    url = asyncio.run(databases.new_database(backend, tmp_path_factory.mktemp("diff")))
-    try:
-        asyncio.run(run_scenario(url, spec, ops, bodies))
-    finally:
-        asyncio.run(databases.drop_database(url))
+    in_new_database(backend, tmp_path_factory, lambda url: run_scenario(url, spec, ops, bodies))
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
@@ -294,8 +299,4 @@ def test_engine_matches_sql_through_writes(backend, tmp_path_factory, spec, ops,
 @given(spec=dataset_runs_world, ops=st.lists(op_strategy, min_size=1, max_size=10),
        bodies=st.lists(dataset_runs_strategy, min_size=1, max_size=3))
 def test_engine_dataset_runs_match_sql_through_writes(backend, tmp_path_factory, spec, ops, bodies):
-    url = asyncio.run(databases.new_database(backend, tmp_path_factory.mktemp("diff")))
-    try:
-        asyncio.run(run_scenario(url, spec, ops, [], [*bodies, *PROBES]))
-    finally:
-        asyncio.run(databases.drop_database(url))
+    in_new_database(backend, tmp_path_factory, lambda url: run_scenario(url, spec, ops, [], [*bodies, *PROBES]))
