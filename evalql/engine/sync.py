@@ -93,10 +93,11 @@ def _touch_filters(state: WorkspaceState, run_ids: list[uuid.UUID], example_ids:
     """What a run filter reads is the run, its metadata and feedback (all logged as the run,
     or as feedback on it) and its example's metadata (logged as the example): those rows'
     cached filter results are re-checked on their next use."""
+    filtered = [session for session in state.sessions.values() if session.filters]
+    if not filtered:
+        return
     example_rows = state.examples.rows_of(example_ids)
-    for session in state.sessions.values():
-        if not session.filters:
-            continue
+    for session in filtered:
         rows = set(session.runs.rows_of(run_ids))
         if example_rows:
             rows.update(np.flatnonzero(np.isin(session.runs.column("example"), example_rows)).tolist())
