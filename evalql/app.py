@@ -19,6 +19,7 @@ from evalql.engine.answer import ComparisonEngine
 from evalql.engine.log_pruner import LogPruner
 from evalql.graphiql import graphiql_static_app
 from evalql.graphql_app import GraphQLEndpoint
+from evalql.ingest.workers import ingest_for
 from evalql.rest import (
     dataset_runs,
     datasets,
@@ -67,8 +68,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ensure_schema(engine)  # SQLite migrates itself; PostgreSQL refuses if behind
         pruner = asyncio.create_task(LogPruner(db_sessions, horizon=settings.change_log_horizon).run())
+        await app.state.ingest.start()
         yield
         pruner.cancel()
+        await app.state.ingest.close()
         await app.state.comparisons.close()
         await engine.dispose()
 
@@ -100,4 +103,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # The group query's in-memory state and answers (evalql/engine): one per process.
     app.state.comparisons = ComparisonEngine(max_bytes=settings.engine_memory_mb * 2**20,
                                              snapshots=settings.snapshot_directory())
+    app.state.ingest = ingest_for(settings.database_url, settings.ingest_workers, db_sessions,
+                                  check_tenancy=settings.check_tenancy)
     return app

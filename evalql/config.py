@@ -16,6 +16,17 @@ def default_database_url() -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
+# Past this many, more ingest workers only wait for the ingest lock (one transaction at a
+# time per workspace) while holding memory and database connections.
+MAX_INGEST_WORKERS = 4
+
+
+def default_ingest_workers() -> int:
+    """One ingest worker per core, none on a single core (they would only add a hand-over)."""
+    cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(cores, MAX_INGEST_WORKERS)
+
+
 def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
@@ -60,6 +71,9 @@ class Settings:
     # Where the engine keeps snapshots of its state for a fast restart: a directory, "off",
     # or None for the default (next to a SQLite file; the user's cache dir for PostgreSQL).
     engine_snapshots: str | None = None
+    # Processes that parse and apply ingest batches (evalql/ingest/workers.py); 0: in the
+    # server process. From the environment the default is one per core (up to 4).
+    ingest_workers: int = 0
 
     def snapshot_directory(self) -> Path | None:
         if self.engine_snapshots == "off":
@@ -88,4 +102,5 @@ class Settings:
             engine_memory_mb=_int(env, "EVALQL_ENGINE_MEMORY_MB", 1024),
             change_log_horizon=_int(env, "EVALQL_CHANGE_LOG_HORIZON", 600),
             engine_snapshots=env.get("EVALQL_ENGINE_SNAPSHOTS") or None,
+            ingest_workers=_int(env, "EVALQL_INGEST_WORKERS", default_ingest_workers()),
         )

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evalql.db import arrays
 from evalql.db.backend import is_postgresql
 from evalql.db.tenant import Owner, owned_rows
 
@@ -22,12 +23,13 @@ async def upsert(db: AsyncSession, owner: Owner, model: Any, rows: list[dict[str
     stored values of the columns it carries (the key columns excepted). The key starts
     with workspace_id, so a conflict can only be with a row of the same workspace.
 
-    Rows carrying the same columns go as one multi-row statement (pages of up to 1000
-    rows), not one execution per row: PostgreSQL fires the change-log triggers (migration
-    0003) once per execution, and SQLite journals the index pages each execution of a
-    statement with triggers touches. A statement cannot update one row twice on
-    PostgreSQL, so of rows with the same key the last one is kept: applied one by one,
-    it would have replaced every column the earlier ones set (they carry the same ones)."""
+    Rows carrying the same columns go as one statement (PostgreSQL: one array per column,
+    evalql/db/arrays.py; SQLite: multi-row pages of up to 1000 rows), not one execution
+    per row: PostgreSQL fires the change-log triggers (migration 0003) once per execution,
+    and SQLite journals the index pages each execution of a statement with triggers touches.
+    A statement cannot update one row twice on PostgreSQL, so of rows with the same key the
+    last one is kept: applied one by one, it would have replaced every column the earlier
+    ones set (they carry the same ones)."""
     if "workspace_id" not in key:
         raise ValueError("an upsert key of a tenant table includes workspace_id")
     if not rows:
@@ -40,8 +42,12 @@ async def upsert(db: AsyncSession, owner: Owner, model: Any, rows: list[dict[str
         by_columns.setdefault(tuple(sorted(row)), []).append(row)
     for columns, batch in by_columns.items():
         stmt = _statement(on_postgresql, model, columns, tuple(key))
-        last = {tuple(row[k] for k in key): row for row in batch}  # in first-seen order, last row wins
-        await db.execute(stmt, [_by_column_name(model, row) for row in last.values()])
+        last = list({tuple(row[k] for k in key): row for row in batch}.values())  # first-seen order, last wins
+        if on_postgresql:
+            names = tuple(_column_name(model, name) for name in columns)
+            await db.execute(stmt, arrays.parameters(arrays.source(model, names), last, columns))
+        else:
+            await db.execute(stmt, [_by_column_name(model, row) for row in last])
 
 
 # Built statements, reused: building an upsert of twenty columns and computing its cache key
@@ -54,14 +60,21 @@ def _statement(on_postgresql: bool, model: Any, columns: tuple[str, ...], key: t
     if cache_key not in _STATEMENTS:
         if len(_STATEMENTS) >= 256:
             _STATEMENTS.clear()
-        stmt = (postgresql.insert if on_postgresql else sqlite.insert)(model.__table__)
-        updates = {name: stmt.excluded[_column_name(model, name)] for name in columns if name not in key}
-        # RETURNING the key makes SQLAlchemy send the rows as multi-row statements (its
-        # "insertmanyvalues"); without it, it sends an upsert once per row whatever the
-        # engine's setting (SQLAlchemy issue #13130). The returned keys are not read.
-        _STATEMENTS[cache_key] = stmt.on_conflict_do_update(
-            index_elements=[_column_name(model, k) for k in key], set_=updates,
-        ).returning(*(model.__table__.c[_column_name(model, k)] for k in key))
+        names = tuple(_column_name(model, name) for name in columns)
+        conflict = [_column_name(model, k) for k in key]
+        if on_postgresql:  # the rows as one array per column (evalql/db/arrays.py)
+            pg = postgresql.insert(model.__table__).from_select(list(names), arrays.source(model, names).select)
+            _STATEMENTS[cache_key] = pg.on_conflict_do_update(
+                index_elements=conflict,
+                set_={name: pg.excluded[name] for name in names if name not in conflict})
+        else:
+            stmt = sqlite.insert(model.__table__)
+            # RETURNING the key makes SQLAlchemy send the rows as multi-row statements (its
+            # "insertmanyvalues"); without it, it sends an upsert once per row whatever the
+            # engine's setting (SQLAlchemy issue #13130). The returned keys are not read.
+            _STATEMENTS[cache_key] = stmt.on_conflict_do_update(
+                index_elements=conflict, set_={name: stmt.excluded[name] for name in names if name not in conflict},
+            ).returning(*(model.__table__.c[k] for k in conflict))
     return _STATEMENTS[cache_key]
 
 

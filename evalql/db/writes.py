@@ -19,7 +19,8 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.core.values import normalize, value_label
-from evalql.db import derive
+from evalql.db import arrays, derive
+from evalql.db.backend import is_postgresql
 from evalql.db.lookups import rows_by_keys
 from evalql.db.models import (
     ApiKey,
@@ -59,6 +60,15 @@ async def bulk_insert(db: AsyncSession, owner: Owner, model: Any, rows: list[dic
         return
     names = _column_names(model)
     first = rows[0].keys()
+    if is_postgresql(db):
+        keys = list(dict.fromkeys(key for row in rows for key in row))
+        if "workspace_id" not in keys:
+            keys.append("workspace_id")
+        rows = owned_rows(owner, rows)
+        columns = tuple(names[key] for key in keys)
+        source = arrays.source(model, columns)
+        await db.execute(_array_insert(model, columns), arrays.parameters(source, rows, keys))
+        return
     if all(row.keys() == first for row in rows) and all(names[key] == key for key in first):
         # One shape, keyed by column names (ingest's runs, entries and waiting records):
         # the copies that owned_rows makes are the parameters, with no second pass.
@@ -72,6 +82,15 @@ async def bulk_insert(db: AsyncSession, owner: Owner, model: Any, rows: list[dic
 
 
 _COLUMN_NAMES: dict[Any, dict[str, str]] = {}
+_ARRAY_INSERTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _array_insert(model: Any, columns: tuple[str, ...]) -> Any:
+    statement = _ARRAY_INSERTS.get((model, columns))
+    if statement is None:
+        statement = _ARRAY_INSERTS[(model, columns)] = insert(model.__table__).from_select(
+            list(columns), arrays.source(model, columns).select)
+    return statement
 
 
 def _column_names(model: Any) -> dict[str, str]:

@@ -16,11 +16,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db.backend import is_postgresql
 from evalql.db.engine import SerializedSession
 from evalql.db.lookups import CUSTOM_PLANS, custom_plans_set
+from evalql.ingest.apply import Batch, apply_batch
 
 LOCK_NAMESPACE = 0x65766C71  # "evlq": keeps evalql's advisory locks apart from other users'
 
@@ -51,3 +53,21 @@ async def ingest_transaction(db: AsyncSession, workspace_id: uuid.UUID) -> Async
     if raw.driver_connection is None or not raw.driver_connection.in_transaction:
         await db.execute(text("BEGIN IMMEDIATE"))
     yield
+
+
+async def apply_and_commit(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -> None:
+    """Apply the batch in its own transaction under the ingest lock, and commit it."""
+    for attempt in (1, 2):
+        try:
+            async with ingest_transaction(db, workspace_id):
+                await apply_batch(db, workspace_id, batch)
+                await db.commit()
+            return
+        except IntegrityError:
+            # Another request created a session of the same name between this batch's
+            # lookup and its insert (session creation is not under the ingest lock).
+            # The batch was rolled back whole (apply_batch never mutates it); applying
+            # it again finds that session.
+            await db.rollback()
+            if attempt == 2:
+                raise

@@ -13,9 +13,11 @@ from evalql.core.feedback import validated_feedback  # the POST /feedback body, 
 from evalql.core.json import parse_json
 from evalql.core.problems import InvalidInput, Problem
 from evalql.ingest.apply import Attachment, Batch, Located
-from evalql.ingest.multipart import Part
+from evalql.ingest.multipart import Part, parse_parts
 from evalql.ingest.records import validate_record
 
+# The ingest routes, by the body each takes (spec §7.5.3, §7.5.4).
+ROUTES = ("post", "patch", "batch", "multipart")
 OUT_OF_BAND = frozenset({"inputs", "outputs", "events", "extra", "error", "serialized"})
 KINDS = ("post", "patch")
 
@@ -193,3 +195,17 @@ def _relocate(problem: Problem, record: _Record) -> Problem:
     if len(loc) > 2 and loc[2] in record.fields:
         return {**problem, "loc": ["body", record.fields[loc[2]][0], *loc[3:]]}
     return problem
+
+
+def batch_of(route: str, body: bytes, content_type: str | None, run_id: uuid.UUID | None = None) -> Batch:
+    """The validated batch of one ingest request's decoded body; `route` is one of ROUTES
+    (`patch` takes the path's run id). Raises InvalidInput."""
+    if route == "multipart":
+        return multipart_batch(parse_parts(body, content_type))
+    if route == "batch":
+        return json_batch(body)
+    if route == "post":
+        return single_record(body, "post")
+    if route == "patch":
+        return single_record(body, "patch", run_id)
+    raise ValueError(f"no ingest route {route!r}")

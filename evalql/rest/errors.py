@@ -12,6 +12,7 @@ from evalql.auth import AuthError
 from evalql.busy import PoolTimeout, busy_response, pool_timeout_response
 from evalql.core.errors import NotFoundError
 from evalql.core.problems import InvalidInput, Problem
+from evalql.ingest.workers import WorkerLost
 from evalql.rest.responses import json_response
 
 
@@ -59,8 +60,12 @@ async def operational_error_handler(_request: Request, exc: Exception) -> Respon
     raise exc
 
 
+async def worker_lost_handler(_request: Request, exc: Exception) -> Response:
+    return busy_response(str(exc))
+
+
 HANDLERS = {
     ApiError: api_error_handler, InvalidInput: invalid_input_handler, NotFoundError: not_found_handler,
     AuthError: auth_error_handler, HTTPException: http_error_handler, PoolTimeout: pool_timeout_handler,
-    OperationalError: operational_error_handler,
+    OperationalError: operational_error_handler, WorkerLost: worker_lost_handler,
 }

@@ -1,0 +1,160 @@
+"""Where ingest batches are parsed and applied: in worker processes, or in the server's own.
+
+Parsing an ingest body (about ten JSON parts per run, each record validated by pydantic) and
+building its rows is pure Python. Done in the server process, it held that process's
+interpreter lock: ingest used one core however many the machine had, and while a batch was
+parsed nothing else of that process ran (a group query waited behind it). Worker processes
+each hold their own database engine; several batches are parsed at once, their transactions
+take the ingest lock in turn (evalql/ingest/lock.py), so one batch's parse overlaps another's
+write. The server process only authenticates, reads and decodes the body, and answers.
+
+The SQL database stays the only shared state: a worker's commit bumps the change log, which
+the comparison engine of every process reads (evalql/engine/sync.py), as for the CLI or
+another server. A worker that dies (killed, out of memory) fails the requests it held with
+`WorkerLost` (answered 503: each batch was committed whole or not at all, and applying one
+again is harmless: posts merge, feedback is keyed by id) and the pool is started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from evalql.core.problems import InvalidInput, Problem
+from evalql.db.engine import create_engine, session_factory
+from evalql.ingest.lock import apply_and_commit
+from evalql.ingest.wire import batch_of
+
+
+def can_use_workers(database_url: str) -> bool:
+    """An in-memory SQLite database exists in one process only."""
+    url = make_url(database_url)
+    return not (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"))
+
+
+class WorkerLost(Exception):
+    """The worker applying a batch stopped before it answered (answered 503)."""
+
+
+class Ingest(Protocol):
+    async def apply(self, workspace_id: uuid.UUID, route: str, body: bytes, content_type: str | None,
+                    run_id: uuid.UUID | None = None) -> None:
+        """Parse, validate and commit one request's decoded body; raises InvalidInput."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class InProcess:
+    """Batches parsed and applied in the server process (tests, single-core machines)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def apply(self, workspace_id: uuid.UUID, route: str, body: bytes, content_type: str | None,
+                    run_id: uuid.UUID | None = None) -> None:
+        batch = batch_of(route, body, content_type, run_id)
+        async with self.sessions() as db:
+            await apply_and_commit(db, workspace_id, batch)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class Workers:
+    """Batches parsed and applied in `count` worker processes."""
+
+    def __init__(self, database_url: str, count: int, *, check_tenancy: bool = False) -> None:
+        if count < 1:
+            raise ValueError("Workers needs at least one worker process")
+        self.count, self._initargs = count, (database_url, check_tenancy)
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the server process has threads (SQLite's connection threads, the
+        # event loop's executor) whose locks a forked child would inherit held.
+        return ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=self._initargs)
+
+    async def start(self) -> None:
+        """Start every worker now (each imports evalql and connects), not at the first batch."""
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(self._executor, os.getpid) for _ in range(self.count)))
+
+    async def apply(self, workspace_id: uuid.UUID, route: str, body: bytes, content_type: str | None,
+                    run_id: uuid.UUID | None = None) -> None:
+        executor = self._executor
+        try:
+            problems = await asyncio.get_running_loop().run_in_executor(
+                executor, _apply_in_worker, workspace_id, route, body, content_type, run_id)
+        except BrokenProcessPool:
+            if self._executor is executor:  # the first of its requests to notice replaces it
+                self._executor = self._new_executor()
+                executor.shutdown(wait=False, cancel_futures=True)
+            raise WorkerLost("The ingest worker applying this batch stopped; retry it") from None
+        if problems:
+            raise InvalidInput(problems)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._executor.shutdown, True, cancel_futures=True)
+
+
+def ingest_for(database_url: str, workers: int, sessions: async_sessionmaker[AsyncSession], *,
+               check_tenancy: bool = False) -> Ingest:
+    if workers > 0 and can_use_workers(database_url):
+        return Workers(database_url, workers, check_tenancy=check_tenancy)
+    return InProcess(sessions)
+
+
+# --- inside a worker process -----------------------------------------------------------------------
+
+@dataclass
+class _Worker:
+    loop: asyncio.AbstractEventLoop
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+
+_WORKER: _Worker | None = None
+
+
+def _start_worker(database_url: str, check_tenancy: bool) -> None:
+    global _WORKER
+    # Ctrl-C reaches the whole process group; the server stops its workers itself, after
+    # the batches they hold have answered.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    # One batch at a time per worker: one connection, and one spare for a retry's rollback.
+    engine = create_engine(database_url, pool_size=1, max_overflow=1, check_tenancy=check_tenancy)
+    _WORKER = _Worker(loop, engine, session_factory(engine))
+
+
+def _apply_in_worker(workspace_id: uuid.UUID, route: str, body: bytes, content_type: str | None,
+                     run_id: uuid.UUID | None) -> list[Problem] | None:
+    """The problems of an invalid batch (as data: the server raises them), else None once
+    committed. Anything else raised reaches the server as the same exception."""
+    assert _WORKER is not None, "_start_worker runs first"
+    try:
+        _WORKER.loop.run_until_complete(InProcess(_WORKER.sessions).apply(workspace_id, route, body, content_type,
+                                                                          run_id))
+    except InvalidInput as exc:
+        return exc.problems
+    return None
+
+
+__all__ = ["InProcess", "Ingest", "WorkerLost", "Workers", "can_use_workers", "ingest_for"]
