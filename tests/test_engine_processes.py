@@ -78,6 +78,12 @@ async def server(url: str) -> AsyncIterator[tuple[str, subprocess.Popen]]:
                 proc.wait()
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (Linux's /proc)."""
+    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()]
+
+
 class World:
     """W(40) of the benchmark (4 sessions, run and example metadata) in a fresh workspace."""
 
@@ -225,10 +231,18 @@ async def test_sigkill_during_ingest_leaves_nothing_that_disagrees(world: World)
 
             task = asyncio.create_task(ingest())
             await asyncio.sleep(2.0)
+            workers = children(proc.pid)  # its ingest workers (and multiprocessing's tracker)
+            assert workers, "evalql serve starts ingest worker processes"
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             with contextlib.suppress(httpx.TransportError):
                 await task
+            for _ in range(100):  # orphaned, they exit by themselves
+                if not any(Path(f"/proc/{pid}").exists() for pid in workers):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"ingest workers outlived their server: {workers}")
         await world.check(reader, "after the writer was killed mid-ingest")
     async with server(world.url) as (fresh, _):
         await world.check(fresh, "on a server started after the kill")

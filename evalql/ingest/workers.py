@@ -21,6 +21,8 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import threading
+import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -132,16 +134,31 @@ class _Worker:
 _WORKER: _Worker | None = None
 
 
+# How often a worker checks that the server that started it still runs.
+PARENT_CHECK_SECONDS = 0.5
+
+
 def _start_worker(database_url: str, check_tenancy: bool) -> None:
     global _WORKER
     # Ctrl-C reaches the whole process group; the server stops its workers itself, after
     # the batches they hold have answered.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(os.getppid(),), name="evalql-parent-watch", daemon=True).start()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     # One batch at a time per worker: one connection, and one spare for a retry's rollback.
     engine = create_engine(database_url, pool_size=1, max_overflow=1, check_tenancy=check_tenancy)
     _WORKER = _Worker(loop, engine, session_factory(engine))
+
+
+def _exit_with(parent: int) -> None:
+    """A server killed outright (`kill -9`, out of memory) cannot stop its workers, and a
+    worker waiting for its next batch would never notice: it holds both ends of the pipe it
+    reads. So it watches for being handed to another parent, and exits; a batch it was
+    applying is rolled back with its connection."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _apply_in_worker(workspace_id: uuid.UUID, route: str, body: bytes, content_type: str | None,
