@@ -13,14 +13,28 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 Values = dict[str, Callable[[Any], Any]]
+T = TypeVar("T")
 
 
-def computed() -> Any:
-    """A basic GraphQL field that is not an argument of the type's constructor."""
-    return dataclasses.field(init=False)
+def computed(description: str | None = None) -> Any:
+    """A basic GraphQL field that is not an argument of the type's constructor. Its
+    description is given to Strawberry's field by `described` (Strawberry's own
+    `strawberry.field(description=…)` without a resolver makes the field an argument of
+    the constructor)."""
+    return dataclasses.field(init=False, metadata={"description": description} if description else {})
+
+
+def described(cls: type[T]) -> type[T]:
+    """Class decorator, outside `@strawberry.type`: the descriptions of its `computed` fields."""
+    fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    for field in cls.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        description = fields[field.python_name].metadata.get("description") if field.python_name in fields else None
+        if description:
+            field.description = description
+    return cls
 
 
 def attributes(owner: str, *names: str) -> Values:

@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 from evalql.core.formats import app_path, metadata_of, preview_text
 from evalql.db import models
 from evalql.queries import feedback_stats as fbs
-from evalql.schema.computed import Computed, Values, attributes, computed
+from evalql.schema.computed import Computed, Values, attributes, computed, described
 from evalql.schema.context import Info, prefetched_or_load
 from evalql.schema.enums import RunStatus, RunType
 from evalql.schema.feedback import Feedback
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from evalql.schema.session import Session
 
 
+@described
 @strawberry.type
 class Run(Computed):
     row: strawberry.Private[models.Run]
@@ -39,9 +40,7 @@ class Run(Computed):
     start_time: dt.datetime = computed()
     end_time: dt.datetime | None = computed()
 
-    @strawberry.field(description="Seconds from start to end; null while pending.")
-    def latency(self) -> float | None: return self.row.latency
-
+    latency: float | None = computed("Seconds from start to end; null while pending.")
     first_token_time: dt.datetime | None = computed()
     inputs: JSON | None = computed()
     outputs: JSON | None = computed()
@@ -65,8 +64,8 @@ class Run(Computed):
     completion_cost: Decimal | None = computed()
     app_path: str = computed()
     _values: ClassVar[Values] = {
-        **attributes("row", "id", "name", "start_time", "end_time", "first_token_time", "error", "extra", "trace_id",
-                     "dotted_order", "parent_run_id", "total_tokens", "prompt_tokens", "completion_tokens",
+        **attributes("row", "id", "name", "start_time", "end_time", "latency", "first_token_time", "error", "extra",
+                     "trace_id", "dotted_order", "parent_run_id", "total_tokens", "prompt_tokens", "completion_tokens",
                      "total_cost", "prompt_cost", "completion_cost"),
         "run_type": lambda self: RunType(self.row.run_type),
         "status": lambda self: RunStatus(self.row.status),
