@@ -62,9 +62,12 @@ def owned_rows(owner: Owner, rows: Iterable[dict[str, Any]]) -> list[dict[str, A
     workspace_id = workspace_of(owner)
     out = []
     for row in rows:
-        if row.get("workspace_id", workspace_id) != workspace_id:
-            raise ValueError(f"a row of workspace {row['workspace_id']} written for workspace {workspace_id}")
-        out.append({**row, "workspace_id": workspace_id})
+        given = row.get("workspace_id")
+        if given is None:
+            row = {**row, "workspace_id": workspace_id}
+        elif given != workspace_id:
+            raise ValueError(f"a row of workspace {given} written for workspace {workspace_id}")
+        out.append(row)  # already the owner's: written as it is, not copied
     return out
 
 

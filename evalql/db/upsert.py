@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evalql.db import arrays
+from evalql.db import arrays, values_pages
 from evalql.db.backend import is_postgresql
 from evalql.db.tenant import Owner, owned_rows
 
@@ -41,13 +41,20 @@ async def upsert(db: AsyncSession, owner: Owner, model: Any, rows: list[dict[str
     for row in rows:
         by_columns.setdefault(tuple(sorted(row)), []).append(row)
     for columns, batch in by_columns.items():
-        stmt = _statement(on_postgresql, model, columns, tuple(key))
         last = list({tuple(row[k] for k in key): row for row in batch}.values())  # first-seen order, last wins
         if on_postgresql:
             names = tuple(_column_name(model, name) for name in columns)
-            await db.execute(stmt, arrays.parameters(arrays.source(model, names), last, columns))
+            await db.execute(_statement(True, model, columns, tuple(key)),
+                             arrays.parameters(arrays.source(model, names), last, columns))
+            continue
+        plain = _statement(False, model, columns, tuple(key), returning=False)
+        pages = values_pages.shape(db.get_bind().dialect, plain, {name: _column_name(model, name) for name in columns},
+                                   ("upsert", model, tuple(key)))
+        if pages is not None:
+            await values_pages.insert_pages(db, pages, last)
         else:
-            await db.execute(stmt, [_by_column_name(model, row) for row in last])
+            await db.execute(_statement(False, model, columns, tuple(key)),
+                             [_by_column_name(model, row) for row in last])
 
 
 # Built statements, reused: building an upsert of twenty columns and computing its cache key
@@ -55,8 +62,9 @@ async def upsert(db: AsyncSession, owner: Owner, model: Any, rows: list[dict[str
 _STATEMENTS: dict[tuple[Any, ...], Any] = {}
 
 
-def _statement(on_postgresql: bool, model: Any, columns: tuple[str, ...], key: tuple[str, ...]) -> Any:
-    cache_key = (on_postgresql, model, columns, key)
+def _statement(on_postgresql: bool, model: Any, columns: tuple[str, ...], key: tuple[str, ...], *,
+               returning: bool = True) -> Any:
+    cache_key = (on_postgresql, model, columns, key, returning)
     if cache_key not in _STATEMENTS:
         if len(_STATEMENTS) >= 256:
             _STATEMENTS.clear()
@@ -69,12 +77,15 @@ def _statement(on_postgresql: bool, model: Any, columns: tuple[str, ...], key: t
                 set_={name: pg.excluded[name] for name in names if name not in conflict})
         else:
             stmt = sqlite.insert(model.__table__)
-            # RETURNING the key makes SQLAlchemy send the rows as multi-row statements (its
-            # "insertmanyvalues"); without it, it sends an upsert once per row whatever the
-            # engine's setting (SQLAlchemy issue #13130). The returned keys are not read.
-            _STATEMENTS[cache_key] = stmt.on_conflict_do_update(
-                index_elements=conflict, set_={name: stmt.excluded[name] for name in names if name not in conflict},
-            ).returning(*(model.__table__.c[k] for k in conflict))
+            upserting = stmt.on_conflict_do_update(
+                index_elements=conflict, set_={name: stmt.excluded[name] for name in names if name not in conflict})
+            # Without RETURNING: the statement of multi-row pages (db/values_pages.py). With
+            # it, for rows that page cannot take: RETURNING the key makes SQLAlchemy send the
+            # rows as multi-row statements (its "insertmanyvalues"); without it, it sends an
+            # upsert once per row whatever the engine's setting (SQLAlchemy issue #13130).
+            # The returned keys are not read.
+            _STATEMENTS[cache_key] = upserting.returning(*(model.__table__.c[k] for k in conflict)) if returning \
+                else upserting
     return _STATEMENTS[cache_key]
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.core.values import normalize, value_label
-from evalql.db import arrays, derive
+from evalql.db import arrays, derive, values_pages
 from evalql.db.backend import is_postgresql
 from evalql.db.lookups import rows_by_keys
 from evalql.db.models import (
@@ -51,33 +51,30 @@ def as_uuid(value: Any) -> uuid.UUID | None:
 
 
 async def bulk_insert(db: AsyncSession, owner: Owner, model: Any, rows: list[dict[str, Any]]) -> None:
-    """INSERT of the owner's rows as one executemany of a Core statement: every row binds
-    every column that any row gives (None where it gives none). The ORM's bulk insert left
-    None values out, so it split rows that differ in which values are None (roots and
-    children, errored and finished runs) into separate statements, and it kept per-row
-    bookkeeping of its own. Keys are attribute names, as for the ORM."""
+    """INSERT of the owner's rows: every row binds every column that any row gives (None
+    where it gives none), as one statement per page of rows, not one per row. Keys are
+    attribute names, as for the ORM. PostgreSQL takes the rows as one array per column
+    (`db/arrays.py`), SQLite as multi-row VALUES pages (`db/values_pages.py`); rows that
+    leave a column with a Python-side default to SQLAlchemy take its executemany. (The
+    ORM's bulk insert left None values out, so it split rows that differ in which values
+    are None into separate statements, and it kept per-row bookkeeping of its own.)"""
     if not rows:
         return
     names = _column_names(model)
-    first = rows[0].keys()
-    if is_postgresql(db):
-        keys = list(dict.fromkeys(key for row in rows for key in row))
-        if "workspace_id" not in keys:
-            keys.append("workspace_id")
-        rows = owned_rows(owner, rows)
-        columns = tuple(names[key] for key in keys)
-        source = arrays.source(model, columns)
-        await db.execute(_array_insert(model, columns), arrays.parameters(source, rows, keys))
-        return
-    if all(row.keys() == first for row in rows) and all(names[key] == key for key in first):
-        # One shape, keyed by column names (ingest's runs, entries and waiting records):
-        # the copies that owned_rows makes are the parameters, with no second pass.
-        await db.execute(insert(model.__table__), owned_rows(owner, rows))
-        return
     keys = list(dict.fromkeys(key for row in rows for key in row))
     if "workspace_id" not in keys:
         keys.append("workspace_id")
     rows = owned_rows(owner, rows)
+    if is_postgresql(db):
+        columns = tuple(names[key] for key in keys)
+        source = arrays.source(model, columns)
+        await db.execute(_array_insert(model, columns), arrays.parameters(source, rows, keys))
+        return
+    pages = values_pages.shape(db.get_bind().dialect, insert(model.__table__), {key: names[key] for key in keys},
+                               ("insert", model))
+    if pages is not None:
+        await values_pages.insert_pages(db, pages, rows)
+        return
     await db.execute(insert(model.__table__), [{names[key]: row.get(key) for key in keys} for row in rows])
 
 
