@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import weakref
@@ -50,7 +51,7 @@ def check_database_url(url: str) -> None:
             raise DatabaseUrlError(f"Cannot create the directory {parent} for {url!r}: {exc.strerror}") from None
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, cache_mib: int | None = None) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers run while a writer commits; the busy timeout makes a second
     # writer wait instead of failing at once with "database is locked".
@@ -61,6 +62,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    if cache_mib:
+        cursor.execute(f"PRAGMA cache_size=-{cache_mib * 1024}")  # negative: KiB, not pages
     cursor.close()
 
 
@@ -76,7 +79,8 @@ def json_text(value: Any) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 10.0,
-                  check_tenancy: bool = False, **kwargs: Any) -> AsyncEngine:
+                  check_tenancy: bool = False, sqlite_cache_mib: int | None = None, **kwargs: Any) -> AsyncEngine:
+    """`sqlite_cache_mib`: SQLite's page cache per connection (its default is 2 MiB)."""
     check_database_url(url)
     if make_url(url).drivername.startswith("postgresql"):
         # pre_ping: a connection the server closed (restart, idle timeout) is replaced
@@ -85,7 +89,7 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
                   "pool_pre_ping": True, **kwargs}
     engine = create_async_engine(url, **{"json_serializer": json_text, "json_deserializer": _json_loads, **kwargs})
     if is_sqlite(engine):
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib))
     # Bulk INSERTs (`insert(Model), rows`) as multi-row INSERT … VALUES statements, pages
     # of up to 1000 rows (fewer when 32,700 parameters come first), instead of one
     # execution per row. The change-log triggers (migration 0003) are why, on both:

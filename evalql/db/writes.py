@@ -277,12 +277,25 @@ async def insert_runs(db: AsyncSession, workspace_id: uuid.UUID, records: list[d
 
 
 def run_metadata_rows(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The normalised `run_metadata` entries of run rows (top-level `extra.metadata`)."""
-    return [
-        _entry_row(row["workspace_id"], k, v) | {"run_id": row["id"], "session_id": row["session_id"]}
-        for row in runs
-        for k, v in metadata_entries((row["extra"] or {}).get("metadata"))
-    ]
+    """The normalised `run_metadata` entries of run rows (top-level `extra.metadata`).
+    The runs of a batch repeat a few entries (model, SDK method, revision) many times:
+    each distinct scalar entry is normalised once."""
+    normalised: dict[tuple[Any, ...], tuple[str, str | None, float | None]] = {}
+    rows = []
+    for row in runs:
+        for key, value in metadata_entries((row["extra"] or {}).get("metadata")):
+            scalar = value is None or isinstance(value, (str, int, float))  # noqa: UP038 (bool is an int)
+            # A float by its repr: -0.0 equals 0.0 (and nan nothing) but is stored as given.
+            memo = (key, value.__class__, repr(value) if value.__class__ is float else value) if scalar else None
+            found = normalised.get(memo) if memo is not None else None
+            if found is None:
+                norm = normalize(value)
+                found = (norm.kind, norm.text, norm.num)
+                if memo is not None:
+                    normalised[memo] = found
+            rows.append({"workspace_id": row["workspace_id"], "key": key, "kind": found[0], "value": found[1],
+                         "num": found[2], "run_id": row["id"], "session_id": row["session_id"]})
+    return rows
 
 
 # Given values that the row stores only in derived form; kept as given so that a later

@@ -67,6 +67,37 @@ class Candidate:
     post: dict[str, Any]
     patches: list[dict[str, Any]]
     loc: list[Any] | None  # set when this batch posted it
+    row: dict[str, Any] | None = None  # its row from `prepare`, when nothing of it waited
+
+
+# The session of a post that names its session: resolved under the lock (`_resolve_sessions`).
+_UNRESOLVED: defaultdict[str, uuid.UUID] = defaultdict(lambda: uuid.UUID(int=0))
+
+
+@dataclass
+class Prepared:
+    """What a batch needs that no stored row decides, computed before the ingest lock is
+    taken, where it does not hold up the other batches (it was most of the Python work done
+    under the lock): the problems of its records on their own, and the row of each posted
+    run as it is stored when nothing of the run was stored or waiting, its post merged with
+    its patch of the same batch. The session of a post that names it is set under the lock."""
+
+    problems: list[Problem]
+    rows: dict[uuid.UUID, dict[str, Any]]
+
+
+def prepare(workspace_id: uuid.UUID, batch: Batch) -> Prepared:
+    problems = _record_problems(batch)
+    if problems:
+        return Prepared(problems, {})
+    patches = {patch.run_id: patch.given for patch in batch.patches}
+    rows = {}
+    for post in batch.posts:
+        merged = MergedRun(dict(post.given))
+        if post.run_id in patches:
+            merged.apply_patch(patches[post.run_id])
+        rows[post.run_id] = writes.run_row(workspace_id, merged.record, _UNRESOLVED, merged.ingest_state())
+    return Prepared([], rows)
 
 
 def _problem(loc: list[Any], name: str, msg: str, type_: str = "value_error") -> Problem:
@@ -83,13 +114,19 @@ def _duplicates(records: list[Located], kind: str) -> list[Problem]:
     return found
 
 
-async def _check(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -> None:
+def _record_problems(batch: Batch) -> list[Problem]:
+    """The problems of the batch's records on their own (no stored row decides them)."""
     problems = _duplicates(batch.posts, "post") + _duplicates(batch.patches, "patch")
     for post in batch.posts:
         problems += [_problem(post.loc, name, f"Run {post.given['id']}: {name} {msg}")
                      for name, msg in trace_problems(post.given)]
         if post.given.get("parent_run_id") == post.given["id"]:  # it would wait for itself forever
             problems.append(_problem(post.loc, "parent_run_id", f"Run {post.given['id']} cannot be its own parent"))
+    return problems
+
+
+async def _check(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch, problems: list[Problem]) -> None:
+    problems = list(problems)
     wanted = {uuid.UUID(post.given["session_id"]) for post in batch.posts if "session_id" in post.given}
     found = {str(row.id) for row in await rows_by_keys(db, workspace_id, TracerSession, TracerSession.id, wanted,
                                                        TracerSession.id)}
@@ -148,9 +185,12 @@ class Ingest:
         return {run.id: (run.trace_id, run.dotted_order) for run in rows}
 
 
-async def apply_batch(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -> None:
-    """Run inside `ingest_transaction` (evalql/ingest/lock.py)."""
-    await _check(db, workspace_id, batch)
+async def apply_batch(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch,
+                      prepared: Prepared | None = None) -> None:
+    """Run inside `ingest_transaction` (evalql/ingest/lock.py), with `prepare(workspace_id,
+    batch)` done before it (or here, when not given)."""
+    prepared = prepared or prepare(workspace_id, batch)
+    await _check(db, workspace_id, batch, prepared.problems)
     state = Ingest(db, workspace_id)
     posts = {post.run_id: post for post in await _resolve_sessions(db, workspace_id, batch.posts)}
     patches = {patch.run_id: patch for patch in batch.patches}
@@ -180,7 +220,9 @@ async def apply_batch(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -
                 state.hold("patch", run_id, run_id, record)
             continue
         post = merge_posts(held + ([posts[run_id].given] if run_id in posts else []))
-        candidates[run_id] = Candidate(post, later, posts[run_id].loc if run_id in posts else None)
+        fresh = run_id in posts and not waiting[run_id]  # stored as `prepare` made it
+        candidates[run_id] = Candidate(post, later, posts[run_id].loc if run_id in posts else None,
+                                       prepared.rows.get(run_id) if fresh else None)
 
     storable, parents = await _release(state, candidates)
     placed = set(storable)  # a set: `in` on the list was quadratic in the batch's runs
@@ -234,6 +276,10 @@ def _new_rows(workspace_id: uuid.UUID, candidates: list[Candidate],
               parents: dict[uuid.UUID, tuple[uuid.UUID, str]]) -> list[dict[str, Any]]:
     rows, problems = [], []
     for candidate in candidates:
+        if candidate.row is not None:
+            candidate.row["session_id"] = uuid.UUID(str(candidate.post["session_id"]))  # resolved by now
+            rows.append(candidate.row)
+            continue
         merged = MergedRun(dict(candidate.post))
         for patch in candidate.patches:
             merged.apply_patch(patch)
@@ -275,4 +321,4 @@ async def _write(state: Ingest, new_rows: list[dict[str, Any]], update_rows: lis
         await writes.insert_feedback(db, workspace_id, batch.feedback)
 
 
-__all__ = ["Attachment", "Batch", "Located", "apply_batch"]
+__all__ = ["Attachment", "Batch", "Located", "Prepared", "apply_batch", "prepare"]

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evalql.db.backend import is_postgresql
 from evalql.db.engine import SerializedSession
 from evalql.db.lookups import CUSTOM_PLANS, custom_plans_set
-from evalql.ingest.apply import Batch, apply_batch
+from evalql.ingest.apply import Batch, apply_batch, prepare
 
 LOCK_NAMESPACE = 0x65766C71  # "evlq": keeps evalql's advisory locks apart from other users'
 
@@ -56,11 +56,13 @@ async def ingest_transaction(db: AsyncSession, workspace_id: uuid.UUID) -> Async
 
 
 async def apply_and_commit(db: AsyncSession, workspace_id: uuid.UUID, batch: Batch) -> None:
-    """Apply the batch in its own transaction under the ingest lock, and commit it."""
+    """Apply the batch in its own transaction under the ingest lock, and commit it. What
+    needs no stored row is prepared before the lock is taken (`apply.prepare`)."""
     for attempt in (1, 2):
+        prepared = prepare(workspace_id, batch)  # again for a retry: the first attempt filled its rows in
         try:
             async with ingest_transaction(db, workspace_id):
-                await apply_batch(db, workspace_id, batch)
+                await apply_batch(db, workspace_id, batch, prepared)
                 await db.commit()
             return
         except IntegrityError:
