@@ -20,6 +20,8 @@ from evalql.app import create_app
 from evalql.config import MAX_INGEST_WORKERS, Settings, default_ingest_workers
 from evalql.db import writes
 from evalql.db.models import Feedback, Run, RunMetadata
+from evalql.ingest import lock
+from evalql.ingest.apply import Prepared, prepare
 from evalql.ingest.workers import InProcess, Workers, can_use_workers
 from tests.conftest import Api
 from tests.support.whole_database import everywhere
@@ -171,3 +173,41 @@ def test_worker_count_from_the_environment(monkeypatch):
 def test_an_in_memory_database_keeps_ingest_in_the_server_process():
     assert not can_use_workers("sqlite+aiosqlite:///:memory:") and not can_use_workers("sqlite+aiosqlite://")
     assert can_use_workers("sqlite+aiosqlite:////tmp/x.db") and can_use_workers("postgresql+asyncpg://h/db")
+
+
+async def test_prepared_rows_store_what_the_general_path_stores(new_database, backend, monkeypatch):
+    """`apply.prepare` builds the rows of fresh runs before the ingest lock; the same
+    batches applied with nothing prepared (every row built under the lock) store the same.
+    The batches hold fresh runs with their patch, a patch that arrives before its post, a
+    child that waits for its parent, a post repeated for a stored run, and feedback."""
+    root, child, early, orphan = new_id(), new_id(), new_id(), new_id()
+    batches = [
+        body_of(part(f"patch.{early}", {"id": early, "outputs": {"v": "early patch"}, "end_time": at(3)}),
+                part(f"post.{orphan}", post(orphan, parent_run_id=root, session_name="s2",
+                                            extra={"metadata": {"m": -0.0, "n": 1}}))),
+        body_of(part(f"post.{root}", post(root, extra={"metadata": {"model": "a", "n": 1.0}})),
+                part(f"post.{child}", post(child, parent_run_id=root, start_time=at(1), total_tokens=7,
+                                           total_cost="0.25")),
+                part(f"patch.{child}", {"id": child, "end_time": at(2), "outputs": {"v": "patched"}}),
+                part(f"post.{early}", post(early, session_name="s2", outputs={"v": "post"})),
+                part(f"feedback.{new_id()}", {"run_id": root, "key": "k", "score": 1})),
+        body_of(part(f"post.{root}", post(root, name="renamed", extra={"metadata": {"model": "b"}}))),
+    ]
+
+    def nothing_prepared(workspace_id, batch):
+        found = prepare(workspace_id, batch)
+        return Prepared(found.problems, {})
+
+    stored = []
+    for prepared in (True, False):
+        if not prepared:
+            monkeypatch.setattr(lock, "prepare", nothing_prepared)
+        async with served(await new_database(), 0) as api:
+            for body in batches:
+                response = await send(api, body)
+                assert response.status_code == 202, response.text
+            stored.append(await stored_rows(api))
+    assert stored[0] == stored[1]
+    names = {row["id"]: (row["name"], row["outputs"]) for row in stored[0]["runs"]}
+    assert names[uuid.UUID(root)] == ("renamed", None) and names[uuid.UUID(early)][1] == {"v": "early patch"}
+    assert names[uuid.UUID(child)][1] == {"v": "patched"} and uuid.UUID(orphan) in names
