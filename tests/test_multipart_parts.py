@@ -64,3 +64,43 @@ def test_malformed_bodies_are_refused(raw, fragment):
 def test_content_type_needs_a_boundary(content_type):
     with pytest.raises(InvalidInput):
         parse_parts(b"--b0--\r\n", content_type)
+
+
+def sdk(name: str, data: bytes, length: int | None = None) -> bytes:
+    return (f'Content-Disposition: form-data; name="{name}"\r\nContent-Type: application/json\r\n'
+            f"Content-Length: {len(data) if length is None else length}\r\n\r\n").encode() + data
+
+
+# SDK-shaped parts the direct read takes, and the odd ones it must leave to the general path:
+# a Content-Length that is too short or too long, data holding a delimiter, padding after a
+# delimiter, an epilogue, a lookalike line.
+ODD_BODIES = [
+    body(sdk("a", b"{}"), sdk("b", b'{"x": 1}'), sdk("c", b"")),
+    body(sdk("a", b"{}", length=1)),
+    body(sdk("a", b"{}", length=9)),
+    body(sdk("a", b"x\r\n--b0\r\ny"), sdk("b", b"{}")),
+    body(sdk("a", b"x\r\n--b0--\r\n")),
+    body(sdk("a", b"x\r\n--b0x\r\n"), close=b"--b0--\r\nepilogue"),
+    b"--b0  \r\n" + sdk("a", b"{}") + b"\r\n--b0 \t\r\n" + sdk("b", b"[]") + b"\r\n--b0--",
+    body(sdk("a", b"{}")) [:-4],
+    body(sdk("a", b"{}"), sdk("a.b", "é".encode(), length=2)),
+]
+
+
+@pytest.mark.parametrize("raw", ODD_BODIES)
+def test_direct_read_of_sdk_parts_answers_as_the_general_path(raw, monkeypatch):
+    from evalql.ingest import multipart
+
+    def outcome() -> object:
+        try:
+            return [(p.name, p.content_type, p.data, p.declared_length) for p in parse_parts(raw, CT)]
+        except InvalidInput as error:
+            return error.problems
+
+    direct = outcome()
+    taken = []
+    real = multipart._sdk_part
+    monkeypatch.setattr(multipart, "_sdk_part", lambda *args: taken.append(real(*args)))  # records, reads nothing
+    assert outcome() == direct
+    if raw is ODD_BODIES[0]:
+        assert all(found is not None for found in taken) and len(taken) == 3
