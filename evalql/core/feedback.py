@@ -154,11 +154,14 @@ class FeedbackCreate(BaseModel):
         }
 
 
-def validated_feedback(raw: Any, loc: Sequence[Any] = ("body",)) -> tuple[FeedbackCreate | None, list[Problem]]:
+def validated_feedback(raw: Any, loc: Sequence[Any] = ("body",), *, depth_checked: bool = False
+                       ) -> tuple[FeedbackCreate | None, list[Problem]]:
     """The create body, or every problem found, located under `loc`. pydantic checks the
     target rule only once the fields pass, so a missing target is added here alongside
-    the field problems (spec §1.4: all problems are reported)."""
-    too_deep = nesting_problems(raw, loc)
+    the field problems (spec §1.4: all problems are reported). `depth_checked`: `raw` came
+    from `core.json.parse_json`, which refuses JSON nested too deep already (walking every
+    value again cost more than validating the feedback)."""
+    too_deep = [] if depth_checked else nesting_problems(raw, loc)
     if too_deep:
         return None, too_deep
     try:

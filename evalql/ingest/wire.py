@@ -152,7 +152,7 @@ def multipart_batch(parts: list[Part]) -> Batch:
             raw = _with_id(raw, str(feedback_id), loc, problems)
             if raw is None:
                 continue
-            feedback, found = validated_feedback(raw, loc)
+            feedback, found = validated_feedback(raw, loc, depth_checked=True)  # parsed by _json
             problems += found
             if feedback is not None:
                 batch.feedback.append(feedback.record())

@@ -4,6 +4,7 @@ record itself is validated by `core.feedback`, as are the multipart `feedback.<i
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -117,7 +118,7 @@ def list_conditions(tenant: Tenant, query: FeedbackListQuery) -> list[Any]:
 
 async def create_route(request: Request) -> Response:
     async with request_tenant(request, write=True) as tenant:
-        body = await json_body(request, validated_feedback)
+        body = await json_body(request, functools.partial(validated_feedback, depth_checked=True))  # parse_json's
         record = body.record()
         runs = await known_runs(tenant, {body.run_id or body.trace_id} - {None})
         if body.trace_id is None and body.run_id in runs:
