@@ -47,7 +47,22 @@ def as_uuid(value: Any) -> uuid.UUID | None:
     """JSON ingest carries ids as strings; columns want UUIDs."""
     if value is None or isinstance(value, uuid.UUID):
         return value
-    return uuid.UUID(str(value))
+    return _parsed_uuid(str(value))
+
+
+# Ids read from text recently: a batch names each trace, parent and session many times
+# (four runs of a trace share its trace id), and parsing one costs more than the lookup.
+_UUIDS: dict[str, uuid.UUID] = {}
+_MAX_UUIDS = 65_536
+
+
+def _parsed_uuid(text: str) -> uuid.UUID:
+    found = _UUIDS.get(text)
+    if found is None:
+        if len(_UUIDS) >= _MAX_UUIDS:
+            _UUIDS.clear()
+        found = _UUIDS[text] = uuid.UUID(text)
+    return found
 
 
 async def bulk_insert(db: AsyncSession, owner: Owner, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -312,7 +327,7 @@ def run_row(workspace_id: uuid.UUID, record: dict[str, Any], session_by_name: di
             ingest_state: dict[str, Any] | None = None) -> dict[str, Any]:
     """The run row of a (merged) post record, with every derived column. Trace fields
     stay None when the record does not give them (see `fill_trace_fields`)."""
-    run_id = uuid.UUID(str(record["id"]))
+    run_id = as_uuid(record["id"])
     start = derive.parse_timestamp(record["start_time"])
     end = derive.parse_timestamp(record.get("end_time"))
     first_token = derive.first_token_time(derive.parse_timestamp(record.get("first_token_time")), record.get("events"))
@@ -320,10 +335,10 @@ def run_row(workspace_id: uuid.UUID, record: dict[str, Any], session_by_name: di
     parent = record.get("parent_run_id")
     session_id = record.get("session_id") or session_by_name[record.get("session_name") or "default"]
     return {
-        "workspace_id": workspace_id, "id": run_id, "session_id": uuid.UUID(str(session_id)),
-        "trace_id": uuid.UUID(str(record["trace_id"])) if record.get("trace_id") else None,
+        "workspace_id": workspace_id, "id": run_id, "session_id": as_uuid(session_id),
+        "trace_id": as_uuid(record["trace_id"]) if record.get("trace_id") else None,
         "dotted_order": record.get("dotted_order"),
-        "parent_run_id": uuid.UUID(str(parent)) if parent else None, "is_root": not parent,
+        "parent_run_id": as_uuid(parent) if parent else None, "is_root": not parent,
         "name": record["name"], "run_type": record["run_type"], "start_time": start, "end_time": end,
         "status": derive.run_status(record.get("error"), end), "error": record.get("error"),
         "inputs": record.get("inputs"), "outputs": record.get("outputs"), "extra": record.get("extra"),

@@ -38,10 +38,10 @@ class Located:
 
     given: dict[str, Any]
     loc: list[Any]
+    run_id: uuid.UUID = field(init=False)  # read several times per record while a batch is applied
 
-    @property
-    def run_id(self) -> uuid.UUID:
-        return uuid.UUID(self.given["id"])
+    def __post_init__(self) -> None:
+        self.run_id = uuid.UUID(self.given["id"])
 
 
 @dataclass
