@@ -226,6 +226,18 @@ async def timed(requests: int, call, before=None) -> list[float]:
     return times
 
 
+async def timed_pair(requests: int, first, second, before) -> tuple[list[float], list[float]]:
+    """`timed` of two calls in turn, `before` (untimed) ahead of each."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for i in range(requests + 1):
+        for call, found in ((first, times[0]), (second, times[1])):
+            await before()
+            elapsed = await call()
+            if i:
+                found.append(elapsed)
+    return times
+
+
 async def measure(url: str, backend: str, n: int, requests: int, keep: bool = False) -> list[Row]:
     workspace_id, dataset_id, session_ids, key, load_s = await prepare(url, n, keep)
     if math.isnan(load_s):
@@ -256,9 +268,11 @@ async def measure_grouping(url: str, backend: str, n: int, requests: int, bench:
             cold.append(await bench.rest(plain, expected_groups))
     build, cold = cold[0], cold[1:]
     async with serving(url) as bench.client:
-        after_write = await timed(requests, lambda: bench.rest(plain, expected_groups), bench.write)
+        # REST and GraphQL after a write alternate, so that both see the same state of the
+        # server (its data grows by a feedback per write) and the same noise of the machine.
+        after_write, graphql = await timed_pair(requests, lambda: bench.rest(plain, expected_groups),
+                                                lambda: bench.graphql(plain, expected_groups), bench.write)
         repeated = await timed(requests, lambda: bench.rest(plain, expected_groups))
-        graphql = await timed(requests, lambda: bench.graphql(plain, expected_groups), bench.write)
         with_filter = await timed(requests, lambda: bench.rest(filtered, expected_groups), bench.write)
         rss = rss_mb()
     naive = await time_naive(url, requests, workspace_id, bench.dataset_id, bench.session_ids, group_by,

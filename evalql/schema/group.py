@@ -53,7 +53,8 @@ class ExampleGroupWithSessions(RunSetStatsFields):
     def examples(self) -> list[ExampleWithRuns]:
         return [
             ExampleWithRuns(example=Example(row=item.example),
-                            runs=[Run(row=r.run, prefetched_feedbacks=r.feedbacks, preview=self.preview)
+                            runs=[Run(row=r.run, prefetched_feedbacks=r.feedbacks, prefetched_stats=r.feedback_stats,
+                                      preview=self.preview)
                                   for r in item.runs])
             for item in self.group.examples
         ]

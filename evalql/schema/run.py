@@ -17,7 +17,7 @@ from evalql.schema.computed import Computed, Values, attributes, computed, descr
 from evalql.schema.context import Info, prefetched_or_load
 from evalql.schema.enums import RunStatus, RunType
 from evalql.schema.feedback import Feedback
-from evalql.schema.feedback_stats import FeedbackStats, feedback_stats_list
+from evalql.schema.feedback_stats import FeedbackStats, StatsByKey, feedback_stats_list
 
 if TYPE_CHECKING:
     from evalql.schema.example import Example
@@ -30,6 +30,8 @@ class Run(Computed):
     row: strawberry.Private[models.Run]
     # Handed down by the group query; None means "ask the loader".
     prefetched_feedbacks: strawberry.Private[list[models.Feedback] | None] = None
+    # ... and their statistics, as the group query computed them (else computed from them).
+    prefetched_stats: strawberry.Private[StatsByKey | None] = None
     # `preview: true` of the group query nulls the heavy fields (spec §5.6).
     preview: strawberry.Private[bool] = False
 
@@ -116,5 +118,7 @@ class Run(Computed):
 
     @strawberry.field
     def feedback_stats(self, info: Info) -> list[FeedbackStats]:
+        if self.prefetched_stats is not None:
+            return feedback_stats_list(self.prefetched_stats)
         return prefetched_or_load(self.prefetched_feedbacks, info.context.loaders.feedbacks, self.row.id,
                                   lambda rows: feedback_stats_list(fbs.finish(fbs.partials_from_rows(rows))))
