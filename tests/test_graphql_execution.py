@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import enum
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import strawberry
 from graphql import parse as graphql_parse
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from evalql.schema import build_schema
+from evalql.schema import ValidateOnce, build_schema
 from evalql.schema.execution import EvalqlExecutionContext
 
 
@@ -156,3 +156,104 @@ def test_invalid_documents_are_validated_every_time(text):
         result = schema.execute_sync(text)
         assert result.errors and "Cannot query field 'nope'" in result.errors[0].message
         assert result.errors[0].extensions == {"code": "BAD_USER_INPUT"}
+
+
+# --- completed results of pure selections, kept between requests -----------------------------------
+
+CALLS: dict[str, int] = {"stats": 0, "loaded": 0}
+
+
+@strawberry.type
+class Stat:
+    name: str
+    value: float | None
+
+
+@strawberry.type
+class Thing:
+    data: strawberry.Private[dict]
+    label: str
+    __evalql_pure__: ClassVar[frozenset[str]] = frozenset({"stats"})
+
+    def result_key(self) -> tuple[object, ...] | None:
+        return (self.data,) if self.data.get("cacheable", True) else None
+
+    @strawberry.field
+    def stats(self) -> list[Stat]:
+        CALLS["stats"] += 1
+        return [Stat(name=k, value=v) for k, v in self.data["stats"].items()]
+
+    @strawberry.field
+    def loaded(self) -> str:  # not declared pure: a selection with it is never kept
+        CALLS["loaded"] += 1
+        return "loaded"
+
+    @strawberry.field
+    def scaled(self, by: int = 1) -> int:  # takes an argument: never kept
+        return len(self.label) * by
+
+
+THINGS: list[dict] = []
+
+
+@strawberry.type
+class ThingQuery:
+    @strawberry.field
+    def things(self) -> list[Thing]:
+        return [Thing(data=d, label=d["label"]) for d in THINGS]
+
+
+def _things_schema() -> strawberry.Schema:
+    # Documents parsed once, as evalql's schema does (`schema.ValidateOnce`): the same text
+    # gives the same nodes, which is what a kept result is keyed by.
+    return strawberry.Schema(query=ThingQuery, execution_context_class=EvalqlExecutionContext,
+                             extensions=[ValidateOnce])
+
+
+def test_pure_selections_are_completed_once_per_object():
+    schema = _things_schema()
+    first, second = {"label": "a", "stats": {"x": 1.0}}, {"label": "bb", "stats": {"y": None}}
+    THINGS[:] = [first, second]
+    CALLS.update(stats=0, loaded=0)
+    query = "{ things { label stats { name value } __typename } }"
+    expected = {"things": [{"label": "a", "stats": [{"name": "x", "value": 1.0}], "__typename": "Thing"},
+                           {"label": "bb", "stats": [{"name": "y", "value": None}], "__typename": "Thing"}]}
+    assert schema.execute_sync(query).data == expected and CALLS["stats"] == 2
+    assert schema.execute_sync(query).data == expected and CALLS["stats"] == 2  # both kept
+    # A new object (the engine replaces what changed) is completed again; the other is kept.
+    replaced = {"label": "a", "stats": {"x": 2.0}}
+    THINGS[:] = [replaced, second]
+    assert schema.execute_sync(query).data["things"][0]["stats"] == [{"name": "x", "value": 2.0}]
+    assert CALLS["stats"] == 3
+    # Another selection of the same objects is its own entry.
+    assert schema.execute_sync("{ things { stats { name } } }").data == {
+        "things": [{"stats": [{"name": "x"}]}, {"stats": [{"name": "y"}]}]}
+    assert CALLS["stats"] == 5
+
+
+@pytest.mark.parametrize("query", [
+    "{ things { label loaded stats { name } } }",  # a field that is not pure
+    "{ things { label scaled(by: 2) stats { name } } }",  # an argument
+    "{ things { label stats { name @include(if: true) } } }",  # a directive
+])
+def test_impure_selections_are_completed_every_time(query):
+    schema = _things_schema()
+    THINGS[:] = [{"label": "a", "stats": {"x": 1.0}}]
+    CALLS.update(stats=0)
+    results = [schema.execute_sync(query) for _ in range(2)]
+    assert results[0].data == results[1].data and not results[0].errors
+    assert CALLS["stats"] == 2
+
+
+def test_objects_without_a_key_or_with_errors_are_not_kept():
+    schema = _things_schema()
+    CALLS.update(stats=0)
+    THINGS[:] = [{"label": "a", "stats": {"x": 1.0}, "cacheable": False}]
+    for _ in range(2):
+        schema.execute_sync("{ things { stats { name } } }")
+    assert CALLS["stats"] == 2
+    THINGS[:] = [{"label": "a", "stats": {"x": "not a number"}}]  # Float refuses it: an error
+    for _ in range(2):
+        result = schema.execute_sync("{ things { stats { value } } }")
+        assert result.errors and result.data == {"things": [{"stats": [{"value": None}]}]}
+    assert CALLS["stats"] == 4

@@ -216,3 +216,56 @@ async def test_rest_equals_graphql_worked_example(api):
     rest, gql = await both(api, world.dataset_id, body)
     compare(rest, gql)
     assert [g["total_cost"] for g in rest] == ["0.008", "0.005"]
+
+
+KEPT_RUNS = """query($ds: UUID!, $input: GroupRunsInput!) { groupRuns(datasetId: $ds, input: $input) {
+  groupKey examples { example { id } runs { id name inputs outputs totalTokens
+    feedbackStats { key n avg stdev min max errors values { value count } comments }
+    feedbacks { id key score value comment feedbackSource { type metadata userId userName } } } } } }"""
+
+
+def kept_runs_view(rest_groups: list[dict], gql_groups: list[dict]) -> tuple[list, list]:
+    """REST's and GraphQL's runs of KEPT_RUNS's fields, as comparable values."""
+    def from_rest(r: dict) -> tuple:
+        return (r["id"], r["name"], r["inputs"], r["outputs"], r["total_tokens"], rest_stats(r["feedback_stats"]),
+                sorted((f["id"], f["key"], f["score"], f["comment"], f["feedback_source"]["type"])
+                       for f in r["feedbacks"]))
+
+    def from_gql(r: dict) -> tuple:
+        return (r["id"], r["name"], r["inputs"], r["outputs"], r["totalTokens"], stats_dict(r["feedbackStats"]),
+                sorted((f["id"], f["key"], f["score"], f["comment"], f["feedbackSource"]["type"])
+                       for f in r["feedbacks"]))
+
+    return ([from_rest(r) for g in rest_groups for e in g["examples"] for r in e["runs"]],
+            [from_gql(r) for g in gql_groups for e in g["examples"] for r in e["runs"]])
+
+
+async def test_kept_run_results_follow_writes_and_preview(api, world):
+    """A run of a page whose selection is pure (no loader fields) is completed once and kept
+    between requests (schema/execution.py); a write to one of its runs, and `preview`, must
+    show at once, exactly as REST shows them."""
+    body = {"session_ids": [str(s) for s in world.session_ids], "group_by": "example_metadata",
+            "metadata_key": "category"}
+
+    async def views(preview: bool) -> tuple[list, list]:
+        sent = {**body, "preview": preview}
+        rest = await api.group_runs(world.dataset_id, sent)
+        gql = await api.graphql(KEPT_RUNS, {"ds": str(world.dataset_id), "input": graphql_input(sent)})
+        assert rest.status_code == 200 and "errors" not in gql.json(), gql.text
+        return kept_runs_view(rest.json()["groups"], gql.json()["data"]["groupRuns"])
+
+    rest, gql = await views(False)
+    assert rest == gql and len(rest) > 20
+    assert (await views(False)) == (rest, gql)  # kept, unchanged
+    shown = rest[0][0]
+    response = await api.client.post("/api/v1/feedback", headers=api.headers(), json={
+        "run_id": shown, "key": "kept-check", "score": 0.25, "comment": "new"})
+    assert response.status_code == 200, response.text
+    rest_after, gql_after = await views(False)
+    assert rest_after == gql_after
+    changed = next(run for run in gql_after if run[0] == shown)
+    assert changed[5]["kept-check"]["n"] == 1 and ("kept-check" not in rest[0][5])
+    assert [run for run in gql_after if run[0] != shown] == [run for run in gql if run[0] != shown]
+    rest_preview, gql_preview = await views(True)  # the same rows, previewed: inputs and outputs null
+    assert rest_preview == gql_preview and all(run[2] is None and run[3] is None for run in gql_preview)
+    assert (await views(False)) == (rest_after, gql_after)

@@ -11,7 +11,16 @@ resolve-info tuple, the resolver call, an awaitable check and a recursive comple
    unusual — a null in a non-null field, an attribute that raises, a value the scalar
    refuses, a list that is not a list — goes through the full path, which then reports the
    error exactly as before. Results keep the selection's key order.
-2. The per-list `@stream` check is skipped: the schema has no `@stream` directive
+2. The completed result of an object whose selection is *pure* — every field a function of
+   the object's own data: plain leaves, `__typename`, and fields its type declares pure
+   (`__evalql_pure__`), with pure selections in turn, no arguments, no directives — is kept
+   between requests, keyed by the selection's nodes (parsed documents are cached, so the
+   same text gives the same nodes) and by the objects its type names in `result_key()`.
+   A group query's runs are such objects: the engine keeps their ORM rows and feedback
+   between requests and replaces them when the change log names them, so right after a
+   write one run of a page is completed again and the others come from here. Results that
+   took an error or an awaitable are not kept.
+3. The per-list `@stream` check is skipped: the schema has no `@stream` directive
    (validation refuses documents that use one), and graphql-core 3.3 hashes the field's
    whole document subtree on every list it completes to look for it.
 """
@@ -35,6 +44,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
 _FULL_PATH = object()  # "execute this field the ordinary way"
+RESULTS_KEPT = 20_000  # completed objects kept per schema (a page holds up to a few hundred runs)
 LeafReader = Callable[[Any], Any]  # source object -> serialised value, or _FULL_PATH
 
 
@@ -94,6 +104,40 @@ def _leaf_reader(field: GraphQLField) -> LeafReader | None:
     return read_list
 
 
+def _python_name(field: GraphQLField) -> str | None:
+    definition = (field.extensions or {}).get("strawberry-definition")
+    return getattr(definition, "python_name", None)
+
+
+def _pure_fields(parent_type: GraphQLObjectType) -> frozenset[str]:
+    """The GraphQL names of the fields `parent_type`'s class declares pure (Python names
+    in its `__evalql_pure__`): functions of the object's own data, whatever their resolver."""
+    origin = getattr((parent_type.extensions or {}).get("strawberry-definition"), "origin", None)
+    declared: frozenset[str] = getattr(origin, "__evalql_pure__", frozenset())
+    return frozenset(name for name, field in parent_type.fields.items() if _python_name(field) in declared)
+
+
+class Results:
+    """Completed results of pure selections, by (type, selection nodes, key objects). Each
+    entry keeps its nodes and objects, so that an id is only trusted with its object."""
+
+    def __init__(self, limit: int = RESULTS_KEPT) -> None:
+        self.limit = limit
+        self.entries: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
+
+    def get(self, key: tuple[Any, ...], held: tuple[Any, ...]) -> Any:
+        found = self.entries.get(key)
+        if found is None or len(found[0]) != len(held) or any(a is not b for a, b in zip(found[0], held, strict=True)):
+            return None
+        return found[1]
+
+    def put(self, key: tuple[Any, ...], held: tuple[Any, ...], result: Any) -> None:
+        if len(self.entries) >= self.limit:  # the oldest quarter goes
+            for old in list(self.entries)[: self.limit // 4 or 1]:
+                del self.entries[old]
+        self.entries[key] = (held, result)
+
+
 class EvalqlExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def get_stream_usage(self, field_details_list: Any, path: Any) -> None:
         return None
@@ -106,11 +150,63 @@ class EvalqlExecutionContext(StrawberryGraphQLCoreExecutionContext):
             readers = cache[parent_type.name] = {name: _leaf_reader(f) for name, f in parent_type.fields.items()}
         return readers
 
+    def _pure_selection(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> tuple[Any, ...] | None:
+        """The field nodes of a pure selection (module docstring, point 2), or None."""
+        memo: dict[int, tuple[Any, tuple[Any, ...] | None]] = self.__dict__.setdefault("_evalql_pure", {})
+        found = memo.get(id(grouped_field_set))
+        if found is not None and found[0] is grouped_field_set:
+            return found[1]
+        readers, declared = self._leaf_readers(parent_type), _pure_fields(parent_type)
+        nodes: list[Any] | None = []
+        for details in grouped_field_set.values():
+            assert nodes is not None
+            if any(d.node.arguments or d.node.directives for d in details):
+                nodes = None
+                break
+            nodes.extend(d.node for d in details)
+            name = details[0].node.name.value
+            if name == "__typename" or readers.get(name) is not None:
+                continue
+            inner: Any = parent_type.fields[name].type if name in parent_type.fields else None
+            while isinstance(inner, GraphQLNonNull | GraphQLList):
+                inner = inner.of_type
+            if name not in declared or not isinstance(inner, GraphQLObjectType):
+                nodes = None
+                break
+            below = self._pure_selection(inner, self.collect_subfields(inner, details)[0])
+            if below is None:
+                nodes = None
+                break
+            nodes.extend(below)
+        selection = None if nodes is None else tuple(nodes)
+        memo[id(grouped_field_set)] = (grouped_field_set, selection)
+        return selection
+
     def execute_fields(self, parent_type: GraphQLObjectType, source_value: Any, path: Path | None,
                        grouped_field_set: Any, position_context: Any) -> Any:
         manager = self.middleware_manager
         if manager is not None and manager._middleware_resolvers:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        # Looked up on the class: an instance of a `Computed` type answers a missing attribute
+        # by raising from __getattr__, which costs more than the lookup.
+        result_key: Callable[[Any], tuple[Any, ...] | None] | None = getattr(type(source_value), "result_key", None)
+        nodes = self._pure_selection(parent_type, grouped_field_set) if result_key is not None else None
+        objects = result_key(source_value) if result_key is not None and nodes is not None else None
+        if nodes is None or objects is None:
+            return self._execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        results: Results = self.schema.__dict__.setdefault("_evalql_results", Results())
+        key, held = (parent_type.name, *map(id, nodes), *map(id, objects)), (*nodes, *objects)
+        found = results.get(key, held)
+        if found is not None:
+            return found
+        errors = len(self.collected_errors.errors)
+        completed = self._execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        if not self.is_awaitable(completed) and len(self.collected_errors.errors) == errors:
+            results.put(key, held, completed)
+        return completed
+
+    def _execute_fields(self, parent_type: GraphQLObjectType, source_value: Any, path: Path | None,
+                        grouped_field_set: Any, position_context: Any) -> Any:
         readers = self._leaf_readers(parent_type)
         results: dict[str, Any] = {}
         awaitable_fields: list[str] = []

@@ -31,6 +31,7 @@ class FeedbackSource:
 @strawberry.type
 class Feedback(Computed):
     row: strawberry.Private[models.Feedback]
+    __evalql_pure__: ClassVar[frozenset[str]] = frozenset({"feedback_source"})  # see schema.execution
 
     id: uuid.UUID = computed()
     key: str = computed()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import strawberry
 
 from evalql.queries.results import FeedbackStats as StatsByKey
@@ -15,6 +17,7 @@ class ValueCount:
 
 @strawberry.type
 class FeedbackStats:
+    __evalql_pure__: ClassVar[frozenset[str]] = frozenset({"values"})  # see schema.execution
     key: str
     n: int
     avg: float | None

@@ -83,6 +83,17 @@ class Run(Computed):
         "app_path": lambda self: app_path(self.row),
     }
 
+    # Functions of the run's own data (`schema.execution`, point 2), with `result_key`.
+    __evalql_pure__: ClassVar[frozenset[str]] = frozenset({"feedback_stats", "feedbacks"})
+
+    def result_key(self) -> tuple[object, ...] | None:
+        """What this run's pure fields are a function of: its row, feedback and statistics as
+        the group query handed them down (the engine replaces them when they change, never
+        changes them), and `preview`. Without handed-down feedback, none (a loader reads it)."""
+        if self.prefetched_feedbacks is None or self.prefetched_stats is None:
+            return None
+        return self.row, self.prefetched_feedbacks, self.prefetched_stats, self.preview
+
     @strawberry.field
     async def parent(self, info: Info) -> Run | None:
         if self.row.parent_run_id is None:
