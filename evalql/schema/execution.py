@@ -44,7 +44,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
 _FULL_PATH = object()  # "execute this field the ordinary way"
-RESULTS_KEPT = 20_000  # completed objects kept per schema (a page holds up to a few hundred runs)
+RESULTS_KEPT = 5_000  # completed objects kept per schema: a few pages of runs (a run's is 1-5 kB)
 LeafReader = Callable[[Any], Any]  # source object -> serialised value, or _FULL_PATH
 
 
