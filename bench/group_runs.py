@@ -227,10 +227,14 @@ async def timed(requests: int, call, before=None) -> list[float]:
 
 
 async def timed_pair(requests: int, first, second, before) -> tuple[list[float], list[float]]:
-    """`timed` of two calls in turn, `before` (untimed) ahead of each."""
+    """`timed` of two calls in turn, `before` (untimed) ahead of each. Which goes first
+    alternates: consecutive writes differ (they land on runs of alternating groups, whose
+    recomputation costs differ at W(100k)), so a fixed order would hand one call every
+    costlier case."""
     times: tuple[list[float], list[float]] = ([], [])
     for i in range(requests + 1):
-        for call, found in ((first, times[0]), (second, times[1])):
+        order = ((first, times[0]), (second, times[1]))
+        for call, found in (order if i % 2 == 0 else order[::-1]):
             await before()
             elapsed = await call()
             if i:
