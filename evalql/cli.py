@@ -1,4 +1,4 @@
-"""`evalql serve | seed | keys | migrate`."""
+"""`evalql serve | seed | keys create|list|revoke | migrate`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from evalql.config import Settings
-from evalql.db import writes
+from evalql.db import keys, writes
 from evalql.db.engine import DatabaseUrlError, create_engine, session_factory
 from evalql.db.migrate import SchemaOutOfDate, ensure_schema, upgrade
 
@@ -98,6 +98,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print("evalql: created the default workspace. Its API key (shown once, keep it):", file=sys.stderr)
         print(key, flush=True)
         print(f"evalql: send it as the header  X-API-Key: {key}", file=sys.stderr)
+    else:  # the key was printed by the first start only
+        print("evalql: API keys are printed once, when made: `evalql keys create` makes another, "
+              "`evalql keys list` shows the existing ones", file=sys.stderr)
     print(f"evalql: GraphiQL at {base}/graphql (put the key in its Headers tab); "
           f"REST at {base}/api/v1", file=sys.stderr)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
@@ -124,18 +127,75 @@ def cmd_seed(args: argparse.Namespace) -> None:
 def cmd_keys_create(args: argparse.Namespace) -> None:
     _settings, engine = _database(args.database_url)
 
-    async def run() -> str:
+    async def run() -> tuple[str, str]:
         await _prepare(engine)
         try:
             async with session_factory(engine)() as db:
-                workspace, _ = await writes.get_or_create_workspace(db, args.workspace)
+                workspace = await keys.workspace_named(db, args.workspace)
+                if workspace is None:
+                    # The default workspace is made on first use, as `serve` makes it; any other
+                    # name must be asked for, so that a typo does not make a new, empty workspace.
+                    if args.workspace != writes.DEFAULT_WORKSPACE and not args.create_workspace:
+                        names = ", ".join(repr(n) for n in await keys.workspace_names(db)) or "none yet"
+                        raise CliError(f"No workspace named {args.workspace!r} (workspaces: {names}); "
+                                       "pass --create-workspace to create it")
+                    workspace = await writes.create_workspace(db, args.workspace)
                 key = await writes.create_api_key(db, workspace.id, read_only=args.read_only)
                 await db.commit()
-                return key
+                return key, workspace.name
         finally:
             await engine.dispose()
 
-    print(asyncio.run(run()))
+    key, workspace = asyncio.run(run())
+    print(key)
+    scope = "read-only" if args.read_only else "read-write"
+    print(f"evalql: a {scope} key of workspace {workspace!r}, shown once: keep it "
+          f"(`evalql keys list` shows it as {key[:10]}…)", file=sys.stderr)
+
+
+def cmd_keys_list(args: argparse.Namespace) -> None:
+    _settings, engine = _database(args.database_url)
+
+    async def run() -> list[keys.KeyInfo]:
+        await _prepare(engine)
+        try:
+            async with session_factory(engine)() as db:
+                return await keys.list_keys(db, args.workspace, include_revoked=args.all)
+        finally:
+            await engine.dispose()
+
+    found = asyncio.run(run())
+    if not found:
+        print("evalql: no API keys" + (f" in workspace {args.workspace!r}" if args.workspace else "")
+              + "; `evalql keys create` makes one", file=sys.stderr)
+        return
+    rows = [("ID", "WORKSPACE", "KEY", "SCOPE", "CREATED (UTC)", "REVOKED (UTC)")]
+    rows += [(str(k.id), k.workspace, f"{k.prefix}…", k.scope, f"{k.created_at:%Y-%m-%d %H:%M:%S}",
+              f"{k.revoked_at:%Y-%m-%d %H:%M:%S}" if k.revoked_at else "-") for k in found]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> None:
+    _settings, engine = _database(args.database_url)
+
+    async def run() -> keys.KeyInfo:
+        await _prepare(engine)
+        try:
+            async with session_factory(engine)() as db:
+                try:
+                    revoked = await keys.revoke_key(db, args.key)
+                except keys.KeyNotFound as exc:
+                    raise CliError(str(exc)) from None
+                await db.commit()
+                return revoked
+        finally:
+            await engine.dispose()
+
+    revoked = asyncio.run(run())
+    print(f"evalql: revoked the {revoked.scope} key {revoked.prefix}… (id {revoked.id}) of workspace "
+          f"{revoked.workspace!r}; it is refused from the next request on", file=sys.stderr)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -171,9 +231,18 @@ def parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", parents=[common], help="create a key and print it once")
-    create.add_argument("--workspace", default=writes.DEFAULT_WORKSPACE, help="workspace name (created if new)")
+    create.add_argument("--workspace", default=writes.DEFAULT_WORKSPACE,
+                        help=f"workspace name (default {writes.DEFAULT_WORKSPACE!r}, made on first use)")
+    create.add_argument("--create-workspace", action="store_true", help="create the workspace if it does not exist")
     create.add_argument("--read-only", action="store_true", help="a key that can only read")
     create.set_defaults(func=cmd_keys_create)
+    listing = keys_sub.add_parser("list", parents=[common], help="list the keys (never the keys themselves)")
+    listing.add_argument("--workspace", default=None, help="only this workspace's keys")
+    listing.add_argument("--all", action="store_true", help="revoked keys too")
+    listing.set_defaults(func=cmd_keys_list)
+    revoke = keys_sub.add_parser("revoke", parents=[common], help="revoke a key: refused from the next request on")
+    revoke.add_argument("key", help="the key's id, or its prefix as `keys list` prints it")
+    revoke.set_defaults(func=cmd_keys_revoke)
 
     migrate = sub.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
     migrate.set_defaults(func=cmd_migrate)

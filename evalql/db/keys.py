@@ -1,0 +1,87 @@
+"""API keys across workspaces, for the operator (`evalql keys list | revoke`).
+
+Keys are read before any workspace is known (authentication finds the workspace by the key),
+so `api_keys` and `workspaces` are not tenant tables. A revoked key keeps its row, with the
+time it was revoked: authentication refuses it from the next request on (`evalql/auth.py`
+reads the key on every request), and `keys list --all` still shows what it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evalql.db.models import ApiKey, Workspace
+from evalql.db.types import utcnow
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: uuid.UUID
+    workspace: str
+    prefix: str  # the key's first characters: enough to recognise it, never enough to use it
+    read_only: bool
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+    @property
+    def scope(self) -> str:
+        return "read-only" if self.read_only else "read-write"
+
+
+class KeyNotFound(LookupError):
+    """No key, or more than one, answers to what was given; the message says which."""
+
+
+_COLUMNS = (ApiKey.id, Workspace.name, ApiKey.prefix, ApiKey.read_only, ApiKey.created_at, ApiKey.revoked_at)
+
+
+async def workspace_named(db: AsyncSession, name: str) -> Workspace | None:
+    return await db.scalar(select(Workspace).where(Workspace.name == name))
+
+
+async def workspace_names(db: AsyncSession) -> list[str]:
+    return list((await db.scalars(select(Workspace.name).order_by(Workspace.name))).all())
+
+
+async def list_keys(db: AsyncSession, workspace: str | None = None, *, include_revoked: bool = False
+                    ) -> list[KeyInfo]:
+    """Keys by workspace name, then creation time."""
+    stmt = select(*_COLUMNS).join(Workspace, Workspace.id == ApiKey.workspace_id)
+    if workspace is not None:
+        stmt = stmt.where(Workspace.name == workspace)
+    if not include_revoked:
+        stmt = stmt.where(ApiKey.revoked_at.is_(None))
+    rows = await db.execute(stmt.order_by(Workspace.name, ApiKey.created_at, ApiKey.id))
+    return [KeyInfo(*row) for row in rows]
+
+
+async def revoke_key(db: AsyncSession, reference: str) -> KeyInfo:
+    """Revoke the key whose id, or whose printed prefix, is `reference` (the caller commits).
+    An unknown or ambiguous reference, or a key revoked already, raises KeyNotFound."""
+    reference = reference.strip().removesuffix("…").removesuffix("...")
+    stmt = select(*_COLUMNS).join(Workspace, Workspace.id == ApiKey.workspace_id)
+    try:
+        stmt = stmt.where(ApiKey.id == uuid.UUID(reference))
+    except ValueError:
+        stmt = stmt.where(ApiKey.prefix == reference)
+    found = [KeyInfo(*row) for row in await db.execute(stmt)]
+    if not found:
+        raise KeyNotFound(f"No API key has the id or prefix {reference!r}: `evalql keys list --all` shows them")
+    if len(found) > 1:
+        ids = ", ".join(str(key.id) for key in found)
+        raise KeyNotFound(f"{len(found)} API keys start with {reference!r}: revoke one by its id ({ids})")
+    key = found[0]
+    if key.revoked_at is not None:
+        raise KeyNotFound(f"The API key {key.prefix}… (id {key.id}) was revoked already, "
+                          f"at {key.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+    now = utcnow()
+    await db.execute(update(ApiKey).where(ApiKey.id == key.id, ApiKey.revoked_at.is_(None)).values(revoked_at=now))
+    return KeyInfo(key.id, key.workspace, key.prefix, key.read_only, key.created_at, now)
+
+
+__all__ = ["KeyInfo", "KeyNotFound", "list_keys", "revoke_key", "workspace_named", "workspace_names"]
