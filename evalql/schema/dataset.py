@@ -11,13 +11,23 @@ from evalql.db import models
 from evalql.db.tenant import readable
 from evalql.filters.errors import FilterError
 from evalql.filters.examples import example_condition
+from evalql.queries import metadata_keys as mk
 from evalql.queries.examples import in_any_split
 from evalql.queries.sessions import sessions_by_id
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.errors import BadUserInput
 from evalql.schema.example import Example
+from evalql.schema.metadata_keys import MetadataKey
 from evalql.schema.session import Session
+
+MAX_SESSIONS = 100
+
+
+def _values_per_key(value: int) -> int:
+    if not 1 <= value <= mk.MAX_VALUES_PER_KEY:
+        raise BadUserInput(f"valuesPerKey: must be between 1 and {mk.MAX_VALUES_PER_KEY}, got {value}")
+    return value
 
 
 @strawberry.type
@@ -49,6 +59,23 @@ class Dataset:
     @strawberry.field
     async def session_count(self, info: Info) -> int:
         return (await info.context.loaders.dataset_counts.load(self.row.id)).session_count
+
+    @strawberry.field(description="The metadata keys of the dataset's live examples (what `groupBy: "
+                                  "EXAMPLE_METADATA` can group by), the most common first, with their values' counts.")
+    async def example_metadata_keys(self, info: Info, values_per_key: int = 10) -> list[MetadataKey]:
+        found = await mk.example_metadata_keys(info.context.tenant, self.row.id,
+                                               _values_per_key(values_per_key))
+        return [MetadataKey.of(k) for k in found]
+
+    @strawberry.field(description="The metadata keys of the root runs these sessions made on the dataset's live "
+                                  "examples (what `groupBy: RUN_METADATA` can group by), the most common first.")
+    async def run_metadata_keys(self, info: Info, session_ids: list[uuid.UUID],
+                                values_per_key: int = 10) -> list[MetadataKey]:
+        if len(session_ids) > MAX_SESSIONS:
+            raise BadUserInput(f"sessionIds: at most {MAX_SESSIONS} sessions, got {len(session_ids)}")
+        found = await mk.run_metadata_keys(info.context.tenant, self.row.id, session_ids,
+                                           _values_per_key(values_per_key))
+        return [MetadataKey.of(k) for k in found]
 
     @strawberry.field(description="Live examples by (created_at, id); `filter` is an example filter (spec §4.5).")
     async def examples(self, info: Info, first: int = 20, after: str | None = None,
