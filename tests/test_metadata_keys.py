@@ -107,3 +107,10 @@ async def test_another_workspaces_dataset_is_not_found(api, world):
                                 .execution_options(evalql_all_workspaces=True))
     response = await api.graphql(QUERY, {"ds": str(other), "sessions": [], "n": 2})
     assert response.json()["data"]["dataset"] is None
+
+
+async def test_too_many_sessions_are_refused_by_name(api, world):
+    sessions = [str(uuid.uuid4()) for _ in range(101)]
+    payload = (await api.graphql(QUERY, {"ds": str(world.dataset_id), "sessions": sessions, "n": 2})).json()
+    assert "sessionIds: at most 100 sessions, got 101" in payload["errors"][0]["message"]
+    assert payload["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
