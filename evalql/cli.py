@@ -7,14 +7,18 @@ import asyncio
 import errno
 import socket
 import sys
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.config import Settings
 from evalql.db import keys, writes
 from evalql.db.engine import DatabaseUrlError, create_engine, session_factory
 from evalql.db.migrate import SchemaOutOfDate, ensure_schema, upgrade
+
+T = TypeVar("T")
 
 
 class CliError(Exception):
@@ -124,29 +128,38 @@ def cmd_seed(args: argparse.Namespace) -> None:
     print(f"evalql: demo dataset {summary.dataset_id} loaded in {_safe(settings.database_url)}", file=sys.stderr)
 
 
-def cmd_keys_create(args: argparse.Namespace) -> None:
-    _settings, engine = _database(args.database_url)
+def _in_session(url: str | None, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """`work` in a session of the database (checked or migrated first, as every command does);
+    it commits what it writes."""
+    _settings, engine = _database(url)
 
-    async def run() -> tuple[str, str]:
+    async def run() -> T:
         await _prepare(engine)
         try:
             async with session_factory(engine)() as db:
-                workspace = await keys.workspace_named(db, args.workspace)
-                if workspace is None:
-                    # The default workspace is made on first use, as `serve` makes it; any other
-                    # name must be asked for, so that a typo does not make a new, empty workspace.
-                    if args.workspace != writes.DEFAULT_WORKSPACE and not args.create_workspace:
-                        names = ", ".join(repr(n) for n in await keys.workspace_names(db)) or "none yet"
-                        raise CliError(f"No workspace named {args.workspace!r} (workspaces: {names}); "
-                                       "pass --create-workspace to create it")
-                    workspace = await writes.create_workspace(db, args.workspace)
-                key = await writes.create_api_key(db, workspace.id, read_only=args.read_only)
-                await db.commit()
-                return key, workspace.name
+                return await work(db)
         finally:
             await engine.dispose()
 
-    key, workspace = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def cmd_keys_create(args: argparse.Namespace) -> None:
+    async def create(db: AsyncSession) -> tuple[str, str]:
+        workspace = await writes.workspace_named(db, args.workspace)
+        if workspace is None:
+            # The default workspace is made on first use, as `serve` makes it; any other
+            # name must be asked for, so that a typo does not make a new, empty workspace.
+            if args.workspace != writes.DEFAULT_WORKSPACE and not args.create_workspace:
+                names = ", ".join(repr(n) for n in await keys.workspace_names(db)) or "none yet"
+                raise CliError(f"No workspace named {args.workspace!r} (workspaces: {names}); "
+                               "pass --create-workspace to create it")
+            workspace = await writes.create_workspace(db, args.workspace)
+        key = await writes.create_api_key(db, workspace.id, read_only=args.read_only)
+        await db.commit()
+        return key, workspace.name
+
+    key, workspace = _in_session(args.database_url, create)
     print(key)
     scope = "read-only" if args.read_only else "read-write"
     print(f"evalql: a {scope} key of workspace {workspace!r}, shown once: keep it "
@@ -154,17 +167,8 @@ def cmd_keys_create(args: argparse.Namespace) -> None:
 
 
 def cmd_keys_list(args: argparse.Namespace) -> None:
-    _settings, engine = _database(args.database_url)
-
-    async def run() -> list[keys.KeyInfo]:
-        await _prepare(engine)
-        try:
-            async with session_factory(engine)() as db:
-                return await keys.list_keys(db, args.workspace, include_revoked=args.all)
-        finally:
-            await engine.dispose()
-
-    found = asyncio.run(run())
+    found = _in_session(args.database_url,
+                        lambda db: keys.list_keys(db, args.workspace, include_revoked=args.all))
     if not found:
         print("evalql: no API keys" + (f" in workspace {args.workspace!r}" if args.workspace else "")
               + "; `evalql keys create` makes one", file=sys.stderr)
@@ -178,22 +182,15 @@ def cmd_keys_list(args: argparse.Namespace) -> None:
 
 
 def cmd_keys_revoke(args: argparse.Namespace) -> None:
-    _settings, engine = _database(args.database_url)
-
-    async def run() -> keys.KeyInfo:
-        await _prepare(engine)
+    async def revoke(db: AsyncSession) -> keys.KeyInfo:
         try:
-            async with session_factory(engine)() as db:
-                try:
-                    revoked = await keys.revoke_key(db, args.key)
-                except keys.KeyNotFound as exc:
-                    raise CliError(str(exc)) from None
-                await db.commit()
-                return revoked
-        finally:
-            await engine.dispose()
+            revoked = await keys.revoke_key(db, args.key)
+        except keys.KeyNotFound as exc:
+            raise CliError(str(exc)) from None
+        await db.commit()
+        return revoked
 
-    revoked = asyncio.run(run())
+    revoked = _in_session(args.database_url, revoke)
     print(f"evalql: revoked the {revoked.scope} key {revoked.prefix}… (id {revoked.id}) of workspace "
           f"{revoked.workspace!r}; it is refused from the next request on", file=sys.stderr)
 

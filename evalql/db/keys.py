@@ -40,10 +40,6 @@ class KeyNotFound(LookupError):
 _COLUMNS = (ApiKey.id, Workspace.name, ApiKey.prefix, ApiKey.read_only, ApiKey.created_at, ApiKey.revoked_at)
 
 
-async def workspace_named(db: AsyncSession, name: str) -> Workspace | None:
-    return await db.scalar(select(Workspace).where(Workspace.name == name))
-
-
 async def workspace_names(db: AsyncSession) -> list[str]:
     return list((await db.scalars(select(Workspace.name).order_by(Workspace.name))).all())
 
@@ -84,4 +80,4 @@ async def revoke_key(db: AsyncSession, reference: str) -> KeyInfo:
     return KeyInfo(key.id, key.workspace, key.prefix, key.read_only, key.created_at, now)
 
 
-__all__ = ["KeyInfo", "KeyNotFound", "list_keys", "revoke_key", "workspace_named", "workspace_names"]
+__all__ = ["KeyInfo", "KeyNotFound", "list_keys", "revoke_key", "workspace_names"]

@@ -132,8 +132,12 @@ async def create_workspace(db: AsyncSession, name: str) -> Workspace:
     return workspace
 
 
+async def workspace_named(db: AsyncSession, name: str) -> Workspace | None:
+    return await db.scalar(select(Workspace).where(Workspace.name == name))
+
+
 async def get_or_create_workspace(db: AsyncSession, name: str) -> tuple[Workspace, bool]:
-    found = await db.scalar(select(Workspace).where(Workspace.name == name))
+    found = await workspace_named(db, name)
     if found is not None:
         return found, False
     return await create_workspace(db, name), True
@@ -295,13 +299,13 @@ def run_metadata_rows(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The normalised `run_metadata` entries of run rows (top-level `extra.metadata`).
     The runs of a batch repeat a few entries (model, SDK method, revision) many times:
     each distinct scalar entry is normalised once."""
-    normalised: dict[tuple[Any, ...], tuple[str, str | None, float | None]] = {}
+    normalised: dict[tuple[Any, Any], tuple[str, str | None, float | None]] = {}
     rows = []
     for row in runs:
         for key, value in metadata_entries((row["extra"] or {}).get("metadata")):
             scalar = value is None or isinstance(value, (str, int, float))  # noqa: UP038 (bool is an int)
-            # A float by its repr: -0.0 equals 0.0 (and nan nothing) but is stored as given.
-            memo = (key, value.__class__, repr(value) if value.__class__ is float else value) if scalar else None
+            # By class (True is 1) and a float by its repr (-0.0 equals 0.0, nan nothing).
+            memo = (value.__class__, repr(value) if value.__class__ is float else value) if scalar else None
             found = normalised.get(memo) if memo is not None else None
             if found is None:
                 norm = normalize(value)

@@ -27,6 +27,9 @@ PLAIN_DISPOSITION = re.compile(rb'form-data; ?name="([^"\\]*)"')
 # The whole header block of a part as the SDK writes it, read by one match.
 SDK_HEADERS = re.compile(rb'Content-Disposition: form-data; name="([^"\\]*)"\r\n'
                          rb'Content-Type: ([^\r\n]*)\r\nContent-Length: ([0-9]{1,18})')
+# What follows a delimiter when a part is written so: the line break, the header block and the
+# blank line, then the data of the Content-Length given.
+SDK_PART_HEAD = re.compile(rb"\r\n" + SDK_HEADERS.pattern + rb"\r\n\r\n")
 
 
 @dataclass(slots=True)
@@ -61,9 +64,8 @@ def parse_parts(body: bytes, content_type: str | None) -> list[Part]:
         raise malformed("Malformed multipart body: it does not start with the boundary")
     position += len(delimiter)
     parts = []
-    sdk_part = _sdk_part_head(delimiter)
     while not body.startswith(b"--", position):  # `--` after a delimiter closes the body
-        found = _sdk_part(body, position, sdk_part, separator)
+        found = _sdk_part(body, position, separator)
         if found is not None:
             part, position = found
             parts.append(part)
@@ -84,18 +86,12 @@ def parse_parts(body: bytes, content_type: str | None) -> list[Part]:
     return parts
 
 
-def _sdk_part_head(delimiter: bytes) -> re.Pattern[bytes]:
-    """What follows a delimiter when a part is written as the SDK writes it: the line break
-    and the whole header block, then the data of the Content-Length given."""
-    return re.compile(rb"\r\n" + SDK_HEADERS.pattern + rb"\r\n\r\n")
-
-
-def _sdk_part(body: bytes, position: int, head: re.Pattern[bytes], separator: bytes) -> tuple[Part, int] | None:
+def _sdk_part(body: bytes, position: int, separator: bytes) -> tuple[Part, int] | None:
     """The part that starts at `position` (just after its delimiter) and where the next one
     starts, when it has the SDK's headers and its Content-Length ends it at the next
     delimiter, with no delimiter inside its data: the reading the general path would make,
     without searching for the end. Anything else (None) is read by the general path."""
-    found = head.match(body, position)
+    found = SDK_PART_HEAD.match(body, position)
     if found is None:
         return None
     start = found.end()
@@ -104,8 +100,13 @@ def _sdk_part(body: bytes, position: int, head: re.Pattern[bytes], separator: by
     if not (body.startswith(separator, end) and (body.startswith(b"--", after) or body.startswith(CRLF, after))
             and body.find(separator, start, end) == -1):
         return None
-    return Part(found.group(1).decode("utf-8", "replace"), found.group(2).strip(b" \t").decode("latin-1"),
-                body[start:end], end - start), after
+    return _sdk_headed(found, body[start:end]), after
+
+
+def _sdk_headed(headers: re.Match[bytes], data: bytes) -> Part:
+    """The part of SDK-shaped headers (SDK_HEADERS' groups: name, type, length)."""
+    return Part(headers.group(1).decode("utf-8", "replace"), headers.group(2).strip(b" \t").decode("latin-1"), data,
+                len(data))
 
 
 def _delimiter(body: bytes, separator: bytes, start: int) -> int:
@@ -152,8 +153,7 @@ def _name(disposition: bytes) -> str | None:
 def _part(header_block: bytes, data: bytes) -> Part:
     sdk = SDK_HEADERS.fullmatch(header_block)
     if sdk is not None and int(sdk.group(3)) == len(data):
-        return Part(sdk.group(1).decode("utf-8", "replace"), sdk.group(2).strip(b" \t").decode("latin-1"), data,
-                    len(data))
+        return _sdk_headed(sdk, data)
     headers = _headers(header_block)
     part_name = _name(headers.get("content-disposition", b""))
     if part_name is None:

@@ -16,8 +16,6 @@ from evalql.ingest.apply import Attachment, Batch, Located
 from evalql.ingest.multipart import Part, parse_parts
 from evalql.ingest.records import validate_record
 
-# The ingest routes, by the body each takes (spec §7.5.3, §7.5.4).
-ROUTES = ("post", "patch", "batch", "multipart")
 OUT_OF_BAND = frozenset({"inputs", "outputs", "events", "extra", "error", "serialized"})
 KINDS = ("post", "patch")
 
@@ -198,8 +196,9 @@ def _relocate(problem: Problem, record: _Record) -> Problem:
 
 
 def batch_of(route: str, body: bytes, content_type: str | None, run_id: uuid.UUID | None = None) -> Batch:
-    """The validated batch of one ingest request's decoded body; `route` is one of ROUTES
-    (`patch` takes the path's run id). Raises InvalidInput."""
+    """The validated batch of one ingest request's decoded body. `route` names the body
+    (spec §7.5.3, §7.5.4): `post`, `patch` (with the path's run id), `batch` or `multipart`.
+    Raises InvalidInput."""
     if route == "multipart":
         return multipart_batch(parse_parts(body, content_type))
     if route == "batch":

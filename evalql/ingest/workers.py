@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evalql.core.problems import InvalidInput, Problem
 from evalql.db.engine import create_engine, session_factory
@@ -128,8 +128,7 @@ def ingest_for(database_url: str, workers: int, sessions: async_sessionmaker[Asy
 @dataclass
 class _Worker:
     loop: asyncio.AbstractEventLoop
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: async_sessionmaker[AsyncSession]  # of the worker's own engine
 
 
 _WORKER: _Worker | None = None
@@ -155,7 +154,7 @@ def _start_worker(database_url: str, check_tenancy: bool) -> None:
     # spread over it (random ids), while it holds the database's only writer lock.
     engine = create_engine(database_url, pool_size=1, max_overflow=1, check_tenancy=check_tenancy,
                            sqlite_cache_mib=WRITER_CACHE_MIB)
-    _WORKER = _Worker(loop, engine, session_factory(engine))
+    _WORKER = _Worker(loop, session_factory(engine))
 
 
 # The cyclic garbage collector's thresholds in a worker: (allocations before a young

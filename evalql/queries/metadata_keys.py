@@ -65,13 +65,13 @@ async def _counted(tenant: Tenant, entries: Select[tuple[str, str, str]], values
     rows_of = entries.subquery("entries")
     per_value = (select(rows_of.c.key, rows_of.c.kind, rows_of.c.value, func.count().label("n"))
                  .group_by(rows_of.c.key, rows_of.c.kind, rows_of.c.value).subquery("per_value"))
-    key = per_value.c.key
+    by_key = per_value.c.key
     ranked = select(
         per_value.c.key, per_value.c.kind, per_value.c.value, per_value.c.n,
-        func.row_number().over(partition_by=key, order_by=(per_value.c.n.desc(), CodePointOrder(per_value.c.kind),
-                                                           CodePointOrder(per_value.c.value))).label("rank"),
-        func.sum(per_value.c.n).over(partition_by=key).label("total"),
-        func.count().over(partition_by=key).label("distinct_values"),
+        func.row_number().over(partition_by=by_key, order_by=(per_value.c.n.desc(), CodePointOrder(per_value.c.kind),
+                                                              CodePointOrder(per_value.c.value))).label("rank"),
+        func.sum(per_value.c.n).over(partition_by=by_key).label("total"),
+        func.count().over(partition_by=by_key).label("distinct_values"),
     ).subquery("ranked")
     stmt = (select(ranked.c.key, ranked.c.kind, ranked.c.value, ranked.c.n, ranked.c.total, ranked.c.distinct_values)
             .where(ranked.c.rank <= values_per_key)

@@ -126,8 +126,8 @@ class Results:
         self.entries: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
 
     def get(self, key: tuple[Any, ...], held: tuple[Any, ...]) -> Any:
-        found = self.entries.get(key)
-        if found is None or len(found[0]) != len(held) or any(a is not b for a, b in zip(found[0], held, strict=True)):
+        found = self.entries.get(key)  # equal keys: as many held objects, by the same ids
+        if found is None or any(a is not b for a, b in zip(found[0], held, strict=True)):
             return None
         return found[1]
 
@@ -151,18 +151,21 @@ class EvalqlExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return readers
 
     def _pure_selection(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> tuple[Any, ...] | None:
-        """The field nodes of a pure selection (module docstring, point 2), or None."""
+        """The field nodes of a pure selection (module docstring, point 2), or None; worked out
+        once per selection and request (graphql-core hands every item of a list the same one)."""
         memo: dict[int, tuple[Any, tuple[Any, ...] | None]] = self.__dict__.setdefault("_evalql_pure", {})
         found = memo.get(id(grouped_field_set))
-        if found is not None and found[0] is grouped_field_set:
-            return found[1]
+        if found is None or found[0] is not grouped_field_set:  # kept with it: its id is not reused
+            found = memo[id(grouped_field_set)] = (grouped_field_set,
+                                                   self._pure_nodes(parent_type, grouped_field_set))
+        return found[1]
+
+    def _pure_nodes(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> tuple[Any, ...] | None:
         readers, declared = self._leaf_readers(parent_type), _pure_fields(parent_type)
-        nodes: list[Any] | None = []
+        nodes: list[Any] = []
         for details in grouped_field_set.values():
-            assert nodes is not None
             if any(d.node.arguments or d.node.directives for d in details):
-                nodes = None
-                break
+                return None
             nodes.extend(d.node for d in details)
             name = details[0].node.name.value
             if name == "__typename" or readers.get(name) is not None:
@@ -171,16 +174,12 @@ class EvalqlExecutionContext(StrawberryGraphQLCoreExecutionContext):
             while isinstance(inner, GraphQLNonNull | GraphQLList):
                 inner = inner.of_type
             if name not in declared or not isinstance(inner, GraphQLObjectType):
-                nodes = None
-                break
+                return None
             below = self._pure_selection(inner, self.collect_subfields(inner, details)[0])
             if below is None:
-                nodes = None
-                break
+                return None
             nodes.extend(below)
-        selection = None if nodes is None else tuple(nodes)
-        memo[id(grouped_field_set)] = (grouped_field_set, selection)
-        return selection
+        return tuple(nodes)
 
     def execute_fields(self, parent_type: GraphQLObjectType, source_value: Any, path: Path | None,
                        grouped_field_set: Any, position_context: Any) -> Any:
