@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from evalql.app import create_app
 from evalql.config import Settings
+from evalql.core import dataset_runs_request
 from evalql.core.errors import NotFoundError
 from evalql.core.group_request import to_query, validate_group_request
 from evalql.core.json import dumps
@@ -37,7 +38,6 @@ from evalql.db.tenant import Tenant
 from evalql.engine.answer import ComparisonEngine
 from evalql.queries.dataset_runs import answer_dataset_runs
 from evalql.queries.group_runs import answer_group_query
-from evalql.rest import dataset_runs as rest_dataset_runs
 from evalql.rest.group_shape import example_with_runs_json, group_json
 from tests import databases, oracle
 from tests.test_group_runs_oracle import HT0, SCORES, VALUES, random_world, run_strategy, world_strategy
@@ -222,7 +222,8 @@ class Harness:
         body = self.dataset_runs_body(spec)
         dataset_id = uuid.uuid4() if spec["missing"] == "dataset" else self.rec.datasets[0]["id"]
         response = await self.client.post(f"/api/v1/datasets/{dataset_id}/runs", json=body, headers=self.headers)
-        query = rest_dataset_runs.to_query(dataset_id, rest_dataset_runs.DatasetRunsBody.model_validate(body))
+        query = dataset_runs_request.to_query(
+            dataset_id, dataset_runs_request.DatasetRunsRequest.model_validate(body))
         async with self.app.state.db_sessions() as db:
             tenant = Tenant(self.workspace_id, False, db)
             answers: dict[str, Any] = {}

@@ -90,8 +90,7 @@ def group_from_graphql(g: dict) -> dict:
         "max_start_time": g["maxStartTime"], "latency_p50": g["latencyP50"], "latency_p99": g["latencyP99"],
         "error_rate": g["errorRate"], "feedback_stats": stats_dict(g["feedbackStats"]),
         "sessions": [session_from_graphql(s) for s in g["sessions"]],
-        "examples": [{**example_from_graphql(e["example"]), "runs": [run_from_graphql(r) for r in e["runs"]]}
-                     for e in g["examples"]],
+        "examples": [example_with_runs_from_graphql(e) for e in g["examples"]],
     }
 
 
@@ -130,23 +129,36 @@ def compare(rest_groups: list[dict], gql_groups: list[dict]) -> int:
             assert_same(restrict(rs, gs, w), gs, w)
             assert rs["last_run_start_time_live"] == gs["last_run_start_time"]
             compared += len(gs)
-        assert [e["id"] for e in rg["examples"]] == [e["id"] for e in mapped["examples"]], where
-        for re_, ge in zip(rg["examples"], mapped["examples"], strict=True):
-            w = f"{where} example {re_['id']}"
-            plain = {k: v for k, v in ge.items() if k != "runs"}
-            assert_same(restrict(re_, plain, w), plain, w)
+        compared += compare_examples(rg["examples"], mapped["examples"], where)
+    return compared
+
+
+def example_with_runs_from_graphql(e: dict) -> dict:
+    return {**example_from_graphql(e["example"]), "runs": [run_from_graphql(r) for r in e["runs"]]}
+
+
+def compare_examples(rest_examples: list[dict], mapped: list[dict], where: str) -> int:
+    """REST's ExampleWithRuns list (§5.4) against GraphQL's, already mapped to REST's names:
+    the same examples, runs and feedbacks in the same order, value for value; returns how
+    many values were compared."""
+    compared = 0
+    assert [e["id"] for e in rest_examples] == [e["id"] for e in mapped], where
+    for re_, ge in zip(rest_examples, mapped, strict=True):
+        w = f"{where} example {re_['id']}"
+        plain = {k: v for k, v in ge.items() if k != "runs"}
+        assert_same(restrict(re_, plain, w), plain, w)
+        compared += len(plain)
+        assert [r["id"] for r in re_["runs"]] == [r["id"] for r in ge["runs"]], w
+        for rr, gr in zip(re_["runs"], ge["runs"], strict=True):
+            wr = f"{w} run {rr['id']}"
+            plain = {k: v for k, v in gr.items() if k != "feedbacks"}
+            assert_same(restrict(rr, plain, wr), plain, wr)
             compared += len(plain)
-            assert [r["id"] for r in re_["runs"]] == [r["id"] for r in ge["runs"]], w
-            for rr, gr in zip(re_["runs"], ge["runs"], strict=True):
-                wr = f"{w} run {rr['id']}"
-                plain = {k: v for k, v in gr.items() if k != "feedbacks"}
-                assert_same(restrict(rr, plain, wr), plain, wr)
-                compared += len(plain)
-                assert [f["id"] for f in rr["feedbacks"]] == [f["id"] for f in gr["feedbacks"]], wr
-                for rf, gf in zip(rr["feedbacks"], gr["feedbacks"], strict=True):
-                    wf = f"{wr} feedback {rf['id']}"
-                    assert_same(restrict(rf, gf, wf), gf, wf)
-                    compared += len(gf)
+            assert [f["id"] for f in rr["feedbacks"]] == [f["id"] for f in gr["feedbacks"]], wr
+            for rf, gf in zip(rr["feedbacks"], gr["feedbacks"], strict=True):
+                wf = f"{wr} feedback {rf['id']}"
+                assert_same(restrict(rf, gf, wf), gf, wf)
+                compared += len(gf)
     return compared
 
 

@@ -1,5 +1,6 @@
 """graphql.md §2 Batching: the number of SQL statements for a fully selected groupRuns
-query (and for REST group/runs) does not depend on how much data is returned."""
+query (and for REST group/runs), or datasetRuns query (spec §6), does not depend on how
+much data is returned. (REST §6's count is tests/test_rest_dataset_runs.py's.)"""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import pytest
 from evalql.config import Settings
 from evalql.db import writes
 from tests.support.app import app_client
-from tests.support.gql import GROUP_RUNS, graphql_input
+from tests.support.gql import DATASET_RUNS, GROUP_RUNS, dataset_runs_input, graphql_input
 from tests.support.statements import counting
 from tests.support.world import build_world
+from tests.test_rest_dataset_runs import count_bodies
 
 SMALL = (20, 2)
 BIG = (200, 6)
@@ -64,25 +66,30 @@ async def check_graphql(env, group_by, key):
     for label, world in worlds.items():
         payload = {"query": GROUP_RUNS, "variables": {"ds": str(world.dataset_id),
                                                        "input": graphql_input(rest_body(world, group_by, key))}}
-        warm = await client.post("/graphql", json=payload, headers=headers)  # warm pools and caches
-        assert warm.status_code == 200 and "errors" not in warm.json(), warm.text
-        with counting(app) as statements:
-            response = await client.post("/graphql", json=payload, headers=headers)
-        data = response.json()
-        assert "errors" not in data, data
-        groups = data["data"]["groupRuns"]
+        data, counts[label] = await counted(client, app, headers, payload)
+        groups = data["groupRuns"]
         shapes[label] = shape(groups)
         children = sum(len(r["children"]) for g in groups for e in g["examples"] for r in e["runs"])
         assert children == shapes[label][3]  # every root run has its llm child
-        counts[label] = len(statements)
-        # and again on the same data: deterministic
-        with counting(app) as again:
-            await client.post("/graphql", json=payload, headers=headers)
-        assert len(again) == counts[label]
     print(f"\nGraphQL groupRuns {group_by}/{key}: statements {counts}, "
           f"(groups, sessions, examples, runs, feedbacks) {shapes}")
     assert shapes["big"] > shapes["small"] and shapes["big"][3] > 2 * shapes["small"][3]
     assert counts["small"] == counts["big"]
+
+
+async def counted(client, app, headers, payload: dict) -> tuple[dict, int]:
+    """The data of a GraphQL request and how many statements it took, once pools and
+    caches are warm; the same request again takes as many (deterministic)."""
+    warm = await client.post("/graphql", json=payload, headers=headers)
+    assert warm.status_code == 200 and "errors" not in warm.json(), warm.text
+    with counting(app) as statements:
+        response = await client.post("/graphql", json=payload, headers=headers)
+    body = response.json()
+    assert "errors" not in body, body
+    with counting(app) as again:
+        await client.post("/graphql", json=payload, headers=headers)
+    assert len(again) == len(statements)
+    return body["data"], len(statements)
 
 
 async def check_rest(env, group_by, key):
@@ -111,10 +118,28 @@ async def check_graphql_limits(env):
     for limit, per_group in ((1, 1), (20, 10)):
         body = {**rest_body(world, "example_metadata", "category"), "limit": limit, "per_group_limit": per_group}
         payload = {"query": GROUP_RUNS, "variables": {"ds": str(world.dataset_id), "input": graphql_input(body)}}
-        await client.post("/graphql", json=payload, headers=headers)
-        with counting(app) as statements:
-            response = await client.post("/graphql", json=payload, headers=headers)
-        assert "errors" not in response.json()
-        counts[(limit, per_group)] = len(statements)
+        _, counts[(limit, per_group)] = await counted(client, app, headers, payload)
     print(f"\nGraphQL groupRuns by limits: {counts}")
     assert len(set(counts.values())) == 1, counts
+
+
+async def test_graphql_dataset_runs_statement_count_is_constant(env):
+    """Every field of every example and run selected, for the bodies of the REST count
+    (plain; filtered and restricted to example ids; sorted): the same count for a page of 100
+    examples of the small world (2 sessions) and of the big one (6 sessions, more runs per
+    example), and for a page of 1; repeated, the same count again."""
+    client, app, headers, worlds = env
+    for i in range(3):
+        counts, shapes = {}, {}
+        for label, limit in (("small", 100), ("big", 1), ("big", 100)):
+            world = worlds[label]
+            payload = {"query": DATASET_RUNS, "variables": {
+                "ds": str(world.dataset_id), "input": dataset_runs_input(count_bodies(world, limit)[i])}}
+            data, counts[(label, limit)] = await counted(client, app, headers, payload)
+            examples = data["datasetRuns"]
+            runs = [r for e in examples for r in e["runs"]]
+            assert sum(len(r["children"]) for r in runs) == len(runs)  # every root run has its llm child
+            shapes[(label, limit)] = (len(examples), len(runs), sum(len(r["feedbacks"]) for r in runs))
+        print(f"\nGraphQL datasetRuns, body {i}: statements {counts}, (examples, runs, feedbacks) {shapes}")
+        assert shapes[("big", 100)][0] == 100 and shapes[("big", 100)][1] > 2 * shapes[("small", 100)][1], shapes
+        assert len(set(counts.values())) == 1, (counts, shapes)

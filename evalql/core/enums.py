@@ -26,3 +26,10 @@ class RunStatus(str, enum.Enum):
     SUCCESS = "success"
     ERROR = "error"
     PENDING = "pending"
+
+
+class SortOrder(enum.Enum):
+    """The direction of §6's `sort_params` (LangSmith's default: DESC)."""
+
+    ASC = "ASC"
+    DESC = "DESC"

@@ -7,9 +7,10 @@ import strawberry
 
 from evalql.core import enums
 
-for _enum in (enums.GroupBy, enums.RunType, enums.RunStatus):
+for _enum in (enums.GroupBy, enums.RunType, enums.RunStatus, enums.SortOrder):
     strawberry.enum(_enum)
 
 GroupBy = enums.GroupBy
 RunType = enums.RunType
 RunStatus = enums.RunStatus
+SortOrder = enums.SortOrder

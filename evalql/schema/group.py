@@ -1,4 +1,5 @@
-"""ExampleGroupWithSessions and ExampleWithRuns: the group query's answer (graphql.md §1)."""
+"""ExampleGroupWithSessions and ExampleWithRuns: the group query's answer (graphql.md §1);
+ExampleWithRuns is also the answer of `datasetRuns` (spec §6)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,15 @@ from evalql.schema.stats_block import RunSetStatsFields
 class ExampleWithRuns:
     example: Example
     runs: list[Run]
+
+    @classmethod
+    def of(cls, item: results.ExampleWithRuns, preview: bool) -> ExampleWithRuns:
+        """An example of a group (§5.4) or of a §6 page, its runs handed down prefetched
+        with their feedback, `preview` applied (§5.6)."""
+        return cls(example=Example(row=item.example),
+                   runs=[Run(row=r.run, prefetched_feedbacks=r.feedbacks, prefetched_stats=r.feedback_stats,
+                             preview=preview)
+                         for r in item.runs])
 
 
 @strawberry.type
@@ -51,10 +61,4 @@ class ExampleGroupWithSessions(RunSetStatsFields):
 
     @strawberry.field
     def examples(self) -> list[ExampleWithRuns]:
-        return [
-            ExampleWithRuns(example=Example(row=item.example),
-                            runs=[Run(row=r.run, prefetched_feedbacks=r.feedbacks, prefetched_stats=r.feedback_stats,
-                                      preview=self.preview)
-                                  for r in item.runs])
-            for item in self.group.examples
-        ]
+        return [ExampleWithRuns.of(item, self.preview) for item in self.group.examples]

@@ -1,24 +1,28 @@
-"""Inputs of the group query (graphql.md §1), mapped onto the core's group request and
-validated by its rules (spec §5.1); problems are reported in GraphQL's own field names
-(`input.perGroupLimit`, `input.filters[1].filters[0]`)."""
+"""Inputs of the comparison queries (graphql.md §1): `groupRuns` (spec §5) and `datasetRuns`
+(spec §6), mapped onto the core's requests and validated by their rules; problems are
+reported in GraphQL's own field names (`input.perGroupLimit`, `input.filters[1].filters[0]`,
+`input.sortParams`) by `schema/input_problems.py`."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import strawberry
 
+from evalql.core.dataset_runs_request import DatasetRunsRequest, validate_dataset_runs_request
 from evalql.core.group_request import GroupRequest, validate_group_request
-from evalql.core.problems import Problem
-from evalql.schema.enums import GroupBy
-from evalql.schema.errors import BadUserInput
+from evalql.schema.enums import GroupBy, SortOrder
+from evalql.schema.input_problems import camel, validated
 
 
 @strawberry.input
 class SessionFilter:
     session_id: uuid.UUID
     filters: list[str]
+
+
+def _entries(filters: list[SessionFilter] | None) -> list[tuple[uuid.UUID, list[str]]] | None:
+    return None if filters is None else [(f.session_id, f.filters) for f in filters]
 
 
 @strawberry.input
@@ -34,44 +38,35 @@ class GroupRunsInput:
 
     def request(self) -> GroupRequest:
         """The core's group request, or BAD_USER_INPUT naming every problem."""
-        # Entries for one session AND their strings, as two spellings of one session do in
-        # REST: they become one list, and each string remembers where the caller wrote it.
-        filters: dict[str, list[str]] | None = None
-        origin: dict[tuple[str, int], tuple[int, int]] = {}
-        first_entry: dict[str, int] = {}
-        if self.filters is not None:
-            filters = {}
-            for e, entry in enumerate(self.filters):
-                key = str(entry.session_id)
-                first_entry.setdefault(key, e)
-                merged = filters.setdefault(key, [])
-                for i, text in enumerate(entry.filters):
-                    origin[(key, len(merged))] = (e, i)
-                    merged.append(text)
         raw = {"session_ids": [str(s) for s in self.session_ids], "group_by": self.group_by.value,
                "metadata_key": self.metadata_key, "offset": self.offset, "limit": self.limit,
-               "per_group_limit": self.per_group_limit, "preview": self.preview, "filters": filters}
-        request, problems = validate_group_request(raw, session_ids_name="sessionIds")
-        if request is None:
-            raise BadUserInput("; ".join(f"{_path(p, origin, first_entry)}: {p['msg']}" for p in problems))
-        return request
+               "per_group_limit": self.per_group_limit, "preview": self.preview}
+        return validated(lambda r: validate_group_request(r, session_ids_name=camel("session_ids")), raw,
+                         _entries(self.filters))
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+@strawberry.input(description="How §6 orders examples instead of by creation: by the mean score of one "
+                              "feedback key over the session's runs, nulls last.")
+class SortParams:
+    sort_by: str = strawberry.field(description='"feedback.<key>" or "<key>": a feedback key.')
+    sort_order: SortOrder = SortOrder.DESC
 
 
-def _path(problem: Problem, origin: dict[tuple[str, int], tuple[int, int]], first_entry: dict[str, int]) -> str:
-    """`input.<field>…` of a problem located in the group request's terms."""
-    loc: list[Any] = list(problem["loc"])
-    if loc[:1] == ["filters"] and len(loc) >= 2:
-        key = str(loc[1])
-        if len(loc) >= 3 and (key, loc[2]) in origin:
-            entry, i = origin[(key, loc[2])]
-            return f"input.filters[{entry}].filters[{i}]"
-        return f"input.filters[{first_entry.get(key, 0)}].sessionId"
-    text = "input"
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else f".{_camel(str(part))}"
-    return text
+@strawberry.input
+class DatasetRunsInput:
+    session_ids: list[uuid.UUID] = strawberry.field(description="1..10 sessions; duplicates dropped.")
+    offset: int = strawberry.field(default=0, description="Over examples; >= 0.")
+    limit: int = strawberry.field(default=10, description="1..100 examples")
+    preview: bool = False
+    filters: list[SessionFilter] | None = None
+    example_ids: list[uuid.UUID] | None = strawberry.field(default=None, description="At most 1000.")
+    sort_params: SortParams | None = strawberry.field(default=None, description="Only with exactly one session.")
+
+    def request(self) -> DatasetRunsRequest:
+        """The core's request of spec §6, or BAD_USER_INPUT naming every problem."""
+        raw = {"session_ids": [str(s) for s in self.session_ids], "offset": self.offset, "limit": self.limit,
+               "preview": self.preview,
+               "example_ids": None if self.example_ids is None else [str(e) for e in self.example_ids],
+               "sort_params": None if self.sort_params is None else {
+                   "sort_by": self.sort_params.sort_by, "sort_order": self.sort_params.sort_order.value}}
+        return validated(lambda r: validate_dataset_runs_request(r, spell=camel), raw, _entries(self.filters))

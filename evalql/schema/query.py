@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 import strawberry
 
+from evalql.core import dataset_runs_request, group_request
 from evalql.core.errors import NotFoundError
-from evalql.core.group_request import to_query
 from evalql.db import models
 from evalql.db.tenant import readable
 from evalql.filters.errors import FilterError
 from evalql.filters.runs import validate_run_filter
+from evalql.queries import results
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.dataset import Dataset
 from evalql.schema.errors import NotFound
 from evalql.schema.example import Example
-from evalql.schema.group import ExampleGroupWithSessions
-from evalql.schema.inputs import GroupRunsInput
+from evalql.schema.group import ExampleGroupWithSessions, ExampleWithRuns
+from evalql.schema.inputs import DatasetRunsInput, GroupRunsInput
 from evalql.schema.run import Run
 from evalql.schema.session import Session
 
@@ -73,21 +75,35 @@ class Query:
     @strawberry.field(description="The group query of spec §5: REST group/runs, typed.")
     async def group_runs(self, info: Info, dataset_id: uuid.UUID, input: GroupRunsInput
                          ) -> list[ExampleGroupWithSessions]:
-        query = to_query(dataset_id, input.request())
+        query = group_request.to_query(dataset_id, input.request())
         try:
             groups = (await info.context.comparisons.group_query(info.context.tenant, query)).result
         except NotFoundError as exc:
             raise NotFound(exc.detail) from None
-        _prime(info, groups)
+        _prime(info, (item for group in groups for item in group.examples))
         return [ExampleGroupWithSessions.of(g, query.preview) for g in groups]
 
+    @strawberry.field(description=(
+        "Examples with runs, paged by example (spec §6): REST POST /datasets/{id}/runs, typed. The "
+        "dataset's examples that the sessions ran (after their filters), by creation or by a feedback "
+        "mean (sortParams), each with those runs."))
+    async def dataset_runs(self, info: Info, dataset_id: uuid.UUID, input: DatasetRunsInput
+                           ) -> list[ExampleWithRuns]:
+        request = input.request()
+        query = dataset_runs_request.to_query(dataset_id, request)
+        try:
+            examples = (await info.context.comparisons.dataset_runs(info.context.tenant, query)).result
+        except NotFoundError as exc:
+            raise NotFound(exc.detail) from None
+        _prime(info, examples)
+        return [ExampleWithRuns.of(item, request.preview) for item in examples]
 
-def _prime(info: Info, groups: list) -> None:
-    """Rows the group query already holds serve later lookups without a statement."""
+
+def _prime(info: Info, examples: Iterable[results.ExampleWithRuns]) -> None:
+    """Rows the comparison engine already holds serve later lookups without a statement."""
     loaders = info.context.loaders
-    for group in groups:
-        for item in group.examples:
-            loaders.example.prime(item.example.id, item.example)
-            for run in item.runs:
-                loaders.run.prime(run.run.id, run.run)
-                loaders.feedbacks.prime(run.run.id, run.feedbacks)
+    for item in examples:
+        loaders.example.prime(item.example.id, item.example)
+        for run in item.runs:
+            loaders.run.prime(run.run.id, run.run)
+            loaders.feedbacks.prime(run.run.id, run.feedbacks)

@@ -37,12 +37,37 @@ query GroupRuns($ds: UUID!, $input: GroupRunsInput!) {{
 
 def graphql_input(body: dict) -> dict:
     """The GraphQL GroupRunsInput for a REST group/runs body."""
-    out: dict = {"sessionIds": body["session_ids"], "groupBy": body["group_by"].upper(),
-                 "metadataKey": body["metadata_key"]}
-    for rest, gql in (("offset", "offset"), ("limit", "limit"), ("per_group_limit", "perGroupLimit"),
-                      ("preview", "preview")):
+    return {"groupBy": body["group_by"].upper(), "metadataKey": body["metadata_key"],
+            **common_input(body, ("offset", "limit", "per_group_limit", "preview"))}
+
+
+def common_input(body: dict, optional: tuple[str, ...]) -> dict:
+    """`sessionIds`, `filters` and the `optional` fields a REST body sends, in GraphQL's names."""
+    out: dict = {"sessionIds": body["session_ids"]}
+    for rest in optional:
         if rest in body:
-            out[gql] = body[rest]
+            head, *tail = rest.split("_")
+            out[head + "".join(t.title() for t in tail)] = body[rest]
     if body.get("filters") is not None:
         out["filters"] = [{"sessionId": k, "filters": v} for k, v in body["filters"].items()]
+    return out
+
+
+EXAMPLE_WITH_RUNS = f"example {{ {EXAMPLE} }} runs {{ {RUN} }}"
+
+DATASET_RUNS = f"""
+query DatasetRuns($ds: UUID!, $input: DatasetRunsInput!) {{
+  datasetRuns(datasetId: $ds, input: $input) {{ {EXAMPLE_WITH_RUNS} }}
+}}
+"""
+
+
+def dataset_runs_input(body: dict) -> dict:
+    """The GraphQL DatasetRunsInput for a REST `POST /datasets/{id}/runs` body (spec §6);
+    `comparative_experiment_id`, which REST accepts and ignores, has no GraphQL field."""
+    out = common_input(body, ("offset", "limit", "preview", "example_ids"))
+    if body.get("sort_params") is not None:
+        sort = body["sort_params"]
+        out["sortParams"] = {"sortBy": sort["sort_by"], **({"sortOrder": sort["sort_order"]}
+                                                           if "sort_order" in sort else {})}
     return out
