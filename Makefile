@@ -39,4 +39,4 @@ bench-ingest: setup
 	$(PY) bench/ingest.py
 
 clean:
-	rm -rf $(VENV) assets/node_modules evalql/static/graphiql .pytest_cache .hypothesis
+	rm -rf $(VENV) assets/node_modules evalql/static/graphiql evalql/static/docs .pytest_cache .hypothesis

@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from evalql import api_docs
 from evalql.config import Settings
 from evalql.db.engine import create_engine, session_factory
 from evalql.db.migrate import ensure_schema
@@ -39,7 +40,8 @@ API_PREFIX = "/api/v1"
 
 class CanonicalPath:
     """Serve every REST path under `/api/v1/<path>` and `/<path>`, trailing slash
-    ignored (spec §1.1), by rewriting to the unprefixed form before routing."""
+    ignored (spec §1.1), by rewriting to the unprefixed form before routing. `/api/v1`
+    itself stays as it is (it redirects to the reference, evalql/api_docs.py)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -47,10 +49,10 @@ class CanonicalPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
-            if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
-                path = path[len(API_PREFIX):] or "/"
             if len(path) > 1 and path.endswith("/"):
                 path = path.rstrip("/") or "/"
+            if path.startswith(API_PREFIX + "/"):
+                path = path[len(API_PREFIX):]
             if path != scope["path"]:
                 scope = {**scope, "path": path, "raw_path": path.encode()}
         await self.app(scope, receive, send)
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *runs_ingest.ROUTES,
         *runs_read.ROUTES,
         *feedback.ROUTES,
+        *api_docs.ROUTES,
         Mount("/graphql/static", graphiql_static_app()),
         Route("/graphql", graphql, methods=["GET", "POST"]),
     ]

@@ -106,7 +106,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print("evalql: API keys are printed once, when made: `evalql keys create` makes another, "
               "`evalql keys list` shows the existing ones", file=sys.stderr)
     print(f"evalql: GraphiQL at {base}/graphql (put the key in its Headers tab); "
-          f"REST at {base}/api/v1", file=sys.stderr)
+          f"REST at {base}/api/v1 (reference: {base}/docs)", file=sys.stderr)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,6 +17,7 @@ from starlette.routing import Mount, Route
 
 import evalql.graphiql as graphiql
 from evalql.graphiql import assets_available, graphiql_html, graphiql_static_app
+from tests.support.pages import AssetRefs, refs_of
 
 PREFIX = "/graphql/static/"
 
@@ -44,28 +44,10 @@ def built():
     return json.loads((graphiql.STATIC_DIR / "MANIFEST.json").read_text())
 
 
-class _AssetRefs(HTMLParser):
-    """Collects <script src> and <link href> values."""
-
-    def __init__(self):
-        super().__init__()
-        self.scripts: list[str] = []
-        self.styles: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "script" and attrs.get("src"):
-            self.scripts.append(attrs["src"])
-        elif tag == "link" and attrs.get("href"):
-            self.styles.append(attrs["href"])
-
-
-async def asset_refs(client) -> _AssetRefs:
+async def asset_refs(client) -> AssetRefs:
     resp = await client.get("/graphql")
     assert resp.status_code == 200
-    refs = _AssetRefs()
-    refs.feed(resp.text)
-    return refs
+    return refs_of(resp.text)
 
 
 async def test_page_references_only_local_assets(client, built):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import ColumnElement, false
 from starlette.requests import Request
@@ -100,7 +100,8 @@ class RunsQueryBody(BaseModel):
     execution_order: Int | None = None
     select: list[FieldName] | None = None
     order: Order = Order.desc  # before `cursor`: the cursor check reads it
-    cursor: Cursor | None = None
+    # On the wire a cursor is the opaque `cursors.next` text of the previous page.
+    cursor: Annotated[Cursor | None, WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "null"}]})] = None
     limit: Annotated[Int, Field(ge=1)] = MAX_LIMIT  # above MAX_LIMIT is clamped, not refused
     query: Any = None
 
