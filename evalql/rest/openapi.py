@@ -9,7 +9,6 @@ route missing from it is left out of the document, and tests/test_openapi.py fai
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 import evalql
+from evalql.core.dataset_runs_request import DatasetRunsRequest
 from evalql.core.feedback import FeedbackCreate, FeedbackPatch
 from evalql.core.group_request import GroupRequest
 from evalql.ingest.records import POST_REQUIRED, RunRecord
@@ -165,16 +165,6 @@ INGEST = ("Validated whole and applied in one transaction; answered (202, `{}`) 
           "that follows sees the data.")
 
 
-def _dataset_runs_body() -> type[BaseModel]:
-    """The model validating `POST /datasets/{id}/runs`: rest/dataset_runs.py's
-    `DatasetRunsBody`, or, where that module has handed it to the core (shared with
-    GraphQL), core/dataset_runs_request.py's `DatasetRunsRequest`."""
-    found = getattr(dataset_runs, "DatasetRunsBody", None)
-    if found is None:
-        found = importlib.import_module("evalql.core.dataset_runs_request").DatasetRunsRequest
-    return found
-
-
 OPERATIONS: dict[Any, Op] = {
     info.info_route: Op("Server version and ingest limits", "info", "The server's info (no key needed)",
                         auth="none"),
@@ -191,7 +181,7 @@ OPERATIONS: dict[Any, Op] = {
         body=GroupRequest, description="The group query (a read key is enough)."),
     dataset_runs.dataset_runs_route: Op(
         "Examples with their runs in sessions", "comparisons", "Examples, each with its runs",
-        body=_dataset_runs_body(), description="Paged by example (a read key is enough)."),
+        body=DatasetRunsRequest, description="Paged by example (a read key is enough)."),
     # examples
     examples.bulk_create_route: Op("Create examples", "examples", "The examples, in order", auth="write",
                                    body=examples.BULK, not_found=True, conflict=True),
