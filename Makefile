@@ -7,8 +7,9 @@ PORT   ?= 8000
 
 .PHONY: serve test lint setup assets bench bench-ingest clean
 
+# Silent recipe: the key a first start prints is the first line after the set-up.
 serve: setup
-	$(VENV)/bin/evalql serve --demo --host $(HOST) --port $(PORT)
+	@$(VENV)/bin/evalql serve --demo --host $(HOST) --port $(PORT)
 
 # Lint and types first (seconds), then the suite.
 test: setup lint
@@ -27,9 +28,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-# GraphiQL's JS/CSS from their npm packages (not kept in git), served by evalql offline.
+# Browser code from npm (not kept in git), served by evalql offline: GraphiQL's and the
+# API reference's bundles, and the comparison page (web/, typed against the live schema).
 assets: $(VENV)/.installed
 	$(PY) scripts/build_assets.py
+	$(PY) scripts/build_web.py
 
 # Both databases, W(1k), W(10k), W(100k): 30–40 minutes. BENCH_ARGS narrows it (bench/README.md).
 bench: setup
@@ -39,4 +42,4 @@ bench-ingest: setup
 	$(PY) bench/ingest.py
 
 clean:
-	rm -rf $(VENV) assets/node_modules evalql/static/graphiql evalql/static/docs .pytest_cache .hypothesis
+	rm -rf $(VENV) assets/node_modules evalql/static/graphiql evalql/static/docs web/node_modules evalql/static/web .pytest_cache .hypothesis

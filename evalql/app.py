@@ -12,7 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from evalql import api_docs
+from evalql import api_docs, web
 from evalql.config import Settings
 from evalql.db.engine import create_engine, session_factory
 from evalql.db.migrate import ensure_schema
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *feedback.ROUTES,
         *api_docs.ROUTES,
         Mount("/graphql/static", graphiql_static_app()),
+        *web.ROUTES,
         Route("/graphql", graphql, methods=["GET", "POST"]),
     ]
     middleware = [Middleware(CanonicalPath)]

@@ -55,6 +55,7 @@ def page(title: str, style: str, head: str, body: str) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>evalql &middot; {title}</title>
+<link rel="icon" href="data:,">
 <style>
 {style}
   .missing {{ font: 16px/1.5 system-ui, sans-serif; max-width: 40em; margin: 4em auto; padding: 1em 2em;

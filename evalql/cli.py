@@ -95,16 +95,17 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     key, summary = asyncio.run(prepare())
     base = f"http://{args.host}:{args.port}"
+    if key is not None:  # the first line, alone on stdout: the one thing to copy
+        print(key, flush=True)
+        print("evalql: ^ the API key of the new default workspace, shown once: keep it", file=sys.stderr)
+        print(f"evalql: send it as the header  X-API-Key: {key}", file=sys.stderr)
     print(f"evalql: database {_safe(settings.database_url)}", file=sys.stderr)
     if summary is not None:
         print(f"evalql: demo dataset {summary.dataset_id} with {len(summary.session_ids)} sessions", file=sys.stderr)
-    if key is not None:
-        print("evalql: created the default workspace. Its API key (shown once, keep it):", file=sys.stderr)
-        print(key, flush=True)
-        print(f"evalql: send it as the header  X-API-Key: {key}", file=sys.stderr)
-    else:  # the key was printed by the first start only
+    if key is None:  # the key was printed by the first start only
         print("evalql: API keys are printed once, when made: `evalql keys create` makes another, "
               "`evalql keys list` shows the existing ones", file=sys.stderr)
+    print(f"evalql: comparison page at {base}/ (it asks for the key once)", file=sys.stderr)
     print(f"evalql: GraphiQL at {base}/graphql (put the key in its Headers tab); "
           f"REST at {base}/api/v1 (reference: {base}/docs)", file=sys.stderr)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")

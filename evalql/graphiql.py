@@ -78,16 +78,39 @@ def graphiql_html(graphql_path: str = "/graphql", static_prefix: str = "/graphql
     if (!headers["X-API-Key"]) delete headers["X-API-Key"];
     return baseFetcher(params, Object.assign({{}}, opts, {{ headers }}));
   }}
-  ReactDOM.createRoot(document.getElementById("graphiql")).render(
-    React.createElement(GraphiQL, {{
-      fetcher,
+  // GraphiQL fetches the schema when it mounts and again whenever its `fetcher` prop
+  // changes: before a key is entered that fetch is refused, and Docs and autocomplete
+  // would stay on "Error fetching schema". A new fetcher when the key in the Headers tab
+  // changes makes it fetch the schema again, with the key (nothing else is reset).
+  const root = ReactDOM.createRoot(document.getElementById("graphiql"));
+  function keyOf(text) {{
+    try {{
+      const headers = JSON.parse(text || "{{}}");
+      return headers && typeof headers === "object" ? String(headers["X-API-Key"] || "") : "";
+    }} catch (e) {{
+      return null;  // half-typed JSON: keep the current schema
+    }}
+  }}
+  let mountedKey = keyOf(localStorage.getItem("graphiql:headers")) || "";
+  let pending = null;
+  function onEditHeaders(text) {{
+    const key = keyOf(text);
+    if (key === null || key === mountedKey) return;
+    clearTimeout(pending);
+    pending = setTimeout(() => {{ mountedKey = key; render(); }}, 400);
+  }}
+  function render() {{
+    root.render(React.createElement(GraphiQL, {{
+      fetcher: (params, opts) => fetcher(params, opts),
       defaultQuery: {js_literal(_DEFAULT_QUERY)},
       defaultHeaders: {js_literal(_DEFAULT_HEADERS)},
       isHeadersEditorEnabled: true,
       shouldPersistHeaders: true,
       defaultEditorToolsVisibility: "headers",
-    }})
-  );
+      onEditHeaders,
+    }}));
+  }}
+  render();
 </script>"""
     return _page(head=head, body=body)
 

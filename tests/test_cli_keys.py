@@ -118,26 +118,45 @@ def test_keys_needs_a_command_and_revoke_a_key(argv, capsys):
     assert exit_.value.code == 2
 
 
-def test_a_later_start_says_how_to_get_a_key(tmp_path, capsys):
-    """The first start prints the default workspace's key; a later one, which has none to
-    print, says where keys come from."""
-    url = f"sqlite+aiosqlite:///{tmp_path}/served.db"
-    assert run(capsys, "keys", "create", "--database-url", url)[0] == 0  # the default workspace exists now
+def serve_output(url: str, *, merged: bool) -> tuple[list[str], str]:
+    """What `evalql serve` prints until uvicorn runs: (lines read, the rest of stdout).
+    `merged`: stdout and stderr in one stream, in the order a terminal shows them."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "EVALQL_INGEST_WORKERS": "0"}
     server = subprocess.Popen([sys.executable, "-m", "evalql.cli", "serve", "--database-url", url, "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT if merged else subprocess.PIPE,
+                              text=True, env=env)
+    stream = server.stdout if merged else server.stderr
     try:
         lines = []
-        for line in server.stderr:  # type: ignore[union-attr]
+        for line in stream:  # type: ignore[union-attr]
             lines.append(line)
             if "Uvicorn running" in line or len(lines) > 50:
                 break
     finally:
         server.terminate()
         server.wait(timeout=30)
+    rest = "" if merged else server.stdout.read()  # type: ignore[union-attr]
+    return lines, rest
+
+
+def test_a_first_start_prints_its_key_first(tmp_path):
+    lines, _ = serve_output(f"sqlite+aiosqlite:///{tmp_path}/served.db", merged=True)
+    assert lines[0].startswith("evq_") and len(lines[0].split()) == 1, lines
+    key = lines[0].strip()
+    assert "shown once" in lines[1] and key in lines[2]
+    said = "".join(lines)
+    assert "comparison page at http://127.0.0.1:" in said and "/docs)" in said
+
+
+def test_a_later_start_says_how_to_get_a_key(tmp_path, capsys):
+    """The first start prints the default workspace's key; a later one, which has none to
+    print, says where keys come from."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/served.db"
+    assert run(capsys, "keys", "create", "--database-url", url)[0] == 0  # the default workspace exists now
+    lines, stdout = serve_output(url, merged=False)
     said = "".join(lines)
     assert "`evalql keys create` makes another" in said and "`evalql keys list`" in said, said
-    assert server.stdout is not None and "evq_" not in server.stdout.read()
+    assert "evq_" not in stdout

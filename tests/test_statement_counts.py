@@ -4,6 +4,8 @@ much data is returned. (REST §6's count is tests/test_rest_dataset_runs.py's.)"
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from evalql.config import Settings
@@ -143,3 +145,40 @@ async def test_graphql_dataset_runs_statement_count_is_constant(env):
         print(f"\nGraphQL datasetRuns, body {i}: statements {counts}, (examples, runs, feedbacks) {shapes}")
         assert shapes[("big", 100)][0] == 100 and shapes[("big", 100)][1] > 2 * shapes[("small", 100)][1], shapes
         assert len(set(counts.values())) == 1, (counts, shapes)
+
+
+DATASETS_WITH_SESSIONS = """query($n: Int!) { datasets(first: $n) { edges { node { id
+  sessions(first: 4) { edges { cursor node { id stats { testRunNumber } } } pageInfo { hasNextPage endCursor } } } } } }"""
+SESSIONS_AFTER = """query($id: UUID!, $after: String) { dataset(id: $id) {
+  sessions(first: 100, after: $after) { edges { node { id stats { testRunNumber } } } } } }"""
+
+
+async def test_datasets_with_their_sessions_take_constant_statements(env):
+    """A list of datasets with their first sessions (the landing page's query): one
+    statement for every dataset's first page, checked against the sessions in order and
+    their `testRunNumber`, and against the `after` path for the rest."""
+    from evalql.db.models import TracerSession
+    from evalql.db.tenant import readable
+
+    client, app, headers, worlds = env
+    viewer = (await client.post("/graphql", headers=headers, json={"query": "{ viewer { workspaceId } }"})).json()
+    workspace = uuid.UUID(viewer["data"]["viewer"]["workspaceId"])
+    one, n_one = await counted(client, app, headers, {"query": DATASETS_WITH_SESSIONS, "variables": {"n": 1}})
+    two, n_two = await counted(client, app, headers, {"query": DATASETS_WITH_SESSIONS, "variables": {"n": 2}})
+    assert (len(one["datasets"]["edges"]), len(two["datasets"]["edges"])) == (1, 2)
+    assert n_one == n_two
+    for edge in two["datasets"]["edges"]:
+        dataset_id = edge["node"]["id"]
+        async with app.state.db_sessions() as db:
+            expected = [str(s) for s in await db.scalars(
+                readable(workspace, TracerSession, TracerSession.id)
+                .where(TracerSession.reference_dataset_id == uuid.UUID(dataset_id))
+                .order_by(TracerSession.start_time, TracerSession.id))]
+        page = edge["node"]["sessions"]
+        assert [e["node"]["id"] for e in page["edges"]] == expected[:4]
+        assert [e["node"]["stats"]["testRunNumber"] for e in page["edges"]] == list(range(1, len(expected[:4]) + 1))
+        assert page["pageInfo"]["hasNextPage"] is (len(expected) > 4)
+        rest = (await client.post("/graphql", headers=headers, json={"query": SESSIONS_AFTER, "variables": {
+            "id": dataset_id, "after": page["pageInfo"]["endCursor"]}})).json()["data"]["dataset"]["sessions"]
+        assert [e["node"]["id"] for e in rest["edges"]] == expected[4:]
+        assert [e["node"]["stats"]["testRunNumber"] for e in rest["edges"]] == list(range(5, len(expected) + 1))

@@ -10,6 +10,7 @@ from evalql.db.tenant import Tenant
 from evalql.loaders.by_id import DatasetById, ExampleById, RunById
 from evalql.loaders.child_runs import ChildRunsByParent
 from evalql.loaders.dataset_counts import DatasetCountsLoader
+from evalql.loaders.dataset_sessions import FirstSessionsByDataset
 from evalql.loaders.example_runs import RootRunsByExample
 from evalql.loaders.feedbacks import FeedbacksByRun
 from evalql.loaders.session_stats import SessionStatsBySession
@@ -25,6 +26,9 @@ class Loaders:
 
     @cached_property
     def dataset_counts(self) -> DatasetCountsLoader: return DatasetCountsLoader(self.tenant)
+
+    @cached_property
+    def dataset_sessions(self) -> FirstSessionsByDataset: return FirstSessionsByDataset(self.tenant)
 
     @cached_property
     def example(self) -> ExampleById: return ExampleById(self.tenant)

@@ -63,8 +63,17 @@ async def keyset_page(
         stmt = stmt.where(key < position if descending else key > position)
     order = (time_col.desc(), id_col.desc()) if descending else (time_col, id_col)
     rows = list(await tenant.db.scalars(stmt.order_by(*order).limit(first + 1)))
-    page = rows[:first]
     time_name, id_name = time_col.key, id_col.key
-    edges = [Edge(cursor=encode_cursor(getattr(r, time_name), getattr(r, id_name)), node=node(r)) for r in page]
-    return Connection(edges=edges, page_info=PageInfo(has_next_page=len(rows) > first,
+    page: Connection[Any] = connection_of(rows, first, lambda r: encode_cursor(getattr(r, time_name),
+                                                                               getattr(r, id_name)))
+    for edge in page.edges:
+        edge.node = node(edge.node)
+    return page
+
+
+def connection_of(nodes: list[T], first: int, cursor: Callable[[T], str]) -> Connection[T]:
+    """The connection of a page read with one row more than `first` (that row, if any, says
+    a next page exists)."""
+    edges = [Edge(cursor=cursor(n), node=n) for n in nodes[:first]]
+    return Connection(edges=edges, page_info=PageInfo(has_next_page=len(nodes) > first,
                                                       end_cursor=edges[-1].cursor if edges else None))

@@ -14,7 +14,7 @@ from evalql.filters.examples import example_condition
 from evalql.queries import metadata_keys as mk
 from evalql.queries.examples import in_any_split
 from evalql.queries.sessions import sessions_by_id
-from evalql.schema.connection import Connection, keyset_page
+from evalql.schema.connection import MAX_FIRST, Connection, connection_of, encode_cursor, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.errors import BadUserInput
 from evalql.schema.example import Example
@@ -96,6 +96,14 @@ class Dataset:
     @strawberry.field(description="Sessions whose reference dataset is this one, by (start_time, id).")
     async def sessions(self, info: Info, first: int = 20, after: str | None = None) -> Connection[Session]:
         tenant = info.context.tenant
+        if after is None:
+            # The first page, batched over every dataset of the query (a list of datasets
+            # with their experiments costs one statement, not one per dataset).
+            if not 1 <= first <= MAX_FIRST:
+                raise BadUserInput(f"first: must be between 1 and {MAX_FIRST}, got {first}")
+            rows = await info.context.loaders.dataset_sessions.load((self.row.id, first))
+            return connection_of([Session.of(r) for r in rows], first,
+                                 lambda s: encode_cursor(s.row.start_time, s.row.id))
         stmt = readable(tenant, models.TracerSession).where(models.TracerSession.reference_dataset_id == self.row.id)
         page = await keyset_page(tenant, stmt, models.TracerSession.start_time, models.TracerSession.id,
                                  first=first, after=after, descending=False, node=lambda r: r)

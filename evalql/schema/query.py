@@ -23,6 +23,7 @@ from evalql.schema.group import ExampleGroupWithSessions, ExampleWithRuns
 from evalql.schema.inputs import DatasetRunsInput, GroupRunsInput
 from evalql.schema.run import Run
 from evalql.schema.session import Session
+from evalql.schema.viewer import Viewer
 
 
 @strawberry.type(description="The answer of validateFilter: the §4.7 message and offset when not ok.")
@@ -34,6 +35,11 @@ class FilterValidation:
 
 @strawberry.type
 class Query:
+    @strawberry.field(description="The caller's workspace and key scope.")
+    def viewer(self, info: Info) -> Viewer:
+        tenant = info.context.tenant
+        return Viewer(workspace_id=tenant.workspace_id, read_only=tenant.read_only)
+
     @strawberry.field
     async def dataset(self, info: Info, id: uuid.UUID) -> Dataset | None:
         found = await info.context.loaders.dataset.load(id)

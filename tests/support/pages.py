@@ -6,7 +6,8 @@ from html.parser import HTMLParser
 
 
 class AssetRefs(HTMLParser):
-    """<script src> and <link href> values, and every other href or src (links, images)."""
+    """<script src> and stylesheet <link href> values, and every other href or src (links,
+    images, the inline `data:` icon that spares the browser a /favicon.ico request)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -18,7 +19,7 @@ class AssetRefs(HTMLParser):
         found = dict(attrs)
         if tag == "script" and found.get("src"):
             self.scripts.append(found["src"] or "")
-        elif tag == "link" and found.get("href"):
+        elif tag == "link" and found.get("rel") == "stylesheet" and found.get("href"):
             self.styles.append(found["href"] or "")
         elif found.get("href") or found.get("src"):
             self.other.append(found.get("href") or found.get("src") or "")
