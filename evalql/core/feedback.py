@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
-from evalql.core.fields import FeedbackKey, JsonObject, Text, Timestamp, without_nul
+from evalql.core.fields import FeedbackKey, JsonObject, Text, Timestamp, finite_json, without_nul
 from evalql.core.json import nesting_problems
 from evalql.core.problems import Problem, problem, problems_from
 
@@ -34,13 +34,13 @@ def _value(value: Any) -> Any:
     if value is None or isinstance(value, (str, bool, int, float, dict)):
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("value must be a finite number")
-        return without_nul(value)
+        return finite_json(without_nul(value))
     raise ValueError("value must be a string, a number, a boolean, an object or null")
 
 
 def _correction(value: Any) -> Any:
     if value is None or isinstance(value, (str, dict)):
-        return without_nul(value)
+        return finite_json(without_nul(value))
     raise ValueError("correction must be an object, a string or null")
 
 
@@ -69,7 +69,7 @@ def source_of(stored: dict[str, Any] | None) -> dict[str, Any]:
 
 class FeedbackSource(BaseModel):
     type: SourceType
-    metadata: JsonObject | None = None
+    metadata: Annotated[JsonObject, AfterValidator(finite_json)] | None = None
     user_id: Text | None = None
     user_name: Text | None = None
 
@@ -188,3 +188,15 @@ class FeedbackPatch(BaseModel):
         if "feedback_config" in out and self.feedback_config is not None:
             out["feedback_config"] = self.feedback_config.stored()
         return out
+
+
+def validated_patch(raw: Any, loc: Sequence[Any] = ("body",)) -> tuple[FeedbackPatch | None, list[Problem]]:
+    """The patch, or every problem found, located under `loc` (for callers whose JSON did not
+    come through `core.json.parse_json`, which bounds its nesting)."""
+    too_deep = nesting_problems(raw, loc)
+    if too_deep:
+        return None, too_deep
+    try:
+        return FeedbackPatch.model_validate(raw), []
+    except ValidationError as exc:
+        return None, problems_from(exc, list(loc))

@@ -7,6 +7,8 @@ it is refused here, on both databases alike, as a 422 rather than a database err
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -19,23 +21,27 @@ NUL = "\x00"
 NUL_MESSAGE = "text must not contain the NUL character (\\u0000)"
 
 
-def nul_path(value: Any) -> str | None:
-    """Where a JSON value holds a NUL character (in a string or an object key), or None.
-    Iterative: JSON may nest deeper than Python's recursion limit."""
+def json_path_where(value: Any, bad: Callable[[Any], bool]) -> str | None:
+    """Where a JSON value holds a scalar or an object key that is `bad`, or None ("." for the
+    value itself). Iterative: JSON may nest deeper than Python's recursion limit."""
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:
         path, item = stack.pop()
-        if isinstance(item, str):
-            if NUL in item:
-                return path or "."
-        elif isinstance(item, dict):
+        if isinstance(item, dict):
             for key, child in item.items():
-                if NUL in str(key):
+                if bad(str(key)):
                     return f"{path}.{key!r}"
                 stack.append((f"{path}.{key}", child))
         elif isinstance(item, list):
             stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
+        elif bad(item):
+            return path or "."
     return None
+
+
+def nul_path(value: Any) -> str | None:
+    """Where a JSON value holds a NUL character (in a string or an object key), or None."""
+    return json_path_where(value, lambda item: isinstance(item, str) and NUL in item)
 
 
 def _has_nul(value: Any) -> bool:
@@ -63,6 +69,19 @@ def without_nul(value: Any) -> Any:
     found = nul_path(value) if _has_nul(value) else None
     if found is not None:
         raise ValueError(NUL_MESSAGE if found == "." else f"{NUL_MESSAGE}, at {found}")
+    return value
+
+
+NON_FINITE_MESSAGE = "numbers must be finite (not NaN or Infinity)"
+
+
+def finite_json(value: Any) -> Any:
+    """A JSON value without NaN or Infinity. JSON cannot spell them, but Python's JSON reader
+    (GraphQL's variables) and a GraphQL literal too large for a float (`1e999`) make them,
+    and PostgreSQL's JSONB refuses them."""
+    found = json_path_where(value, lambda item: isinstance(item, float) and not math.isfinite(item))
+    if found is not None:
+        raise ValueError(NON_FINITE_MESSAGE if found == "." else f"{NON_FINITE_MESSAGE}, at {found}")
     return value
 
 

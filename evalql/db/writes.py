@@ -504,6 +504,12 @@ async def update_feedback(db: AsyncSession, feedback: Feedback, changes: dict[st
     await db.flush()
 
 
+async def delete_feedback(db: AsyncSession, workspace_id: uuid.UUID, feedback_id: uuid.UUID) -> bool:
+    """DELETE of spec §7.6, one statement: whether the workspace had that feedback."""
+    result = await db.execute(deletable(workspace_id, Feedback).where(Feedback.id == feedback_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def delete_session(db: AsyncSession, workspace_id: uuid.UUID, session_id: uuid.UUID) -> None:
     """Hard delete (spec §7.4): the session, its runs with their metadata entries, pending
     records and attachments, the feedback of those runs and the feedback naming the session.

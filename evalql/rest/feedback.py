@@ -15,10 +15,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from evalql.core.errors import NotFoundError
 from evalql.core.feedback import DEFAULT_SOURCE_TYPE, FeedbackPatch, SourceType, validated_feedback
+from evalql.core.feedback_writes import (
+    create_feedback,
+    delete_feedback,
+    find_feedback,
+    is_root,
+    known_runs,
+    update_feedback,
+)
 from evalql.core.fields import Limit, Offset, Text
-from evalql.db import writes
 from evalql.db.models import Feedback, Run
 from evalql.db.tenant import Tenant, readable
 from evalql.rest.body import json_body
@@ -57,32 +63,6 @@ class FeedbackListQuery(BaseModel):
 
 # --- reads ----------------------------------------------------------------------------------
 
-async def find_feedback(tenant: Tenant, feedback_id: uuid.UUID) -> Feedback:
-    found = await tenant.db.scalar(readable(tenant, Feedback).where(Feedback.id == feedback_id))
-    if found is None:
-        raise NotFoundError(f"Feedback {feedback_id} not found")
-    return found
-
-
-async def known_runs(tenant: Tenant, run_ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[bool, uuid.UUID]]:
-    """(is_root, trace_id) of the stored runs among `run_ids`, in one read."""
-    if not run_ids:
-        return {}
-    rows = await tenant.db.execute(readable(tenant, Run, Run.id, Run.is_root, Run.trace_id).where(Run.id.in_(run_ids)))
-    return {run_id: (bool(root), trace_id) for run_id, root, trace_id in rows}
-
-
-def is_root(feedback: Feedback, runs: dict[uuid.UUID, tuple[bool, uuid.UUID]]) -> bool:
-    """Spec §2.5: whether the referenced run is a root run. Feedback may arrive before its run
-    (§7.6); until then a run is judged by its ids, as a root run's trace id is its own id.
-    Session-level feedback references no run: false."""
-    if feedback.run_id is None:
-        return False
-    if feedback.run_id in runs:
-        return runs[feedback.run_id][0]
-    return feedback.run_id == feedback.trace_id
-
-
 async def feedbacks_json(tenant: Tenant, rows: Sequence[Feedback]) -> list[dict[str, Any]]:
     runs = await known_runs(tenant, {f.run_id for f in rows if f.run_id is not None})
     return [feedback_json(f, is_root(f, runs)) for f in rows]
@@ -119,13 +99,7 @@ def list_conditions(tenant: Tenant, query: FeedbackListQuery) -> list[Any]:
 async def create_route(request: Request) -> Response:
     async with request_tenant(request, write=True) as tenant:
         body = await json_body(request, functools.partial(validated_feedback, depth_checked=True))  # parse_json's
-        record = body.record()
-        runs = await known_runs(tenant, {body.run_id or body.trace_id} - {None})
-        if body.trace_id is None and body.run_id in runs:
-            record["trace_id"] = runs[body.run_id][1]  # the run's own trace, not the run id guessed
-        [feedback_id] = await writes.insert_feedback(tenant.db, tenant.workspace_id, [record])
-        await tenant.db.commit()
-        feedback = await find_feedback(tenant, feedback_id)
+        feedback, runs = await create_feedback(tenant, body)
         return json_response(feedback_json(feedback, is_root(feedback, runs)))
 
 
@@ -148,18 +122,14 @@ async def patch_route(request: Request) -> Response:
     async with request_tenant(request, write=True) as tenant:
         feedback_id = require_path_uuid(request, "feedback_id")
         body = await json_body(request, FeedbackPatch)
-        feedback = await find_feedback(tenant, feedback_id)
-        await writes.update_feedback(tenant.db, feedback, body.changes())
-        await tenant.db.commit()
+        feedback = await update_feedback(tenant, feedback_id, body)
         [shape] = await feedbacks_json(tenant, [feedback])
         return json_response(shape)
 
 
 async def delete_route(request: Request) -> Response:
     async with request_tenant(request, write=True) as tenant:
-        feedback = await find_feedback(tenant, require_path_uuid(request, "feedback_id"))
-        await tenant.db.delete(feedback)
-        await tenant.db.commit()
+        await delete_feedback(tenant, require_path_uuid(request, "feedback_id"))
         return json_response({})
 
 

@@ -20,6 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from evalql.schema.errors import EXPECTED_CODES
 from evalql.schema.execution import EvalqlExecutionContext
+from evalql.schema.mutation import Mutation
 from evalql.schema.query import Query
 from evalql.schema.scalars import SCALARS
 
@@ -124,6 +125,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         extensions.append(DisableIntrospection)
     return EvalqlSchema(
         query=Query,
+        mutation=Mutation,
         extensions=extensions,
         execution_context_class=EvalqlExecutionContext,
         # Serialise exactly as REST does (UTC "+00:00" with microseconds, decimal strings).
