@@ -1,4 +1,4 @@
-"""`evalql serve | seed | keys create|list|revoke | migrate`."""
+"""`evalql serve | seed | keys create|list|revoke | migrate | export`."""
 
 from __future__ import annotations
 
@@ -209,6 +209,76 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     print(f"evalql: schema is up to date in {_safe(settings.database_url)}", file=sys.stderr)
 
 
+# The group request's fields, as `export` spells them.
+EXPORT_FLAGS = {"session_ids": "--session-ids", "group_by": "--group-by", "metadata_key": "--metadata-key",
+                "filters": "--filter"}
+
+
+def export_request(args: argparse.Namespace) -> Any:
+    """The group query of the flags, checked by the group request's own rules
+    (every problem in one error, named by its flag)."""
+    import uuid
+
+    from evalql.core.group_request import to_query, validate_group_request
+
+    raw: dict[str, Any] = {"session_ids": [s.strip() for s in args.session_ids.split(",") if s.strip()],
+                           "group_by": args.group_by, "metadata_key": args.metadata_key}
+    for item in args.filter:
+        session, equals, text = item.partition("=")
+        if not equals:
+            raise CliError(f"--filter {item!r}: expected SESSION_ID=FILTER")
+        raw.setdefault("filters", {}).setdefault(session.strip(), []).append(text)
+    try:
+        dataset_id = uuid.UUID(args.dataset_id)
+    except ValueError:
+        raise CliError(f"--dataset-id {args.dataset_id!r} is not a UUID") from None
+    request, problems = validate_group_request(raw)
+    if request is None:
+        raise CliError("; ".join(
+            " ".join([EXPORT_FLAGS.get(str(p["loc"][0]), str(p["loc"][0])), *map(str, p["loc"][1:])]) + f": {p['msg']}"
+            for p in problems))
+    return to_query(dataset_id, request)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from evalql.core.errors import NotFoundError
+    from evalql.db.tenant import Tenant
+    from evalql.engine.answer import ComparisonEngine
+    from evalql.rest.export import ExportFormat, ExportTable, open_export, render
+
+    query = export_request(args)
+    settings, engine = _database(args.database_url)
+
+    async def run() -> None:
+        await _prepare(engine)
+        comparisons = ComparisonEngine(max_bytes=settings.engine_memory_mb * 2**20,
+                                       snapshots=settings.snapshot_directory())
+        try:
+            async with session_factory(engine)() as db:
+                workspace = await writes.workspace_named(db, args.workspace)
+                if workspace is None:
+                    raise CliError(f"No workspace named {args.workspace!r}")
+                tenant = Tenant(workspace.id, True, db)
+                try:
+                    export = await open_export(comparisons, tenant, query, ExportTable(args.table))
+                except NotFoundError as exc:
+                    raise CliError(exc.detail) from None
+                out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
+                try:
+                    async for chunk in render(export, ExportFormat(args.format)):
+                        out.write(chunk)
+                finally:
+                    if args.output:
+                        out.close()
+                    else:
+                        out.flush()
+        finally:
+            await comparisons.close()
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--database-url", default=None,
@@ -244,6 +314,22 @@ def parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
     migrate.set_defaults(func=cmd_migrate)
+
+    export = sub.add_parser("export", parents=[common],
+                            help="the comparison (groups x sessions, or examples x sessions) as CSV or JSON")
+    export.add_argument("--dataset-id", required=True)
+    export.add_argument("--session-ids", required=True, help="comma-separated session (experiment) ids")
+    export.add_argument("--group-by", required=True, choices=["run_metadata", "example_metadata"])
+    export.add_argument("--metadata-key", required=True)
+    export.add_argument("--filter", action="append", default=[], metavar="SESSION_ID=FILTER",
+                        help="a filter on one session's runs (repeatable; a session's filters are AND-ed)")
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--table", choices=["groups", "examples"], default="groups",
+                        help="groups: a row per group x session; examples: a row per run of each group's examples")
+    export.add_argument("--output", default=None, help="a file (default: standard output)")
+    export.add_argument("--workspace", default=writes.DEFAULT_WORKSPACE,
+                        help=f"workspace name (default {writes.DEFAULT_WORKSPACE!r})")
+    export.set_defaults(func=cmd_export)
     return top
 
 

@@ -35,7 +35,7 @@ from evalql.db.chunks import id_chunks
 from evalql.db.models import Example, Run
 from evalql.db.tenant import Tenant, readable
 from evalql.db.types import units_to_cost
-from evalql.engine import compute, dataset_runs, snapshot, sync
+from evalql.engine import compute, dataset_runs, export, snapshot, sync
 from evalql.engine.state import FILTERS_PER_SESSION, FilterMask, SessionState, WorkspaceState, group_column
 from evalql.queries import feedback_stats as fbs
 from evalql.queries.candidates import GroupQuery
@@ -140,11 +140,35 @@ class ComparisonEngine:
 
         return await self._answer(tenant, dataset_runs_key(query), work)
 
+    async def export_plan(self, tenant: Tenant, query: GroupQuery) -> export.Plan:
+        """Every group's runs R(g) in export order (`engine/export.py`), at the data version
+        `tenant.db` reads; not cached (it is as long as the runs), and not paged."""
+        async def work(state: WorkspaceState, clock: Clock) -> export.Plan:
+            sessions = await state.page.checked_sessions(tenant, query.dataset_id, query.session_ids)
+            clock.lap("checks")
+            inputs = await self._group_inputs(tenant, state, query, clock)
+            grouping = state.grouping(query.group_by, query.metadata_key)
+            found = await asyncio.to_thread(export.members, inputs, state.live_examples(query.dataset_id),
+                                            grouping.rank(), state.example_order())
+            clock.lap("compute")
+            return export.Plan(state.version, sessions,
+                               [GroupIdentity(*grouping.identity.values[g]) for g in found.groups.tolist()],
+                               found, sorted(state.feedback_keys.values[k] for k in found.feedback_keys),
+                               state, [i.state for i in inputs])
+
+        return (await self._answer(tenant, ("export", *request_key(query)), work, keep=False)).result
+
+    def held_version(self, workspace_id: uuid.UUID) -> int | None:
+        """The data version of the workspace's state, if one is held: a reader whose
+        snapshot is older would make it start over (`_current`)."""
+        state = self._states.get(workspace_id)
+        return None if state is None else state.version
+
     async def _answer(self, tenant: Tenant, request: tuple,
-                      work: Callable[[WorkspaceState, Clock], Awaitable[T]]) -> Answer[T]:
+                      work: Callable[[WorkspaceState, Clock], Awaitable[T]], keep: bool = True) -> Answer[T]:
         """The answer cached for `request` (a key whose first item names the query) at the
         current data version, else `work`'s on the state brought to that version, computed
-        under the workspace's lock."""
+        under the workspace's lock (and cached unless not `keep`)."""
         clock = Clock()
         version = await current_version(tenant.db, tenant.workspace_id)
         key = (tenant.workspace_id, version.version, request)
@@ -163,6 +187,8 @@ class ComparisonEngine:
         self._bound_memory(tenant.workspace_id)
         answer = Answer(result, timings=clock.laps)
         log.debug("%s %s", request[0], clock)
+        if not keep:
+            return answer
         self._answers[key] = answer
         while len(self._answers) > CACHED_ANSWERS:
             self._answers.popitem(last=False)
@@ -230,6 +256,21 @@ class ComparisonEngine:
 
     async def _compute(self, tenant: Tenant, state: WorkspaceState, query: GroupQuery, clock: Clock
                        ) -> tuple[list[compute.PageGroup], list[GroupIdentity], list[list[list[uuid.UUID]]]]:
+        inputs = await self._group_inputs(tenant, state, query, clock)
+        live = state.live_examples(query.dataset_id)
+        grouping = state.grouping(query.group_by, query.metadata_key)
+        page = await asyncio.to_thread(
+            compute.group_page, inputs, live, grouping.rank(), state.example_order(),
+            state.feedback_keys.values, state.labels.values, query.offset, query.limit, query.per_group_limit)
+        clock.lap("compute")
+        identities = [GroupIdentity(*grouping.identity.values[g.code]) for g in page]
+        run_ids = [[[state.sessions[query.session_ids[i]].runs.id_at(r) for i, r in runs] for _, runs in g.examples]
+                   for g in page]
+        return page, identities, run_ids
+
+    async def _group_inputs(self, tenant: Tenant, state: WorkspaceState, query: GroupQuery, clock: Clock
+                            ) -> list[compute.SessionInput]:
+        """Step 1's inputs: each session's run rows with their group codes and filter mask."""
         by_run = query.group_by is GroupBy.RUN_METADATA
         await self._load(tenant, state, query.dataset_id, query.session_ids,
                          run_key=query.metadata_key if by_run else None,
@@ -248,16 +289,7 @@ class ComparisonEngine:
                                           query.filter_strings.get(session_id, ()))
             inputs.append(compute.SessionInput(session, group, allowed))
         clock.lap("filters")
-        live = state.live_examples(query.dataset_id)
-        grouping = state.grouping(query.group_by, query.metadata_key)
-        page = await asyncio.to_thread(
-            compute.group_page, inputs, live, grouping.rank(), state.example_order(),
-            state.feedback_keys.values, state.labels.values, query.offset, query.limit, query.per_group_limit)
-        clock.lap("compute")
-        identities = [GroupIdentity(*grouping.identity.values[g.code]) for g in page]
-        run_ids = [[[state.sessions[query.session_ids[i]].runs.id_at(r) for i, r in runs] for _, runs in g.examples]
-                   for g in page]
-        return page, identities, run_ids
+        return inputs
 
     async def _examples_page(self, tenant: Tenant, state: WorkspaceState, query: DatasetRunsQuery, clock: Clock
                              ) -> list[tuple[int, list[tuple[int, int]]]]:

@@ -29,6 +29,7 @@ from evalql.rest import (
     dataset_runs,
     datasets,
     examples,
+    export,
     feedback,
     group_runs,
     info,
@@ -83,6 +84,7 @@ class Op:
     auth: Auth = "read"
     body: Body | None = None
     media_type: str = "application/json"
+    answers_as: tuple[str, ...] = ("application/json",)  # the 200's media types
     query: type[BaseModel] | None = None
     query_optional: bool = False  # every query parameter optional, whatever the model requires
     status: int = 200
@@ -182,6 +184,10 @@ OPERATIONS: dict[Any, Op] = {
     dataset_runs.dataset_runs_route: Op(
         "Examples with their runs in sessions", "comparisons", "Examples, each with its runs",
         body=DatasetRunsRequest, description="Paged by example (a read key is enough)."),
+    export.export_route: Op(
+        "The comparison as CSV or JSON, streamed", "comparisons",
+        "The table, as an attachment (`Content-Disposition`)", body=GroupRequest, query=export.ExportQuery,
+        answers_as=tuple(export.MEDIA_TYPES.values()), description=export.DESCRIPTION),
     # examples
     examples.bulk_create_route: Op("Create examples", "examples", "The examples, in order", auth="write",
                                    body=examples.BULK, not_found=True, conflict=True),
@@ -311,7 +317,7 @@ def _path_parameters(route: Route) -> list[Schema]:
 
 def _responses(op: Op, has_path_id: bool) -> Schema:
     out: Schema = {str(op.status): {"description": op.returns, "content": {
-        "*/*" if op.auth == "signed" else "application/json": {}}}}
+        media: {} for media in (("*/*",) if op.auth == "signed" else op.answers_as)}}}
     codes = []
     if op.auth != "none":
         codes += ["Unauthorized", "Forbidden"]
