@@ -9,23 +9,24 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from evalql import api_docs, web
 from evalql.config import Settings
+from evalql.db.change_feed import ChangeFeed
 from evalql.db.engine import create_engine, session_factory
 from evalql.db.migrate import ensure_schema
 from evalql.engine.answer import ComparisonEngine
 from evalql.engine.log_pruner import LogPruner
 from evalql.graphiql import graphiql_static_app
 from evalql.graphql_app import GraphQLEndpoint
+from evalql.graphql_ws import GraphQLWebSocket
 from evalql.ingest.workers import ingest_for
 from evalql.rest import (
     dataset_runs,
     datasets,
     examples,
-    export,
     feedback,
     group_runs,
     info,
@@ -74,17 +75,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await app.state.ingest.start()
         yield
         pruner.cancel()
+        await app.state.changes.close()
         await app.state.ingest.close()
         await app.state.comparisons.close()
         await engine.dispose()
 
-    graphql = GraphQLEndpoint(build_schema(introspection=settings.introspection), db_sessions,
-                              graphiql=settings.graphiql)
+    schema = build_schema(introspection=settings.introspection)
+    graphql = GraphQLEndpoint(schema, db_sessions, graphiql=settings.graphiql)
+    # Subscriptions (graphql-transport-ws) on the same path.
+    graphql_ws = GraphQLWebSocket(schema, db_sessions, allowed_origins=tuple(settings.cors_origins))
     routes = [
         *info.ROUTES,
         *datasets.ROUTES,
         *group_runs.ROUTES,
-        *export.ROUTES,
         *examples.ROUTES,
         *dataset_runs.ROUTES,
         *sessions.ROUTES,
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/graphql/static", graphiql_static_app()),
         *web.ROUTES,
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql_ws),
     ]
     middleware = [Middleware(CanonicalPath)]
     if settings.cors_origins:
@@ -106,6 +110,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers=dict(HANDLERS),
     )
     app.state.settings, app.state.engine, app.state.db_sessions = settings, engine, db_sessions
+    # Wakes GraphQL subscriptions when a workspace's data changed (evalql/db/change_feed.py).
+    app.state.changes = ChangeFeed(engine, db_sessions)
     # The group query's in-memory state and answers (evalql/engine): one per process.
     app.state.comparisons = ComparisonEngine(max_bytes=settings.engine_memory_mb * 2**20,
                                              snapshots=settings.snapshot_directory())

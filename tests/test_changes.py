@@ -117,6 +117,7 @@ async def test_every_logged_table_has_its_triggers(backend, database_url):
             rows = await conn.fetch("SELECT tgrelid::regclass::text AS t, tgname FROM pg_trigger WHERE NOT tgisinternal")
             found = {(r["t"], r["tgname"]) for r in rows}
             want = {(t, f"{t}_log_{e}") for t in LOGGED_TABLES for e in ("insert", "update", "delete")}
+            want.add(("data_versions", "data_versions_notify"))  # NOTIFY for subscriptions (0005)
         else:
             import sqlite3
 

@@ -15,14 +15,16 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "evalql"
 
-INTERFACES = ("evalql.rest", "evalql.schema", "evalql.graphql_app", "evalql.graphiql")
+INTERFACES = ("evalql.rest", "evalql.schema", "evalql.graphql_app", "evalql.graphql_ws", "evalql.graphiql")
 ENTRY_POINTS = ("evalql.app", "evalql.cli", "evalql.demo")
 
 # package -> packages it must not import
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "evalql.rest": ("evalql.schema", "evalql.graphql_app", "evalql.graphiql", "evalql.loaders", *ENTRY_POINTS),
-    "evalql.schema": ("evalql.rest", "evalql.graphql_app", *ENTRY_POINTS),
-    "evalql.graphql_app": ("evalql.rest.", *ENTRY_POINTS),
+    "evalql.rest": ("evalql.schema", "evalql.graphql_app", "evalql.graphql_ws", "evalql.graphiql", "evalql.loaders",
+                    *ENTRY_POINTS),
+    "evalql.schema": ("evalql.rest", "evalql.graphql_app", "evalql.graphql_ws", *ENTRY_POINTS),
+    "evalql.graphql_app": ("evalql.rest.", "evalql.graphql_ws", *ENTRY_POINTS),
+    "evalql.graphql_ws": ("evalql.rest.", *ENTRY_POINTS),
     "evalql.loaders": (*INTERFACES, "evalql.ingest", *ENTRY_POINTS),
     "evalql.ingest": (*INTERFACES, "evalql.loaders", *ENTRY_POINTS),
     "evalql.core": (*INTERFACES, "evalql.loaders", "evalql.ingest", *ENTRY_POINTS),

@@ -23,6 +23,7 @@ from evalql.schema.execution import EvalqlExecutionContext
 from evalql.schema.mutation import Mutation
 from evalql.schema.query import Query
 from evalql.schema.scalars import SCALARS
+from evalql.schema.subscription import Subscription
 
 log = logging.getLogger("evalql.graphql")
 
@@ -104,7 +105,15 @@ class UserErrorCodes(SchemaExtension):
 
     def on_operation(self):
         yield
-        result = self.execution_context.result
+        self._code(self.execution_context.result)
+
+    def on_stream_result(self, result):
+        # A subscription's results (evalql/graphql_ws.py) are sent before its operation ends.
+        self._code(result)
+        yield
+
+    @staticmethod
+    def _code(result: object) -> None:
         for error in getattr(result, "errors", None) or []:
             if (error.original_error is None or error.path is None) and not (error.extensions or {}).get("code"):
                 error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
@@ -126,6 +135,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     return EvalqlSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         execution_context_class=EvalqlExecutionContext,
         # Serialise exactly as REST does (UTC "+00:00" with microseconds, decimal strings).
