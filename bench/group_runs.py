@@ -69,6 +69,8 @@ class Row:
     repeat_p90_ms: float
     graphql_write_p50_ms: float  # groupRuns with the REST answer's fields, right after a write
     filtered_write_p50_ms: float  # one per-session filter, right after a write
+    deltas_write_p50_ms: float  # with baseline deltas (the first session), right after a write
+    deltas_plain_p50_ms: float  # the same request without, timed in turn with it
     naive_median_ms: float
     load_s: float
     rss_mb: float  # this process (the server) after the requests: engine state included
@@ -170,11 +172,13 @@ class Bench:
         self.session_ids, self.root_run_ids = session_ids, root_run_ids
         self.writes = 0
 
-    def body(self, group_by: str, key: str, filtered: bool = False) -> dict:
+    def body(self, group_by: str, key: str, filtered: bool = False, deltas: bool = False) -> dict:
         body: dict = {"session_ids": [str(s) for s in self.session_ids], "group_by": group_by, "metadata_key": key,
                       "limit": 10, "per_group_limit": 5}
         if filtered:
             body["filters"] = {str(self.session_ids[0]): [FILTER]}
+        if deltas:
+            body["baseline_session_id"] = str(self.session_ids[0])
         return body
 
     async def rest(self, body: dict, expected_groups: int) -> float:
@@ -257,7 +261,8 @@ async def measure(url: str, backend: str, n: int, requests: int, keep: bool = Fa
         print(f"{backend} W({n}) {row.grouping}: first build {row.build_ms:.0f} ms; restart {row.cold_ms:.0f} ms; "
               f"after a write p50 {row.write_p50_ms:.1f} ms "
               f"p90 {row.write_p90_ms:.1f} ms; repeated p50 {row.repeat_p50_ms:.1f} ms; GraphQL "
-              f"{row.graphql_write_p50_ms:.1f} ms; filtered {row.filtered_write_p50_ms:.1f} ms; naive SQL "
+              f"{row.graphql_write_p50_ms:.1f} ms; filtered {row.filtered_write_p50_ms:.1f} ms; with deltas "
+              f"{row.deltas_write_p50_ms:.1f} ms (without {row.deltas_plain_p50_ms:.1f}); naive SQL "
               f"{row.naive_median_ms:.1f} ms; RSS {row.rss_mb:.0f} MB", flush=True)
     return rows
 
@@ -266,6 +271,7 @@ async def measure_grouping(url: str, backend: str, n: int, requests: int, bench:
                            load_s: float, group_by: str, metadata_key: str, expected_groups: int) -> Row:
     plain = bench.body(group_by, metadata_key)
     filtered = bench.body(group_by, metadata_key, filtered=True)
+    with_deltas = bench.body(group_by, metadata_key, deltas=True)
     cold = []
     for _ in range(RESTARTS + 1):  # a new app each time; the first builds its state, later ones restore it
         async with serving(url) as bench.client:
@@ -278,13 +284,15 @@ async def measure_grouping(url: str, backend: str, n: int, requests: int, bench:
                                                 lambda: bench.graphql(plain, expected_groups), bench.write)
         repeated = await timed(requests, lambda: bench.rest(plain, expected_groups))
         with_filter = await timed(requests, lambda: bench.rest(filtered, expected_groups), bench.write)
+        deltas_plain, deltas = await timed_pair(requests, lambda: bench.rest(plain, expected_groups),
+                                                lambda: bench.rest(with_deltas, expected_groups), bench.write)
         rss = rss_mb()
     naive = await time_naive(url, requests, workspace_id, bench.dataset_id, bench.session_ids, group_by,
                              metadata_key, expected_groups)
     return Row(backend, n, f"{group_by}:{metadata_key}", expected_groups, build, statistics.median(cold),
                statistics.median(after_write), nearest_rank(after_write, 0.9), statistics.median(repeated),
                nearest_rank(repeated, 0.9), statistics.median(graphql), statistics.median(with_filter),
-               statistics.median(naive), load_s, rss)
+               statistics.median(deltas), statistics.median(deltas_plain), statistics.median(naive), load_s, rss)
 
 
 @asynccontextmanager
@@ -326,6 +334,11 @@ async def time_naive(url: str, requests: int, workspace_id: uuid.UUID, dataset_i
     return times
 
 
+def added(row: Row) -> float:
+    """What baseline deltas add to the request, in % of the same request without."""
+    return 100 * (row.deltas_write_p50_ms / row.deltas_plain_p50_ms - 1)
+
+
 def print_table(rows: list[Row], requests: int) -> None:
     print(f"\ngroup/runs latency in ms: {requests} timed requests after 1 warm-up (p90 = nearest rank)")
     print("build: first request of the first server (state built from the tables); restart: first request of a "
@@ -333,18 +346,21 @@ def print_table(rows: list[Row], requests: int) -> None:
     print("write: right after a new feedback; repeat: same request, data unchanged;")
     print("graphql: groupRuns with the REST answer's fields, after a write; filtered: one per-session filter, "
           "after a write;")
+    print("deltas: with baseline_session_id (the first session), after a write, timed in turn with the same request "
+          "without (+%: what deltas add)")
     print("naive: the same statistics by hand-written SQL (bench/naive.py), no page; rss: server process, MB")
     header = (f"{'db':<10} {'N':>7}  {'grouping':<28} {'groups':>6} {'build':>8} {'restart':>7} "
               f"{'write p50':>9} {'p90':>7} "
-              f"{'repeat p50':>10} {'p90':>6} {'graphql':>8} {'filtered':>8} {'naive':>7} {'load s':>7} {'rss':>6}")
+              f"{'repeat p50':>10} {'p90':>6} {'graphql':>8} {'filtered':>8} {'deltas':>7} {'+%':>7} {'naive':>7} "
+              f"{'load s':>7} {'rss':>6}")
     print(header)
     print("-" * len(header))
     for r in rows:
         print(f"{r.backend:<10} {r.n:>7}  {r.grouping:<28} {r.groups:>6} {r.build_ms:>8.1f} {r.cold_ms:>7.1f} "
               f"{r.write_p50_ms:>9.1f} "
               f"{r.write_p90_ms:>7.1f} {r.repeat_p50_ms:>10.1f} {r.repeat_p90_ms:>6.1f} "
-              f"{r.graphql_write_p50_ms:>8.1f} {r.filtered_write_p50_ms:>8.1f} {r.naive_median_ms:>7.1f} "
-              f"{r.load_s:>7.1f} {r.rss_mb:>6.0f}")
+              f"{r.graphql_write_p50_ms:>8.1f} {r.filtered_write_p50_ms:>8.1f} {r.deltas_write_p50_ms:>7.1f} "
+              f"{added(r):>+6.0f}% {r.naive_median_ms:>7.1f} {r.load_s:>7.1f} {r.rss_mb:>6.0f}")
 
 
 async def main(argv: list[str] | None = None) -> None:

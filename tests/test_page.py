@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -22,10 +23,12 @@ from playwright.sync_api import Browser, Page, expect
 from tests.support.browser import Visit, World, launch, record_timing, start_world
 
 GROUPS = """
-query($ds: UUID!, $input: GroupRunsInput!) { groupRuns(datasetId: $ds, input: $input) {
+query($ds: UUID!, $input: GroupRunsInput!, $baseline: UUID) {
+  groupRuns(datasetId: $ds, input: $input, baselineSessionId: $baseline) {
   groupKey count exampleCount filter
   sessions { session { id name } filter runCount exampleCount errorRate latencyP50 totalTokens totalCost
-             feedbackStats { key n avg stdev } } } }"""
+             feedbackStats { key n avg stdev }
+             deltas { feedback { key delta { meanDelta ciLow ciHigh } } latency { meanDelta ciLow ciHigh } } } } }"""
 RUNS = """
 query($ds: UUID!, $input: DatasetRunsInput!) { datasetRuns(datasetId: $ds, input: $input) {
   example { id } runs { id outputs session { id } } } }"""
@@ -62,11 +65,17 @@ def visit(browser: Browser, world: World) -> Iterator[Callable[..., Visit]]:
 
 
 def groups_answer(world: World, sessions: list[uuid.UUID], group_by: str, key: str,
-                  filters: dict[uuid.UUID, str] | None = None, dataset: uuid.UUID | None = None) -> list[dict]:
+                  filters: dict[uuid.UUID, str] | None = None, dataset: uuid.UUID | None = None,
+                  baseline: uuid.UUID | None = None) -> list[dict]:
+    """The answer the page shows; its baseline, as the page's, is the first session unless
+    another is chosen (and none with a single session)."""
     inp = {"sessionIds": [str(s) for s in sessions], "groupBy": group_by, "metadataKey": key, "limit": 20,
            "perGroupLimit": 1, "preview": True,
            "filters": [{"sessionId": str(s), "filters": [f]} for s, f in (filters or {}).items()]}
-    return world.graphql(GROUPS, {"ds": str(dataset or world.dataset_id), "input": inp})["groupRuns"]
+    if baseline is None and len(sessions) > 1:
+        baseline = sessions[0]
+    return world.graphql(GROUPS, {"ds": str(dataset or world.dataset_id), "input": inp,
+                                  "baseline": None if baseline is None else str(baseline)})["groupRuns"]
 
 
 def shown_groups(page: Page) -> dict[str, dict[str, dict[str, str]]]:
@@ -80,11 +89,18 @@ def shown_groups(page: Page) -> dict[str, dict[str, dict[str, str]]]:
           for (const td of tr.querySelectorAll('td[data-stat]')) {
             cells[td.dataset.stat] = td.dataset.exact ?? td.textContent.trim();
             cells[td.dataset.stat + ':title'] = td.title;
+            const delta = td.querySelector('.delta');
+            if (delta) cells[td.dataset.stat + ':delta'] = delta.dataset.delta + '|' + delta.dataset.ci;
           }
         }
       }
       return out;
     }""")
+
+
+def js_number(value: float) -> str:
+    """A number as JavaScript's String() writes it: 1, not 1.0 (shortest round trip otherwise, as repr)."""
+    return str(int(value)) if float(value).is_integer() else repr(value)
 
 
 def check_groups(page: Page, expected: list[dict]) -> None:
@@ -99,7 +115,17 @@ def check_groups(page: Page, expected: list[dict]) -> None:
             for f in s["feedbackStats"]:
                 if f["avg"] is not None:  # rounded on screen, exact in the tooltip
                     assert float(cells[f"feedback.{f['key']}"]) == f["avg"]
-                    assert f"mean {f['avg']!r}," in cells[f"feedback.{f['key']}:title"]
+                    assert f"mean {js_number(f['avg'])}," in cells[f"feedback.{f['key']}:title"]
+            # The difference from the baseline, as the server computed it (none for the baseline).
+            deltas = {d["key"]: d["delta"] for d in (s["deltas"] or {}).get("feedback", [])}
+            for key, d in deltas.items():
+                shown_delta = cells.get(f"feedback.{key}:delta")
+                assert shown_delta == f"{js_number(d['meanDelta'])}|{js_number(d['ciLow'])},{js_number(d['ciHigh'])}"
+            if not deltas:
+                assert not any(name.endswith(":delta") and name.startswith("feedback.") for name in cells)
+            latency = (s["deltas"] or {}).get("latency")
+            if latency:
+                assert cells["latencyP50:delta"].startswith(js_number(latency["meanDelta"]) + "|")
 
 
 def wait_for_groups(page: Page, expected: list[dict]) -> None:
@@ -107,6 +133,20 @@ def wait_for_groups(page: Page, expected: list[dict]) -> None:
     page.wait_for_function(
         "keys => JSON.stringify([...document.querySelectorAll('[data-testid=groups-table] tbody')]"
         ".map(b => b.dataset.group)) === JSON.stringify(keys)", arg=keys, timeout=15000)
+
+
+def settled(page: Page, expected: list[dict], timeout_s: float = 15.0) -> None:
+    """check_groups once the page shows that answer: after a change of view the previous
+    answer stays on screen until the new one arrives (no blank flash), so wait for it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            check_groups(page, expected)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            page.wait_for_timeout(100)
 
 
 def first_run_key(world: World, sessions: list[uuid.UUID]) -> str:
@@ -214,7 +254,7 @@ def test_filter_error_is_shown_at_its_offset_and_a_fixed_filter_applies(visit, w
         "([g, s, n]) => document.querySelector(`[data-testid=groups-table] tbody[data-group='${g}'] "
         "tr[data-session='${s}'] td[data-stat=runCount]`)?.textContent === n",
         arg=[str(expected[0]["groupKey"]), str(sessions[1]), str(expected[0]["sessions"][1]["runCount"])])
-    check_groups(v.page, expected)
+    settled(v.page, expected)
 
 
 def test_grouping_baseline_and_history(visit, world: World):
@@ -228,13 +268,14 @@ def test_grouping_baseline_and_history(visit, world: World):
     v.page.get_by_label("Key", exact=True).select_option("difficulty")
     by_difficulty = groups_answer(world, sessions, "EXAMPLE_METADATA", "difficulty")
     wait_for_groups(v.page, by_difficulty)
-    check_groups(v.page, by_difficulty)
+    settled(v.page, by_difficulty)
 
     second = world.names[str(sessions[1])]
     v.page.get_by_label(f"Baseline: {second}").check()
     badge = v.page.locator("[data-testid=groups-table] tbody").first.locator("tr", has=v.page.locator(".badge"))
     expect(badge).to_have_attribute("data-session", str(sessions[1]))
     assert f"baseline={sessions[1]}" in v.page.url
+    settled(v.page, groups_answer(world, sessions, "EXAMPLE_METADATA", "difficulty", baseline=sessions[1]))
     v.screenshot("grouped-by-difficulty")
 
     v.page.go_back()  # the baseline back to the first experiment
@@ -246,7 +287,7 @@ def test_grouping_baseline_and_history(visit, world: World):
     v.page.go_forward()
     v.page.go_forward()
     wait_for_groups(v.page, by_difficulty)
-    check_groups(v.page, by_difficulty)
+    settled(v.page, by_difficulty)
 
 
 def test_export_downloads_what_is_shown(visit, world: World):
@@ -268,6 +309,9 @@ def test_export_downloads_what_is_shown(visit, world: World):
         for f in s["feedbackStats"]:
             if f["avg"] is not None:
                 assert float(row[f"{f['key']}.avg"]) == f["avg"] and int(row[f"{f['key']}.n"]) == f["n"]
+        for d in (s["deltas"] or {}).get("feedback", []):
+            assert float(row[f"{d['key']}.delta"]) == d["delta"]["meanDelta"]
+            assert float(row[f"{d['key']}.delta_ci_low"]) == d["delta"]["ciLow"]
 
     with v.page.expect_download() as json_download:
         v.page.get_by_role("button", name="Groups JSON").click()
@@ -398,7 +442,7 @@ def test_the_link_evaluate_prints_opens_the_comparison(visit, world: World, monk
     expected = groups_answer(world, [sessions[1], sessions[0]], "EXAMPLE_METADATA", "difficulty",
                              dataset=dataset.id)
     wait_for_groups(v.page, expected)
-    check_groups(v.page, expected)
+    settled(v.page, expected)
     # The oracle: target b is always right; target a only on 2+2.
     easy = {s["session"]["id"]: next(f["avg"] for f in s["feedbackStats"] if f["key"] == "exact")
             for s in expected[0]["sessions"]}

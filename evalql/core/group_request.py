@@ -38,6 +38,10 @@ class GroupRequest(BaseModel):
     per_group_limit: Annotated[Int, Field(ge=1, le=10)] = 5
     preview: bool = False
     filters: SessionFilters | None = None
+    # Baseline deltas (engine/deltas.py): off unless a baseline is named. Not LangSmith's:
+    # a client that does not send them gets exactly the LangSmith answer.
+    baseline_session_id: uuid.UUID | None = None
+    delta_tolerance: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
 
 
 def validate_group_request(raw: Any, loc: Sequence[Any] = (), session_ids_name: str = "session_ids"
@@ -49,7 +53,22 @@ def validate_group_request(raw: Any, loc: Sequence[Any] = (), session_ids_name: 
     except ValidationError as exc:
         request, problems = None, problems_from(exc, list(loc))
     problems += filter_problems(raw, loc, session_ids_name)
+    problems += baseline_problems(raw, loc, session_ids_name)
     return (None if problems else request), problems
+
+
+def baseline_problems(raw: Any, loc: Sequence[Any] = (), session_ids_name: str = "session_ids") -> list[Problem]:
+    """The baseline must be one of the compared sessions (checked when both parse)."""
+    if not isinstance(raw, dict) or raw.get("baseline_session_id") is None:
+        return []
+    try:
+        baseline = uuid.UUID(str(raw["baseline_session_id"]))
+        session_ids = set(SESSION_IDS.validate_python(raw.get("session_ids")))
+    except (ValueError, ValidationError):
+        return []  # reported by the model
+    if baseline in session_ids:
+        return []
+    return [problem([*loc, "baseline_session_id"], f"Session {baseline} is not in {session_ids_name}", "value_error")]
 
 
 def filter_problems(raw: Any, loc: Sequence[Any] = (), session_ids_name: str = "session_ids") -> list[Problem]:
@@ -109,4 +128,5 @@ def to_query(dataset_id: uuid.UUID, request: GroupRequest) -> GroupQuery:
         group_by=request.group_by, metadata_key=request.metadata_key, offset=request.offset,
         limit=request.limit, per_group_limit=request.per_group_limit, preview=request.preview,
         run_conditions=conditions, filter_strings=strings,
+        baseline_session_id=request.baseline_session_id, delta_tolerance=request.delta_tolerance,
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import time
 import uuid
@@ -35,13 +36,20 @@ from evalql.db.chunks import id_chunks
 from evalql.db.models import Example, Run
 from evalql.db.tenant import Tenant, readable
 from evalql.db.types import units_to_cost
-from evalql.engine import compute, dataset_runs, export, snapshot, sync
+from evalql.engine import compute, dataset_runs, deltas, export, snapshot, sync
 from evalql.engine.state import FILTERS_PER_SESSION, FilterMask, SessionState, WorkspaceState, group_column
 from evalql.queries import feedback_stats as fbs
 from evalql.queries.candidates import GroupQuery
 from evalql.queries.dataset_runs import DatasetRunsQuery
 from evalql.queries.group_runs import assemble_groups
-from evalql.queries.results import ExampleWithRuns, Group, GroupIdentity, RunSetStats, RunWithFeedback
+from evalql.queries.results import (
+    ExampleWithRuns,
+    Group,
+    GroupIdentity,
+    RunSetStats,
+    RunWithFeedback,
+    SessionDeltas,
+)
 from evalql.queries.run_details import comparison_order
 
 log = logging.getLogger("evalql.engine")
@@ -88,7 +96,8 @@ def _filters_key(filter_strings: Mapping[uuid.UUID, Sequence[str]]) -> Hashable:
 
 def request_key(query: GroupQuery) -> tuple:
     return ("group", query.dataset_id, tuple(query.session_ids), query.group_by, query.metadata_key, query.offset,
-            query.limit, query.per_group_limit, _filters_key(query.filter_strings))
+            query.limit, query.per_group_limit, _filters_key(query.filter_strings), query.baseline_session_id,
+            query.delta_tolerance)
 
 
 def dataset_runs_key(query: DatasetRunsQuery) -> tuple:
@@ -113,9 +122,10 @@ class ComparisonEngine:
         async def work(state: WorkspaceState, clock: Clock) -> list[Group]:
             sessions = await state.page.checked_sessions(tenant, query.dataset_id, query.session_ids)
             clock.lap("checks")
-            page, identities, run_ids = await self._compute(tenant, state, query, clock)
+            page, identities, run_ids, cells = await self._compute(tenant, state, query, clock)
             example_ids = [[state.examples.id_at(e) for e, _ in g.examples] for g in page]
             groups = await self._assemble(tenant, state, query, sessions, page, identities, run_ids, example_ids)
+            _attach_deltas(query, groups, cells)
             clock.lap("page")
             return groups
 
@@ -255,18 +265,30 @@ class ComparisonEngine:
         return state
 
     async def _compute(self, tenant: Tenant, state: WorkspaceState, query: GroupQuery, clock: Clock
-                       ) -> tuple[list[compute.PageGroup], list[GroupIdentity], list[list[list[uuid.UUID]]]]:
+                       ) -> tuple[list[compute.PageGroup], list[GroupIdentity], list[list[list[uuid.UUID]]],
+                                  dict[tuple[int, int], deltas.CellDeltas]]:
         inputs = await self._group_inputs(tenant, state, query, clock)
         live = state.live_examples(query.dataset_id)
         grouping = state.grouping(query.group_by, query.metadata_key)
-        page = await asyncio.to_thread(
-            compute.group_page, inputs, live, grouping.rank(), state.example_order(),
-            state.feedback_keys.values, state.labels.values, query.offset, query.limit, query.per_group_limit)
+        identity_of = grouping.identity.values
+
+        def computation() -> tuple[list[compute.PageGroup], dict[tuple[int, int], deltas.CellDeltas]]:
+            page, members = compute.group_page(
+                inputs, live, grouping.rank(), state.example_order(), state.feedback_keys.values,
+                state.labels.values, query.offset, query.limit, query.per_group_limit)
+            if query.baseline_session_id is None or not page:
+                return page, {}
+            seed = _seeds(query, [identity_of[g.code] for g in page])
+            return page, deltas.session_deltas(
+                members, [s.state for s in inputs], list(query.session_ids).index(query.baseline_session_id),
+                len(page), max(len(live), 1), state.feedback_keys.values, query.delta_tolerance, seed)
+
+        page, cells = await asyncio.to_thread(computation)
         clock.lap("compute")
-        identities = [GroupIdentity(*grouping.identity.values[g.code]) for g in page]
+        identities = [GroupIdentity(*identity_of[g.code]) for g in page]
         run_ids = [[[state.sessions[query.session_ids[i]].runs.id_at(r) for i, r in runs] for _, runs in g.examples]
                    for g in page]
-        return page, identities, run_ids
+        return page, identities, run_ids, cells
 
     async def _group_inputs(self, tenant: Tenant, state: WorkspaceState, query: GroupQuery, clock: Clock
                             ) -> list[compute.SessionInput]:
@@ -406,6 +428,35 @@ class ComparisonEngine:
         return assemble_groups(query, sessions, [(identity, g.example_count) for g, identity in zip(
             page, identities, strict=True)], per_session, group_pct, run_feedback, session_feedback,
             page_examples, page_runs)
+
+
+def _seeds(query: GroupQuery, identities: list[tuple]) -> Callable[..., int]:
+    """The bootstrap seed of a (page slot, session index, metric) cell: a hash of what
+    identifies the cell, not of the page or the other sessions, so the same data gives the
+    same interval however the request pages or which sessions it adds."""
+    base = f"{query.dataset_id}|{query.group_by.value}|{query.metadata_key}|{query.baseline_session_id}|" \
+           f"{query.delta_tolerance!r}|{_filters_key(query.filter_strings)}"
+
+    def seed(slot: int, *, session: int, metric: str) -> int:
+        text = f"{base}|{identities[slot]}|{query.session_ids[session]}|{metric}"
+        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+
+    return seed
+
+
+def _attach_deltas(query: GroupQuery, groups: list[Group], cells: dict[tuple[int, int], deltas.CellDeltas]) -> None:
+    """Each session's deltas against the baseline, on the groups the baseline is in."""
+    if query.baseline_session_id is None:
+        return
+    index = {s: i for i, s in enumerate(query.session_ids)}
+    for slot, group in enumerate(groups):
+        for item in group.sessions:
+            cell = cells.get((slot, index[item.session.id]))
+            if cell is not None:
+                item.deltas = SessionDeltas(
+                    baseline_session_id=query.baseline_session_id, tolerance=query.delta_tolerance,
+                    feedback=cell.feedback, latency=cell.metrics["latency"], error_rate=cell.metrics["error_rate"],
+                    cost=cell.metrics["cost"])
 
 
 async def _page_rows(tenant: Tenant, state: WorkspaceState, example_ids: list[uuid.UUID], run_ids: list[uuid.UUID]

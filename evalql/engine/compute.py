@@ -23,6 +23,7 @@ from evalql.engine.state import SessionState
 from evalql.queries.feedback_stats import Partial, Partials
 
 PERCENTILES = (0.5, 0.99)
+Members = list[tuple[np.ndarray, np.ndarray]]  # per session: (run rows, page slots)
 DENSE_CELLS = 1 << 22  # a (group × example) grid up to this size is cheap to scan
 
 
@@ -71,7 +72,9 @@ def candidate_mask(state: SessionState, live_example: np.ndarray, allowed: np.nd
 
 def group_page(inputs: list[SessionInput], live_example: np.ndarray, group_rank: np.ndarray,
                example_order: np.ndarray, feedback_keys: list[str], labels: list[str],
-               offset: int, limit: int, per_group_limit: int) -> list[PageGroup]:
+               offset: int, limit: int, per_group_limit: int) -> tuple[list[PageGroup], Members]:
+    """The page's groups, and each session's member runs of them (R(g) ∩ runs(s)) as
+    (run rows, page slots), which the baseline deltas pair (`deltas.py`)."""
     n_examples = np.int64(max(len(live_example), 1))
     rows, pairs = [], []
     for s in inputs:
@@ -83,7 +86,7 @@ def group_page(inputs: list[SessionInput], live_example: np.ndarray, group_rank:
     # Step 2: E(g), the (group, example) pairs whose set of sessions is the group's.
     n_groups = len(group_rank)
     if not any(len(p) for p in pairs):
-        return []
+        return [], []
     cells = n_groups * int(n_examples)
     dense = cells <= max(DENSE_CELLS, 4 * sum(len(p) for p in pairs))
     intersection = (DenseIntersection if dense else SparseIntersection)(pairs, n_groups, n_examples)
@@ -94,13 +97,13 @@ def group_page(inputs: list[SessionInput], live_example: np.ndarray, group_rank:
     ordered = present[np.argsort(group_rank[present], kind="stable")]
     page = ordered[offset:offset + limit] if offset < len(ordered) else ordered[:0]
     if not len(page):
-        return []
+        return [], []
     slot_of = np.full(n_groups, -1, np.int64)
     slot_of[page] = np.arange(len(page))
     out = [PageGroup(code=int(g), example_count=int(example_count[g])) for g in page]
 
     # Step 4: members of the page's groups, per session.
-    members: list[tuple[np.ndarray, np.ndarray]] = []
+    members: Members = []
     for i, s in enumerate(inputs):
         where, p = rows[i], pairs[i]
         slot = slot_of[p // n_examples]
@@ -118,7 +121,7 @@ def group_page(inputs: list[SessionInput], live_example: np.ndarray, group_rank:
         out[slot].latency = pcts
 
     _page_examples(out, page, intersection, n_examples, example_order, per_group_limit, inputs, members)
-    return out
+    return out, members
 
 
 class Intersection:

@@ -37,6 +37,10 @@ class GroupQuery:
     run_conditions: Mapping[uuid.UUID, Sequence[ColumnElement[bool]]] = field(default_factory=dict)
     # Per-session filter strings, echoed into the session `filter` (spec §5.5).
     filter_strings: Mapping[uuid.UUID, Sequence[str]] = field(default_factory=dict)
+    # With a baseline (one of `session_ids`), every other session of a group carries its
+    # deltas against it (engine/deltas.py); the SQL evaluation leaves them out.
+    baseline_session_id: uuid.UUID | None = None
+    delta_tolerance: float = 0.0
 
 
 def candidate_runs(tenant: Tenant, dataset_id: uuid.UUID, session_ids: Sequence[uuid.UUID],

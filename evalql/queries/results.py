@@ -61,6 +61,37 @@ class RunSetStats:
         return self.streaming_count / self.run_count if self.run_count else None
 
 
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A session against the baseline on one metric, paired by example (engine/deltas.py):
+    each example's value is the mean over its runs in the group; `mean_delta` is the mean
+    of session minus baseline over the examples both have a value for."""
+
+    n_pairs: int
+    baseline_mean: float
+    session_mean: float
+    mean_delta: float
+    ci_low: float  # 95 % interval of mean_delta
+    ci_high: float
+    ci_method: str  # "bootstrap" (percentile, RESAMPLES resamples) or "normal" (its normal approximation)
+    p_value: float  # two-sided sign test; pairs within the tolerance left out
+    improved: int  # examples better than the baseline's by more than the tolerance
+    regressed: int
+    unchanged: int
+    baseline_p50: float | None = None  # latency only: medians of the per-example values
+    session_p50: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDeltas:
+    baseline_session_id: uuid.UUID
+    tolerance: float
+    feedback: dict[str, Delta]  # numeric feedback keys with at least one pair, in key order
+    latency: Delta | None
+    error_rate: Delta | None
+    cost: Delta | None  # total cost per example, in dollars
+
+
 @dataclass(slots=True)
 class SessionInGroup:
     session: TracerSession
@@ -69,6 +100,7 @@ class SessionInGroup:
     filter: str
     session_feedback_stats: FeedbackStats
     test_run_number: int | None
+    deltas: SessionDeltas | None = None  # with a baseline, for every session of the group but it
 
 
 @dataclass(slots=True)

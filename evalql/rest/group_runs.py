@@ -31,7 +31,8 @@ async def group_runs_route(request: Request) -> Response:
         body = answer.renderings.get(("rest", query.preview))
         if body is None:
             body = answer.renderings[("rest", query.preview)] = dumps(
-                {"groups": [group_json(g, query.preview) for g in answer.result]})
+                {"groups": [group_json(g, query.preview, query.baseline_session_id is not None)
+                            for g in answer.result]})
         return Response(body, media_type="application/json")
 
 

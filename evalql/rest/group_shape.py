@@ -11,6 +11,7 @@ from typing import Any
 
 from evalql.core.formats import format_cost, ts
 from evalql.queries.results import ExampleWithRuns, FeedbackStats, Group, RunSetStats, SessionInGroup
+from evalql.rest.deltas_shape import deltas_json
 from evalql.rest.run_shape import run_comparison_json
 from evalql.rest.shapes import example_json, feedback_stats_json, session_json
 
@@ -56,24 +57,28 @@ def stats_block_json(stats: RunSetStats, session_feedback: FeedbackStats, test_r
     }
 
 
-def grouped_session_json(item: SessionInGroup) -> dict[str, Any]:
-    return {
+def grouped_session_json(item: SessionInGroup, with_deltas: bool = False) -> dict[str, Any]:
+    out = {
         **session_json(item.session),
         **stats_block_json(item.stats, item.session_feedback_stats, item.test_run_number),
         "example_count": item.example_count,
         **metrics_json(item.stats, ("min_start_time", "max_start_time")),
         "filter": item.filter, "experiment_progress": None,
     }
+    if with_deltas:
+        out["deltas"] = deltas_json(item.deltas)
+    return out
 
 
 def example_with_runs_json(item: ExampleWithRuns, preview: bool) -> dict[str, Any]:
     return {**example_json(item.example), "runs": [run_comparison_json(r, preview) for r in item.runs]}
 
 
-def group_json(group: Group, preview: bool) -> dict[str, Any]:
+def group_json(group: Group, preview: bool, with_deltas: bool = False) -> dict[str, Any]:
+    """`with_deltas`: the request named a baseline, so each session says `deltas`."""
     return {
         "group_key": group.key, "filter": group.filter, "count": group.stats.run_count,
         "example_count": group.example_count, **metrics_json(group.stats, GROUP_METRICS),
-        "sessions": [grouped_session_json(item) for item in group.sessions],
+        "sessions": [grouped_session_json(item, with_deltas) for item in group.sessions],
         "examples": [example_with_runs_json(e, preview) for e in group.examples],
     }

@@ -55,7 +55,7 @@ class ExampleGroupWithSessions(RunSetStatsFields):
     def sessions(self) -> list[SessionStats]:
         return [
             SessionStats(stats=item.stats, session_=Session.of(SessionRow(item.session, item.test_run_number)),
-                         session_feedback=item.session_feedback_stats, filter=item.filter)
+                         session_feedback=item.session_feedback_stats, filter=item.filter, deltas_=item.deltas)
             for item in self.group.sessions
         ]
 

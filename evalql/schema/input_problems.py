@@ -38,6 +38,7 @@ class FilterEntries:
     merged: dict[str, list[str]] | None = None
     origin: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)  # (key, i) -> (entry, i)
     first_entry: dict[str, int] = field(default_factory=dict)
+    arguments: frozenset[str] = frozenset()  # request fields that are arguments of the field, not of `input`
 
     @classmethod
     def of(cls, entries: Iterable[tuple[uuid.UUID, list[str]]] | None) -> FilterEntries:
@@ -57,6 +58,8 @@ class FilterEntries:
     def path(self, problem: Problem) -> str:
         """`input.<field>…` of a problem located in the core request's terms."""
         loc: list[Any] = list(problem["loc"])
+        if loc and loc[0] in self.arguments:
+            return camel(str(loc[0]))
         if loc[:1] == ["filters"] and len(loc) >= 2:
             key = str(loc[1])
             if len(loc) >= 3 and (key, loc[2]) in self.origin:
@@ -70,10 +73,12 @@ class FilterEntries:
 
 
 def validated(validate: Callable[[dict[str, Any]], tuple[T | None, list[Problem]]], raw: dict[str, Any],
-              entries: Iterable[tuple[uuid.UUID, list[str]]] | None) -> T:
+              entries: Iterable[tuple[uuid.UUID, list[str]]] | None, arguments: frozenset[str] = frozenset()) -> T:
     """The core's request for `raw` (its fields in the core's names) with `entries` as its
-    `filters`, or BAD_USER_INPUT naming every problem in GraphQL's spelling."""
+    `filters`, or BAD_USER_INPUT naming every problem in GraphQL's spelling; `arguments`
+    are the fields of `raw` the caller gave as arguments of the field itself."""
     filters = FilterEntries.of(entries)
+    filters.arguments = arguments
     request, problems = validate({**raw, "filters": filters.merged})
     if request is None:
         raise BadUserInput("; ".join(f"{filters.path(p)}: {p['msg']}" for p in problems))

@@ -36,13 +36,19 @@ class GroupRunsInput:
     preview: bool = False
     filters: list[SessionFilter] | None = None
 
-    def request(self) -> GroupRequest:
-        """The core's group request, or BAD_USER_INPUT naming every problem."""
+    def request(self, baseline_session_id: uuid.UUID | None = None, delta_tolerance: float = 0.0) -> GroupRequest:
+        """The core's group request, or BAD_USER_INPUT naming every problem. The baseline
+        and its tolerance are arguments of `groupRuns` beside `input`."""
         raw = {"session_ids": [str(s) for s in self.session_ids], "group_by": self.group_by.value,
                "metadata_key": self.metadata_key, "offset": self.offset, "limit": self.limit,
-               "per_group_limit": self.per_group_limit, "preview": self.preview}
+               "per_group_limit": self.per_group_limit, "preview": self.preview,
+               "baseline_session_id": None if baseline_session_id is None else str(baseline_session_id),
+               "delta_tolerance": delta_tolerance}
         return validated(lambda r: validate_group_request(r, session_ids_name=camel("session_ids")), raw,
-                         _entries(self.filters))
+                         _entries(self.filters), DELTA_ARGUMENTS)
+
+
+DELTA_ARGUMENTS = frozenset({"baseline_session_id", "delta_tolerance"})
 
 
 @strawberry.input(description="How §6 orders examples instead of by creation: by the mean score of one "

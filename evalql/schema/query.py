@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Annotated
 
 import strawberry
 
@@ -78,10 +79,15 @@ class Query:
             return FilterValidation(ok=False, message=exc.message, offset=exc.offset)
         return FilterValidation(ok=True, message=None, offset=None)
 
-    @strawberry.field(description="The group query of spec §5: REST group/runs, typed.")
-    async def group_runs(self, info: Info, dataset_id: uuid.UUID, input: GroupRunsInput
+    @strawberry.field(description="The group query of spec §5: REST group/runs, typed. With "
+                                  "`baselineSessionId` (one of `input.sessionIds`), each other session of a group "
+                                  "says how it compares to the baseline (`SessionStats.deltas`).")
+    async def group_runs(self, info: Info, dataset_id: uuid.UUID, input: GroupRunsInput,
+                         baseline_session_id: uuid.UUID | None = None,
+                         delta_tolerance: Annotated[float, strawberry.argument(
+                             description="A score difference up to this counts as unchanged (>= 0).")] = 0.0,
                          ) -> list[ExampleGroupWithSessions]:
-        query = group_request.to_query(dataset_id, input.request())
+        query = group_request.to_query(dataset_id, input.request(baseline_session_id, delta_tolerance))
         try:
             groups = (await info.context.comparisons.group_query(info.context.tenant, query)).result
         except NotFoundError as exc:

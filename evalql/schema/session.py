@@ -15,11 +15,13 @@ from evalql.db.tenant import readable
 from evalql.filters.errors import FilterError
 from evalql.filters.runs import run_condition
 from evalql.queries.results import FeedbackStats as StatsByKey
+from evalql.queries.results import SessionDeltas as SessionDeltasRow
 from evalql.queries.session_stats import stats_for_sessions
 from evalql.queries.sessions import SessionRow
-from evalql.schema.computed import Computed, Values, attributes, computed
+from evalql.schema.computed import Computed, Values, attributes, computed, described
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
+from evalql.schema.deltas import SessionDeltas
 from evalql.schema.errors import BadUserInput
 from evalql.schema.feedback_stats import FeedbackStats, feedback_stats_list
 from evalql.schema.run import Run
@@ -95,6 +97,7 @@ class Session(Computed):
                                  first=first, after=after, descending=True, node=lambda r: Run(row=r))
 
 
+@described
 @strawberry.type
 class SessionStats(RunSetStatsFields):
     """A session's stats over a run set: one group's runs, or all its root runs."""
@@ -102,6 +105,7 @@ class SessionStats(RunSetStatsFields):
     session_: strawberry.Private[Session]
     session_feedback: strawberry.Private[StatsByKey]
     filter: str
+    deltas_: strawberry.Private[SessionDeltasRow | None] = None
 
     example_count: int = computed()
     session: Session = computed()
@@ -112,10 +116,14 @@ class SessionStats(RunSetStatsFields):
     last_run_start_time: dt.datetime | None = computed()
     session_feedback_stats: list[FeedbackStats] = computed()
     test_run_number: int | None = computed()
+    deltas: SessionDeltas | None = computed(
+        "Against the baseline session of groupRuns(baselineSessionId:), paired by example; null for the "
+        "baseline itself, in a group without it, and when no baseline was asked for.")
     _values: ClassVar[Values] = {
         **attributes("stats", "example_count", "run_count", "first_token_p50", "first_token_p99", "streaming_rate"),
         "session": lambda self: self.session_,
         "last_run_start_time": lambda self: self.stats.max_start_time,
         "session_feedback_stats": lambda self: feedback_stats_list(self.session_feedback),
         "test_run_number": lambda self: self.session_.test_run_number_,
+        "deltas": lambda self: SessionDeltas.of(self.deltas_),
     }

@@ -6,6 +6,7 @@ import type { introspection } from "./graphql-env.d.ts";
 
 export const graphql = initGraphQLTada<{
   introspection: introspection;
+  disableMasking: true; // fragments are for sharing selections here, not for hiding data
   scalars: {
     UUID: string;
     DateTime: string;

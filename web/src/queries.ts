@@ -34,20 +34,34 @@ export const ValidateFilterQuery = graphql(`
   }
 `);
 
+// A session against the baseline (server-computed: paired by example, bootstrap interval,
+// sign test), shown beside each mean.
+export const DeltaFields = graphql(`
+  fragment DeltaFields on Delta {
+    nPairs meanDelta ciLow ciHigh ciMethod pValue improved regressed unchanged
+  }
+`);
+
 export const GroupsQuery = graphql(`
-  query CompareGroups($datasetId: UUID!, $input: GroupRunsInput!, $next: GroupRunsInput!) {
+  query CompareGroups($datasetId: UUID!, $input: GroupRunsInput!, $next: GroupRunsInput!, $baseline: UUID) {
     next: groupRuns(datasetId: $datasetId, input: $next) { groupKey }
-    groupRuns(datasetId: $datasetId, input: $input) {
+    groupRuns(datasetId: $datasetId, input: $input, baselineSessionId: $baseline) {
       groupKey filter count exampleCount
       sessions {
         session { id name }
         filter runCount exampleCount errorRate
         latencyP50 latencyP99 totalTokens promptTokens completionTokens totalCost
         feedbackStats { key n avg stdev min max errors }
+        deltas {
+          feedback { key delta { ...DeltaFields } }
+          latency { ...DeltaFields }
+          errorRate { ...DeltaFields }
+          cost { ...DeltaFields }
+        }
       }
     }
   }
-`);
+`, [DeltaFields]);
 
 export const ExamplesQuery = graphql(`
   query CompareExamples($datasetId: UUID!, $input: DatasetRunsInput!) {

@@ -42,6 +42,7 @@ export function Compare({ datasetId, onRefused }: { datasetId: string; onRefused
   const groupInput = input && {
     datasetId,
     input,
+    baseline: view.sessions.length > 1 ? view.baseline : null,
     next: { ...input, offset: (view.groupPage + 1) * GROUPS_PER_PAGE, limit: 1 },
   };
   const groups = useQuery(GroupsQuery, groupInput, onRefused, POLL_MS);

@@ -1,8 +1,10 @@
 import { exact, num, percent, seconds, cost } from "../format";
-import { feedbackKeys, statOf, type Group } from "./types";
+import { DeltaBadge } from "./DeltaBadge";
+import { feedbackDelta, feedbackKeys, statOf, type Group } from "./types";
 
 /** Groups × experiments: counts, feedback means with their spread, errors, latency,
- *  tokens and cost. Each number is rounded; its exact value is its tooltip. */
+ *  tokens and cost, each with its difference from the baseline (per-example latency and
+ *  cost means for those two). Each number is rounded; its exact value is its tooltip. */
 export function GroupsTable(props: {
   groups: readonly Group[];
   baseline: string | null;
@@ -34,7 +36,6 @@ export function GroupsTable(props: {
             </tr>
           </thead>
           {props.groups.map((g) => {
-            const base = g.sessions.find((s) => s.session.id === props.baseline);
             const isSelected = props.selected === g;
             return (
               <tbody key={String(g.groupKey)} class={isSelected ? "selected" : ""} data-group={String(g.groupKey)}>
@@ -60,8 +61,6 @@ export function GroupsTable(props: {
                     <td class="n" data-stat="exampleCount">{s.exampleCount}</td>
                     {keys.map((k) => {
                       const f = statOf(s, k);
-                      const b = statOf(base, k);
-                      const delta = f?.avg != null && b?.avg != null && s !== base ? f.avg - b.avg : null;
                       return (
                         <td
                           class="n"
@@ -72,23 +71,26 @@ export function GroupsTable(props: {
                         >
                           {f ? num(f.avg) : "–"}
                           {f?.stdev != null && <span class="spread"> ±{num(f.stdev)}</span>}
-                          {delta !== null && (
-                            <span class={delta > 0 ? "delta up" : delta < 0 ? "delta down" : "delta"}>
-                              {" "}
-                              {delta > 0 ? "+" : ""}
-                              {num(delta)}
-                            </span>
-                          )}
+                          <DeltaBadge delta={feedbackDelta(s, k)} />
                         </td>
                       );
                     })}
-                    <td class="n" data-stat="errorRate" title={exact(s.errorRate)}>{percent(s.errorRate)}</td>
-                    <td class="n" data-stat="latencyP50" title={exact(s.latencyP50)}>{seconds(s.latencyP50)}</td>
+                    <td class="n" data-stat="errorRate" title={exact(s.errorRate)}>
+                      {percent(s.errorRate)}
+                      <DeltaBadge delta={s.deltas?.errorRate} lowerIsBetter format={percent} />
+                    </td>
+                    <td class="n" data-stat="latencyP50" title={exact(s.latencyP50)}>
+                      {seconds(s.latencyP50)}
+                      <DeltaBadge delta={s.deltas?.latency} lowerIsBetter format={seconds} />
+                    </td>
                     <td class="n" data-stat="latencyP99" title={exact(s.latencyP99)}>{seconds(s.latencyP99)}</td>
                     <td class="n" data-stat="totalTokens" title={`prompt ${s.promptTokens}, completion ${s.completionTokens}`}>
                       {num(s.totalTokens)}
                     </td>
-                    <td class="n" data-stat="totalCost" title={exact(s.totalCost)}>{cost(s.totalCost)}</td>
+                    <td class="n" data-stat="totalCost" title={exact(s.totalCost)}>
+                      {cost(s.totalCost)}
+                      <DeltaBadge delta={s.deltas?.cost} lowerIsBetter format={(v) => (v < 0 ? "-" : "") + cost(String(Math.abs(v)))} />
+                    </td>
                   </tr>
                 ))}
               </tbody>

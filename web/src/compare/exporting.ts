@@ -1,7 +1,7 @@
 // Export of what the page shows: built in the browser from the answers it already holds.
 import { text } from "../format";
 import type { ExampleRow, Group } from "./types";
-import { feedbackKeys, statOf } from "./types";
+import { feedbackDelta, feedbackKeys, statOf } from "./types";
 
 function cell(value: unknown): string {
   const s = value === null || value === undefined ? "" : typeof value === "string" ? value : String(value);
@@ -17,7 +17,8 @@ export function groupsCsv(groups: readonly Group[]): string {
   const header = [
     "group", "session_id", "session", "run_count", "example_count", "error_rate",
     "latency_p50", "latency_p99", "total_tokens", "total_cost",
-    ...keys.flatMap((k) => [`${k}.n`, `${k}.avg`, `${k}.stdev`]),
+    ...keys.flatMap((k) => [`${k}.n`, `${k}.avg`, `${k}.stdev`, `${k}.delta`, `${k}.delta_ci_low`,
+      `${k}.delta_ci_high`, `${k}.delta_p_value`]),
   ];
   const rows: unknown[][] = [header];
   for (const g of groups) {
@@ -27,7 +28,8 @@ export function groupsCsv(groups: readonly Group[]): string {
         s.latencyP50, s.latencyP99, s.totalTokens, s.totalCost,
         ...keys.flatMap((k) => {
           const f = statOf(s, k);
-          return [f?.n, f?.avg, f?.stdev];
+          const d = feedbackDelta(s, k); // against the baseline; empty for the baseline itself
+          return [f?.n, f?.avg, f?.stdev, d?.meanDelta, d?.ciLow, d?.ciHigh, d?.pValue];
         }),
       ]);
     }

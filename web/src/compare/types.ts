@@ -18,3 +18,10 @@ export function feedbackKeys(groups: readonly Group[]): string[] {
 export function statOf(session: GroupSession | undefined, key: string) {
   return session?.feedbackStats.find((f) => f.key === key);
 }
+
+export type DeltaOf = NonNullable<GroupSession["deltas"]>["feedback"][number]["delta"];
+
+/** The session's delta against the baseline on a feedback key, if the server gave one. */
+export function feedbackDelta(session: GroupSession | undefined, key: string): DeltaOf | undefined {
+  return session?.deltas?.feedback.find((f) => f.key === key)?.delta;
+}

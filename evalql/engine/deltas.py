@@ -1,0 +1,281 @@
+"""Baseline deltas: each session of a group against the baseline session, paired by example.
+
+"Did B beat A, and can I trust it?" On the examples of a group (E(g), spec §5.3), each
+session's value for an example is the mean over its runs there (repetitions averaged
+first): a feedback key's score (a run's own score is the mean of its scored feedback of
+that key), the latency, whether it errored (0/1, so the mean is the example's error
+rate) and the total cost. Pairs are the examples where both the session and the
+baseline have a value; `delta = session - baseline` per pair. For each metric:
+
+- `improved` / `regressed` / `unchanged`: pairs better / worse than the baseline by more
+  than the tolerance (feedback scores: higher is better; latency, error rate and cost:
+  lower is better, counted with no tolerance, since the tolerance is in score units);
+- `p_value`: the two-sided **sign test** on improved against regressed, unchanged pairs
+  left out (`scipy.stats.binomtest(improved, improved + regressed, 0.5)`): it assumes
+  nothing about the shape of the differences, and on 0/1 scores it is what Wilcoxon's
+  test reduces to once its zeros are dropped;
+- `ci_low`, `ci_high`: a 95 % interval of the mean delta by **paired bootstrap**:
+  RESAMPLES resamples of the pairs (percentile interval), drawn from a generator seeded
+  by the request's identity of the cell (dataset, group, session, baseline, metric,
+  tolerance), so the same data gives the same interval on every server. Above
+  EXACT_MAX pairs the bootstrap distribution of a mean is normal to within its own
+  Monte-Carlo noise (tests compare both with `scipy.stats.bootstrap`), and resampling would
+  cost RESAMPLES x n per cell: there the interval is the percentile interval of that
+  normal approximation, with the bootstrap distribution's exact mean and variance
+  (`ci_method: "normal"`).
+
+Pure functions of arrays, like `compute.py`, so they run in the engine's worker thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from evalql.db.types import COST_SCALE
+from evalql.engine.state import SessionState
+from evalql.queries.results import Delta
+
+RESAMPLES = 2000
+EXACT_MAX = 200  # pairs; above, the normal approximation of the bootstrap distribution
+Z_975 = 1.959963984540054  # the standard normal's 97.5th percentile
+RUN_METRICS = ("latency", "error_rate", "cost")  # lower is better
+
+Totals = tuple[np.ndarray, np.ndarray]  # sums and counts per cell
+
+
+@dataclass
+class CellDeltas:
+    feedback: dict[str, Delta]
+    metrics: dict[str, Delta | None]
+
+
+def session_deltas(members: list[tuple[np.ndarray, np.ndarray]], states: list[SessionState], baseline: int,
+                   n_slots: int, n_examples: int, feedback_keys: list[str], tolerance: float,
+                   seed_of: Callable[..., int]) -> dict[tuple[int, int], CellDeltas]:
+    """Deltas of every (page slot, session) against session `baseline`, over the group
+    members (`compute.group_page`'s run rows and slots per session); `seed_of(slot,
+    session=, metric=)` seeds each cell's bootstrap. Groups without the baseline have none.
+
+    The cells are the (slot, example) pairs the baseline has member runs on, numbered in
+    grid order (so by slot): by E(g)'s definition every session of a group has runs on
+    each of its examples, so these are all the cells a pair can be on. Each session's
+    values are sums and counts per cell, every step a `bincount` or a mask: no sort."""
+    grid = n_slots * n_examples
+    where, slot = members[baseline]
+    on = np.zeros(grid, bool)
+    on[slot.astype(np.int64) * n_examples + states[baseline].runs.column("example")[where]] = True
+    cells = np.flatnonzero(on)
+    number = np.full(grid, -1, np.int64)
+    number[cells] = np.arange(len(cells))
+    bounds = np.searchsorted(cells // n_examples, np.arange(n_slots + 1))  # each slot's cells
+    per_session = [_cell_values(states[i], where, number[slot.astype(np.int64) * n_examples
+                                                         + states[i].runs.column("example")[where]], len(cells))
+                   for i, (where, slot) in enumerate(members)]
+    base = per_session[baseline]
+    out: dict[tuple[int, int], CellDeltas] = {}
+    for i, values in enumerate(per_session):
+        if i == baseline:
+            continue
+        # The slots of the groups both sessions are in (both have runs in them).
+        shared = (np.bincount(members[i][1], minlength=n_slots) > 0) & (np.diff(bounds) > 0)
+        cells_of = {(s, i): CellDeltas({}, {m: None for m in RUN_METRICS}) for s in np.flatnonzero(shared).tolist()}
+        if not cells_of:
+            continue
+        metrics = [Metric(m, base[m], values[m], True, 0.0, m == "latency") for m in RUN_METRICS]
+        metrics += [Metric(f"feedback.{feedback_keys[c]}", base["feedback"][c], values["feedback"][c], False, tolerance)
+                    for c in sorted(set(base["feedback"]) & set(values["feedback"]), key=lambda c: feedback_keys[c])]
+        for (name, s), delta in _paired(metrics, bounds, functools.partial(seed_of, session=i)).items():
+            if (s, i) not in cells_of:
+                continue
+            if name.startswith("feedback."):
+                cells_of[(s, i)].feedback[name.removeprefix("feedback.")] = delta
+            else:
+                cells_of[(s, i)].metrics[name] = delta
+        out.update(cells_of)
+    return out
+
+
+def _totals(cell: np.ndarray, values: np.ndarray, size: int) -> Totals:
+    return np.bincount(cell, weights=values, minlength=size), np.bincount(cell, minlength=size)
+
+
+def _means(cell: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Each cell's mean of `values`; NaN where the cell has none."""
+    sums, counts = _totals(cell, values, size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts
+
+
+def _median(values: np.ndarray) -> float:
+    """np.median's value (the mean of the two middle ones for an even count), by one
+    partition: np.median costs ten times as much on a few thousand values."""
+    n = len(values)
+    k = n // 2
+    if n % 2:
+        return float(np.partition(values, k)[k])
+    low, high = np.partition(values, [k - 1, k])[k - 1:k + 1]
+    return float((low + high) / 2)
+
+
+def _cell_values(state: SessionState, where: np.ndarray, cell: np.ndarray, n_cells: int) -> dict:
+    """Per cell (-1: a run outside the baseline's cells, left out), each metric's sum and
+    count over the session's member runs there; feedback by key code."""
+    keep = cell >= 0
+    where, cell = where[keep], cell[keep]
+    runs = state.runs
+    latency = runs.column("latency")[where]
+    timed = ~np.isnan(latency)
+    costed = runs.column("has_total_cost")[where]
+    out: dict = {
+        "latency": _means(cell[timed], latency[timed], n_cells),
+        "error_rate": _means(cell, runs.column("is_error")[where].astype(np.float64), n_cells),
+        "cost": _means(cell[costed], runs.column("total_cost")[where][costed].astype(np.float64) / COST_SCALE,
+                       n_cells),
+        "feedback": {},
+    }
+    # A run's score for a key is the mean of its scored feedback of that key; a cell's, the
+    # mean over its runs that have one. Keys are numbered among the few these runs have.
+    feedback = state.feedback
+    position = np.full(len(runs), -1, np.int64)
+    position[where] = np.arange(len(where))
+    at = position[feedback.column("run")]
+    score = feedback.column("score")
+    rows = np.flatnonzero(feedback.alive & (at >= 0) & ~np.isnan(score))
+    if not len(rows):
+        return out
+    keys = feedback.column("key")[rows]
+    present = np.flatnonzero(np.bincount(keys))
+    n_keys = len(present)
+    local = np.zeros(int(present[-1]) + 1, np.int64)
+    local[present] = np.arange(n_keys)
+    run_sums, run_counts = _totals(at[rows] * n_keys + local[keys], score[rows], len(where) * n_keys)
+    scored = np.flatnonzero(run_counts)
+    means = _means(cell[scored // n_keys] * n_keys + scored % n_keys, run_sums[scored] / run_counts[scored],
+                   n_cells * n_keys).reshape(n_cells, n_keys)
+    for k, key_code in enumerate(present.tolist()):
+        out["feedback"][key_code] = means[:, k]
+    return out
+
+
+@dataclass
+class Metric:
+    name: str  # "latency", "error_rate", "cost", or "feedback.<key>"
+    base: np.ndarray  # per cell: the baseline's mean, NaN where it has none
+    other: np.ndarray
+    lower_is_better: bool
+    tolerance: float
+    medians: bool = False
+
+
+def _paired(metrics: list[Metric], bounds: np.ndarray, seed: Callable[..., int]) -> dict[tuple[str, int], Delta]:
+    """The delta of each (metric, slot) with pairs: the cells both sessions have a value in,
+    in cell order (so by slot). All metrics' pairs go into one array of (metric, slot)
+    segments, so each sum and count is one `reduceat` for the session; only the bootstrap
+    and the medians go segment by segment."""
+    b_parts, o_parts, sign_parts, tolerance_parts, segments = [], [], [], [], []
+    offset = 0
+    for m in metrics:
+        both = np.flatnonzero(~np.isnan(m.base + m.other))
+        if not len(both):
+            continue
+        b_parts.append(m.base[both])
+        o_parts.append(m.other[both])
+        # Signed so that positive is better; the tolerance applies to the signed difference.
+        sign_parts.append(np.full(len(both), -1.0 if m.lower_is_better else 1.0))
+        tolerance_parts.append(np.full(len(both), m.tolerance))
+        slot_bounds = np.searchsorted(both, bounds)
+        for s in np.flatnonzero(np.diff(slot_bounds)).tolist():
+            segments.append((m, s, offset + int(slot_bounds[s]), int(slot_bounds[s + 1] - slot_bounds[s])))
+        offset += len(both)
+    if not segments:
+        return {}
+    b, o = np.concatenate(b_parts), np.concatenate(o_parts)
+    d = o - b
+    signed = d * np.concatenate(sign_parts)
+    tolerance = np.concatenate(tolerance_parts)
+    starts = np.array([start for _, _, start, _ in segments])
+    n = np.array([count for _, _, _, count in segments])
+    improved = np.add.reduceat((signed > tolerance).astype(np.int64), starts).tolist()
+    regressed = np.add.reduceat((signed < -tolerance).astype(np.int64), starts).tolist()
+    mean_b = (np.add.reduceat(b, starts) / n).tolist()
+    mean_o = (np.add.reduceat(o, starts) / n).tolist()
+    mean_d = np.add.reduceat(d, starts) / n
+    deviation = d - np.repeat(mean_d, n)
+    variance = (np.add.reduceat(deviation * deviation, starts) / n).tolist()
+    mean_d_list = mean_d.tolist()
+    out = {}
+    for j, (m, s, start, count) in enumerate(segments):
+        if count <= EXACT_MAX:
+            low, high, method = mean_interval(d[start:start + count], seed(s, metric=m.name))
+        else:
+            low, high, method = normal_interval(mean_d_list[j], variance[j], count)
+        out[(m.name, s)] = Delta(
+            n_pairs=count, baseline_mean=mean_b[j], session_mean=mean_o[j], mean_delta=mean_d_list[j],
+            ci_low=low, ci_high=high, ci_method=method, p_value=sign_test(improved[j], regressed[j]),
+            improved=improved[j], regressed=regressed[j], unchanged=count - improved[j] - regressed[j],
+            baseline_p50=_median(b[start:start + count]) if m.medians else None,
+            session_p50=_median(o[start:start + count]) if m.medians else None,
+        )
+    return out
+
+
+def mean_interval(d: np.ndarray, seed: int) -> tuple[float, float, str]:
+    """The 95 % percentile interval of the bootstrap distribution of `d`'s mean."""
+    n = len(d)
+    if n <= EXACT_MAX:
+        return _bootstrap(np.ascontiguousarray(d, np.float64).tobytes(), seed)
+    return normal_interval(float(d.mean()), float(d.var()), n)
+
+
+@functools.lru_cache(maxsize=4096)
+def _bootstrap(deltas: bytes, seed: int) -> tuple[float, float, str]:
+    """Kept by value: after a write, the cells the write did not touch have the same pairs
+    and seed as before, so only the touched ones resample again."""
+    d = np.frombuffer(deltas, np.float64)
+    n = len(d)
+    # The resamples as scipy.stats.bootstrap draws them: RESAMPLES rows of n indices.
+    rng = np.random.Generator(np.random.PCG64(seed))
+    means = d[rng.integers(0, n, size=(RESAMPLES, n))].mean(axis=-1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high), "bootstrap"
+
+
+def normal_interval(mean: float, variance: float, n: int) -> tuple[float, float, str]:
+    """The percentile interval of the bootstrap distribution's normal approximation: that
+    distribution's mean is `mean` and its variance `variance / n` (the population variance
+    of the deltas over n)."""
+    half = Z_975 * math.sqrt(variance / n)
+    return mean - half, mean + half, "normal"
+
+
+# log(k!) for k < len, grown on demand; in extended precision, so that the difference of
+# two large entries keeps float64's relative precision in the p-value.
+_log_factorial = np.zeros(1, np.longdouble)
+
+
+@functools.lru_cache(maxsize=4096)
+def sign_test(improved: int, regressed: int) -> float:
+    """Two-sided exact binomial test of improved against regressed at p = 1/2: twice the
+    smaller tail, P(X <= min), from a table of log factorials, summed in log space so large
+    counts neither under- nor overflow."""
+    global _log_factorial
+    n = improved + regressed
+    m = min(improved, regressed)
+    if n == 0 or 2 * m == n:
+        return 1.0
+    if len(_log_factorial) <= n:
+        size = max(n + 1, 2 * len(_log_factorial))
+        _log_factorial = np.concatenate([np.zeros(1, np.longdouble),
+                                         np.cumsum(np.log(np.arange(1, size, dtype=np.longdouble)))])
+    table = _log_factorial
+    i = np.arange(m + 1)
+    log_choose = table[n] - table[i] - table[n - i]  # log C(n, 0..m)
+    terms = log_choose.astype(np.float64)
+    top = float(terms[-1])  # the largest: C(n, i) grows up to i = m < n / 2
+    tail = top + math.log(float(np.exp(terms - top).sum())) - n * math.log(2)
+    return min(1.0, 2 * math.exp(tail))
