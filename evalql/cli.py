@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable
@@ -267,6 +268,8 @@ def cmd_export(args: argparse.Namespace) -> None:
                 try:
                     async for chunk in render(export, ExportFormat(args.format)):
                         out.write(chunk)
+                except BrokenPipeError:  # `evalql export … | head`: the reader has what it wanted
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 finally:
                     if args.output:
                         out.close()
