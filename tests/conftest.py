@@ -61,11 +61,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A test comparing the backends cannot run when only one is selected: deselect it
-    (reported as such) rather than skip it."""
-    if config.getoption("--db") == "all":
-        return
-    keep = [item for item in items if item.get_closest_marker("needs_all_backends") is None]
+    """A test comparing the backends cannot run when only one is selected, nor a test of
+    one backend when another is selected: deselect them (reported as such) rather than
+    skip them, so a green run has no skipped test."""
+    selected = set(databases.BACKENDS) if config.getoption("--db") == "all" else {config.getoption("--db")}
+
+    def runs(item: pytest.Item) -> bool:
+        if item.get_closest_marker("needs_all_backends") is not None and len(selected) < len(databases.BACKENDS):
+            return False
+        marker = item.get_closest_marker("backends")
+        return marker is None or bool(selected & set(marker.args))
+
+    keep = [item for item in items if runs(item)]
     if len(keep) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep

@@ -339,6 +339,9 @@ def test_a_run_ingested_while_the_page_is_open_appears(visit, world: World):
     cell = (f"[data-testid=groups-table] tbody[data-group='{group['groupKey']}'] "
             f"tr[data-session='{sessions[0]}'] td[data-stat=runCount]")
     expect(v.page.locator(cell)).to_have_text(str(group["sessions"][0]["runCount"]))
+    # Live through the GraphQL subscription (groupRunsChanged): the page then polls only every
+    # 30 s, longer than the waits below, so the update has to come from the socket.
+    expect(v.page.locator(".liveness")).to_have_text("● live", timeout=10000)
 
     example = world.graphql(RUNS, {"ds": str(world.dataset_id), "input": {
         "sessionIds": [str(sessions[0])], "limit": 1,
@@ -350,9 +353,9 @@ def test_a_run_ingested_while_the_page_is_open_appears(visit, world: World):
         "reference_example_id": example, "inputs": {"q": "late"}, "outputs": {"a": "late answer " + "x" * 300},
         "start_time": "2026-11-30T10:00:00+00:00", "end_time": "2026-11-30T10:00:01+00:00"})
     assert posted.status_code == 202, posted.text
-    expect(v.page.locator(cell)).to_have_text(str(group["sessions"][0]["runCount"] + 1), timeout=20000)
+    expect(v.page.locator(cell)).to_have_text(str(group["sessions"][0]["runCount"] + 1), timeout=15000)
     late = v.page.locator(f"[data-run='{run_id}']")
-    expect(late).to_contain_text("late answer", timeout=20000)
+    expect(late).to_contain_text("late answer", timeout=15000)
     # A long value folds: a summary of its start, the whole of it behind the disclosure.
     summary = late.locator("details summary")
     assert len(summary.inner_text()) < 200

@@ -112,6 +112,7 @@ class Visit:
         self.errors: list[str] = []
         self.refusal_expected = False  # a refused key makes the browser log its 401
         self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("websocket", lambda w: self.requests.append(w.url))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("console", self._console)
         if key is not None:  # as if entered once before: the page keeps it in localStorage
@@ -128,8 +129,9 @@ class Visit:
         self.context.close()
 
     def foreign_requests(self) -> list[str]:
-        origin = self.world.url
-        return [u for u in self.requests if not (u.startswith(origin + "/") or u.startswith(("blob:", "data:")))]
+        """Requests (WebSockets included) to anywhere but the server's own origin."""
+        origins = (self.world.url + "/", self.world.url.replace("http://", "ws://", 1) + "/")
+        return [u for u in self.requests if not (u.startswith(origins) or u.startswith(("blob:", "data:")))]
 
     def screenshot(self, name: str) -> None:
         (ARTIFACTS / "screenshots").mkdir(parents=True, exist_ok=True)

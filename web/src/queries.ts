@@ -75,3 +75,9 @@ export const ExamplesQuery = graphql(`
     }
   }
 `);
+
+export const GroupsChangedSubscription = graphql(`
+  subscription GroupsChanged($datasetId: UUID!, $input: GroupRunsInput!) {
+    groupRunsChanged(datasetId: $datasetId, input: $input) { dataVersion }
+  }
+`);

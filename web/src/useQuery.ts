@@ -16,6 +16,7 @@ export function useQuery<R, V>(
   variables: V | null, // null: don't run yet
   onRefused: (message: string) => void,
   pollMs = 0,
+  refresh = 0, // a change of this value asks again (a live update said the answer changed)
 ): QueryState<R> {
   const [state, setState] = useState<{ data: R | null; error: string | null; loading: boolean; text: string }>({
     data: null,
@@ -50,7 +51,7 @@ export function useQuery<R, V>(
       },
     );
     return () => controller.abort();
-  }, [doc, varsText, tick]);
+  }, [doc, varsText, tick, refresh]);
 
   useEffect(() => {
     if (!pollMs || varsText === null) return;

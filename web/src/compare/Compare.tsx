@@ -8,7 +8,8 @@ import { ExamplesTable } from "./ExamplesTable";
 import { ExportButtons } from "./ExportButtons";
 import { GroupingPicker } from "./GroupingPicker";
 import { GroupsTable } from "./GroupsTable";
-import { POLL_MS } from "./polling";
+import { useGroupRunsChanged } from "../live";
+import { LIVE_POLL_MS, POLL_MS } from "./polling";
 import { SessionPicker } from "./SessionPicker";
 import type { Group } from "./types";
 
@@ -45,7 +46,9 @@ export function Compare({ datasetId, onRefused }: { datasetId: string; onRefused
     baseline: view.sessions.length > 1 ? view.baseline : null,
     next: { ...input, offset: (view.groupPage + 1) * GROUPS_PER_PAGE, limit: 1 },
   };
-  const groups = useQuery(GroupsQuery, groupInput, onRefused, POLL_MS);
+  const [changes, liveness] = useGroupRunsChanged(input && { datasetId, input });
+  const pollMs = liveness === "live" ? LIVE_POLL_MS : POLL_MS;
+  const groups = useQuery(GroupsQuery, groupInput, onRefused, pollMs, changes);
   const groupList: readonly Group[] = groups.data?.groupRuns ?? [];
   const moreGroups = (groups.data?.next.length ?? 0) > 0;
 
@@ -115,6 +118,11 @@ export function Compare({ datasetId, onRefused }: { datasetId: string; onRefused
           {groupList.length > 0 && (
             <>
               <div class="toolbar">
+                <span class={`liveness ${liveness}`} title={liveness === "live"
+                  ? "Live: the server says when this comparison changes"
+                  : "Asking the server every few seconds"}>
+                  {liveness === "live" ? "● live" : "○ polling"}
+                </span>
                 <span aria-live="polite" class="hint">
                   {groups.loading
                     ? "Updating…"
@@ -148,6 +156,8 @@ export function Compare({ datasetId, onRefused }: { datasetId: string; onRefused
                   view={view}
                   names={names}
                   onPage={(page) => go({ ...view, group: String(selected.groupKey), page })}
+                  pollMs={pollMs}
+                  refresh={changes}
                   onRefused={onRefused}
                 />
               )}

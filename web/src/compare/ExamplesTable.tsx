@@ -3,7 +3,6 @@ import { exact, num, seconds, text } from "../format";
 import { ExamplesQuery } from "../queries";
 import { useQuery } from "../useQuery";
 import type { View } from "../view";
-import { POLL_MS } from "./polling";
 import { downloadCsv, downloadJson, examplesCsv } from "./exporting";
 import type { ExampleRow, ExampleRun, Group } from "./types";
 
@@ -23,6 +22,8 @@ export function ExamplesTable(props: {
   names: Map<string, string>;
   onPage: (page: number) => void;
   onRefused: (message: string) => void;
+  pollMs: number;
+  refresh: number; // moves when the comparison changed (live.ts)
 }) {
   const { group, view } = props;
   const filters = view.sessions.map((s) => {
@@ -38,7 +39,8 @@ export function ExamplesTable(props: {
       input: { sessionIds: view.sessions, filters, offset: page * PAGE_SIZE, limit: PAGE_SIZE + 1 },
     },
     props.onRefused,
-    POLL_MS,
+    props.pollMs,
+    props.refresh,
   );
   const rows = result.data?.datasetRuns.slice(0, PAGE_SIZE) ?? [];
   const hasNext = (result.data?.datasetRuns.length ?? 0) > PAGE_SIZE;
