@@ -40,9 +40,11 @@ async def test_bench_prints_evalql_beside_the_naive_floor(capsys, backend):
     rows = [line.split() for line in out.splitlines() if re.match(rf"^{backend}\s+60\s", line)]
     assert [(r[2], r[3]) for r in rows] == [("run_metadata:model", "2"), ("example_metadata:difficulty", "3")]
     for row in rows:
-        build, cold, write, write_p90, repeat, repeat_p90, graphql, filtered, naive, load, rss = map(float, row[4:15])
+        build, cold, write, write_p90, repeat, repeat_p90, graphql, filtered, deltas = map(float, row[4:13])
+        added, (naive, load, rss) = row[13], map(float, row[14:17])
         assert 0 < write <= write_p90 and 0 < repeat <= repeat_p90, row
-        assert min(build, cold, graphql, filtered, naive, load) > 0 and rss > 50, row
+        assert min(build, cold, graphql, filtered, deltas, naive, load) > 0 and rss > 50, row
+        assert re.fullmatch(r"[+-]\d+%", added), row  # what deltas add, beside the same request without
 
 
 def _bench_import(name: str):

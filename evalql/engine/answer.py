@@ -125,8 +125,9 @@ class ComparisonEngine:
             page, identities, run_ids, cells = await self._compute(tenant, state, query, clock)
             example_ids = [[state.examples.id_at(e) for e, _ in g.examples] for g in page]
             groups = await self._assemble(tenant, state, query, sessions, page, identities, run_ids, example_ids)
-            _attach_deltas(query, groups, cells)
             clock.lap("page")
+            _attach_deltas(query, groups, await cells)
+            clock.lap("deltas")
             return groups
 
         return await self._answer(tenant, request_key(query), work)
@@ -266,24 +267,27 @@ class ComparisonEngine:
 
     async def _compute(self, tenant: Tenant, state: WorkspaceState, query: GroupQuery, clock: Clock
                        ) -> tuple[list[compute.PageGroup], list[GroupIdentity], list[list[list[uuid.UUID]]],
-                                  dict[tuple[int, int], deltas.CellDeltas]]:
+                                  Awaitable[dict[tuple[int, int], deltas.CellDeltas]]]:
+        """The page's groups, their identities and example runs, and the baseline deltas
+        still being computed: in a worker thread of their own, while the caller reads the
+        page's rows from the database (numpy and the database driver both leave the GIL)."""
         inputs = await self._group_inputs(tenant, state, query, clock)
         live = state.live_examples(query.dataset_id)
         grouping = state.grouping(query.group_by, query.metadata_key)
         identity_of = grouping.identity.values
 
-        def computation() -> tuple[list[compute.PageGroup], dict[tuple[int, int], deltas.CellDeltas]]:
-            page, members = compute.group_page(
-                inputs, live, grouping.rank(), state.example_order(), state.feedback_keys.values,
-                state.labels.values, query.offset, query.limit, query.per_group_limit)
-            if query.baseline_session_id is None or not page:
-                return page, {}
-            seed = _seeds(query, [identity_of[g.code] for g in page])
-            return page, deltas.session_deltas(
-                members, [s.state for s in inputs], list(query.session_ids).index(query.baseline_session_id),
-                len(page), max(len(live), 1), state.feedback_keys.values, query.delta_tolerance, seed)
-
-        page, cells = await asyncio.to_thread(computation)
+        page, members = await asyncio.to_thread(
+            compute.group_page, inputs, live, grouping.rank(), state.example_order(), state.feedback_keys.values,
+            state.labels.values, query.offset, query.limit, query.per_group_limit)
+        cells: asyncio.Future[dict[tuple[int, int], deltas.CellDeltas]] = asyncio.get_running_loop().create_future()
+        if query.baseline_session_id is None or not page:
+            cells.set_result({})
+        else:
+            cells = asyncio.ensure_future(asyncio.to_thread(
+                deltas.session_deltas, members, [s.state for s in inputs],
+                list(query.session_ids).index(query.baseline_session_id), len(page), max(len(live), 1),
+                state.feedback_keys.values, query.delta_tolerance,
+                _seeds(query, [identity_of[g.code] for g in page])))
         clock.lap("compute")
         identities = [GroupIdentity(*identity_of[g.code]) for g in page]
         run_ids = [[[state.sessions[query.session_ids[i]].runs.id_at(r) for i, r in runs] for _, runs in g.examples]
