@@ -34,7 +34,7 @@ query($ds: UUID!, $input: DatasetRunsInput!) { datasetRuns(datasetId: $ds, input
   example { id } runs { id outputs session { id } } } }"""
 KEYS = """
 query($ds: UUID!, $sessions: [UUID!]!) { dataset(id: $ds) {
-  runMetadataKeys(sessionIds: $sessions) { key } exampleMetadataKeys { key } } }"""
+  runMetadataKeys(sessionIds: $sessions) { key } exampleMetadataKeys { key distinctValues } } }"""
 
 
 @pytest.fixture(scope="module")
@@ -149,9 +149,20 @@ def settled(page: Page, expected: list[dict], timeout_s: float = 15.0) -> None:
             page.wait_for_timeout(100)
 
 
-def first_run_key(world: World, sessions: list[uuid.UUID]) -> str:
-    found = world.graphql(KEYS, {"ds": str(world.dataset_id), "sessions": [str(s) for s in sessions]})
-    return found["dataset"]["runMetadataKeys"][0]["key"]
+SDK_KEYS = {"LANGSMITH_ENDPOINT", "LANGCHAIN_ENDPOINT", "revision_id", "num_repetitions", "example_version"}
+
+
+def default_grouping(world: World, sessions: list[uuid.UUID], dataset: uuid.UUID | None = None) -> tuple[str, str]:
+    """The grouping a link without one opens on (web/src/compare/grouping.ts, as the README
+    says): the most common example metadata key with more than one value (else the most
+    common), else the most common run metadata key the LangSmith SDK does not add itself."""
+    found = world.graphql(KEYS, {"ds": str(dataset or world.dataset_id), "sessions": [str(s) for s in sessions]})
+    example_keys = found["dataset"]["exampleMetadataKeys"]
+    if example_keys:
+        return "EXAMPLE_METADATA", next((k for k in example_keys if k["distinctValues"] > 1), example_keys[0])["key"]
+    run_keys = [k["key"] for k in found["dataset"]["runMetadataKeys"]]
+    useful = [k for k in run_keys if not (k in SDK_KEYS or k.startswith(("ls_", "__")))]
+    return "RUN_METADATA", (useful or run_keys)[0]
 
 
 def test_key_is_asked_once_and_the_landing_lists_the_workspace(visit, world: World):
@@ -183,8 +194,7 @@ def test_a_refused_key_is_asked_again(visit, world: World):
 
 def test_compare_shows_what_graphql_answers(visit, world: World):
     sessions = world.session_ids
-    key = first_run_key(world, sessions)
-    expected = groups_answer(world, sessions, "RUN_METADATA", key)
+    expected = groups_answer(world, sessions, *default_grouping(world, sessions))
     v = visit()
     v.page.goto(world.compare_url())
     wait_for_groups(v.page, expected)
@@ -228,10 +238,10 @@ def test_compare_shows_what_graphql_answers(visit, world: World):
 
 def test_filter_error_is_shown_at_its_offset_and_a_fixed_filter_applies(visit, world: World):
     sessions = world.session_ids[:2]
-    key = first_run_key(world, sessions)
+    grouping = default_grouping(world, sessions)
     v = visit()
     v.page.goto(world.compare_url(sessions))
-    wait_for_groups(v.page, groups_answer(world, sessions, "RUN_METADATA", key))
+    wait_for_groups(v.page, groups_answer(world, sessions, *grouping))
     name = world.names[str(sessions[1])]
     box = v.page.get_by_label(f"Filter for {name}")
     wrong = 'eq(status, "success"'
@@ -248,7 +258,7 @@ def test_filter_error_is_shown_at_its_offset_and_a_fixed_filter_applies(visit, w
     box.fill('eq(status, "success")')
     expect(error).to_have_count(0)
     box.press("Enter")
-    expected = groups_answer(world, sessions, "RUN_METADATA", key, {sessions[1]: 'eq(status, "success")'})
+    expected = groups_answer(world, sessions, *grouping, {sessions[1]: 'eq(status, "success")'})
     v.page.wait_for_function("() => location.search.includes('filter.')")
     v.page.wait_for_function(
         "([g, s, n]) => document.querySelector(`[data-testid=groups-table] tbody[data-group='${g}'] "
@@ -259,41 +269,43 @@ def test_filter_error_is_shown_at_its_offset_and_a_fixed_filter_applies(visit, w
 
 def test_grouping_baseline_and_history(visit, world: World):
     sessions = world.session_ids[:2]
+    grouping = default_grouping(world, sessions)
     v = visit()
     v.page.goto(world.compare_url(sessions))
-    wait_for_groups(v.page, groups_answer(world, sessions, "RUN_METADATA", first_run_key(world, sessions)))
-    by_run = v.page.url
+    wait_for_groups(v.page, groups_answer(world, sessions, *grouping))
+    expect(v.page.get_by_label("Metadata of")).to_have_value(grouping[0])
+    start = v.page.url
 
-    v.page.get_by_label("Metadata of").select_option("EXAMPLE_METADATA")
-    v.page.get_by_label("Key", exact=True).select_option("difficulty")
-    by_difficulty = groups_answer(world, sessions, "EXAMPLE_METADATA", "difficulty")
-    wait_for_groups(v.page, by_difficulty)
-    settled(v.page, by_difficulty)
+    v.page.get_by_label("Metadata of").select_option("RUN_METADATA")
+    v.page.get_by_label("Key", exact=True).select_option("model")
+    by_model = groups_answer(world, sessions, "RUN_METADATA", "model")
+    wait_for_groups(v.page, by_model)
+    settled(v.page, by_model)
 
     second = world.names[str(sessions[1])]
     v.page.get_by_label(f"Baseline: {second}").check()
     badge = v.page.locator("[data-testid=groups-table] tbody").first.locator("tr", has=v.page.locator(".badge"))
     expect(badge).to_have_attribute("data-session", str(sessions[1]))
     assert f"baseline={sessions[1]}" in v.page.url
-    settled(v.page, groups_answer(world, sessions, "EXAMPLE_METADATA", "difficulty", baseline=sessions[1]))
-    v.screenshot("grouped-by-difficulty")
+    settled(v.page, groups_answer(world, sessions, "RUN_METADATA", "model", baseline=sessions[1]))
+    v.screenshot("grouped-by-model")
 
     v.page.go_back()  # the baseline back to the first experiment
     expect(badge).to_have_attribute("data-session", str(sessions[0]))
     v.page.go_back()
     v.page.go_back()  # before the grouping changed
-    assert v.page.url == by_run
-    expect(v.page.get_by_label("Metadata of")).to_have_value("RUN_METADATA")
+    assert v.page.url == start
+    expect(v.page.get_by_label("Metadata of")).to_have_value(grouping[0])
+    settled(v.page, groups_answer(world, sessions, *grouping))
     v.page.go_forward()
     v.page.go_forward()
-    wait_for_groups(v.page, by_difficulty)
-    settled(v.page, by_difficulty)
+    wait_for_groups(v.page, by_model)
+    settled(v.page, by_model)
 
 
 def test_export_downloads_what_is_shown(visit, world: World):
     sessions = world.session_ids[:3]
-    key = first_run_key(world, sessions)
-    expected = groups_answer(world, sessions, "RUN_METADATA", key)
+    expected = groups_answer(world, sessions, *default_grouping(world, sessions))
     v = visit()
     v.page.goto(world.compare_url(sessions))
     wait_for_groups(v.page, expected)
@@ -368,7 +380,7 @@ def test_read_only_key_is_enough_and_other_workspaces_see_nothing(visit, world: 
     sessions = world.session_ids[:2]
     v = visit(key=world.read_only_key)
     v.page.goto(world.compare_url(sessions))
-    wait_for_groups(v.page, groups_answer(world, sessions, "RUN_METADATA", first_run_key(world, sessions)))
+    wait_for_groups(v.page, groups_answer(world, sessions, *default_grouping(world, sessions)))
 
     other = visit(key=world.other_key)
     other.page.goto(world.compare_url(sessions))
@@ -440,8 +452,13 @@ def test_the_link_evaluate_prints_opens_the_comparison(visit, world: World, monk
     expect(v.page.get_by_role("heading", name="sdk-page")).to_be_visible()
     expect(v.page.get_by_label(re.compile(r"^Compare page-b"))).to_be_checked()
     v.page.get_by_label(re.compile(r"^Compare page-a")).check()  # add the other experiment
+    # By default, the examples' own metadata; by run metadata, not a key the SDK adds to
+    # every run (LANGSMITH_ENDPOINT, revision_id…) but the experiments' own.
+    expect(v.page.get_by_label("Metadata of")).to_have_value("EXAMPLE_METADATA")
+    expect(v.page.get_by_label("Key", exact=True)).to_have_value("difficulty")
+    v.page.get_by_label("Metadata of").select_option("RUN_METADATA")
+    expect(v.page.get_by_label("Key", exact=True)).to_have_value("model")
     v.page.get_by_label("Metadata of").select_option("EXAMPLE_METADATA")
-    v.page.get_by_label("Key", exact=True).select_option("difficulty")
     expected = groups_answer(world, [sessions[1], sessions[0]], "EXAMPLE_METADATA", "difficulty",
                              dataset=dataset.id)
     wait_for_groups(v.page, expected)

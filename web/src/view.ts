@@ -8,7 +8,7 @@ export type GroupBy = "RUN_METADATA" | "EXAMPLE_METADATA";
 export interface View {
   sessions: string[]; // in the order chosen; the baseline is one of them
   baseline: string | null;
-  groupBy: GroupBy;
+  groupBy: GroupBy | null; // null: the page picks (grouping.ts)
   key: string | null; // metadata key; null: the page picks the most common
   filters: Record<string, string>; // session id -> filter string (spec §4)
   group: string | null; // the group whose examples are listed (group key as text)
@@ -33,7 +33,7 @@ export function parseView(search: string): View {
   return {
     sessions,
     baseline: baseline && sessions.includes(baseline) ? baseline : (sessions[0] ?? null),
-    groupBy: params.get("groupBy") === "example" ? "EXAMPLE_METADATA" : "RUN_METADATA",
+    groupBy: params.get("groupBy") === "example" ? "EXAMPLE_METADATA" : params.get("groupBy") === "run" ? "RUN_METADATA" : null,
     key: params.get("key") || null,
     filters,
     group: params.get("group"),
@@ -51,7 +51,7 @@ export function viewSearch(view: View): string {
   const params = new URLSearchParams();
   if (view.sessions.length) params.set("selectedSessions", view.sessions.join(","));
   if (view.baseline && view.baseline !== view.sessions[0]) params.set("baseline", view.baseline);
-  if (view.groupBy === "EXAMPLE_METADATA") params.set("groupBy", "example");
+  if (view.groupBy !== null) params.set("groupBy", view.groupBy === "EXAMPLE_METADATA" ? "example" : "run");
   if (view.key) params.set("key", view.key);
   for (const s of view.sessions) if (view.filters[s]) params.set(FILTER_PREFIX + s, view.filters[s]);
   if (view.group !== null) params.set("group", view.group);

@@ -7,6 +7,7 @@ import { Charts } from "./Charts";
 import { ExamplesTable } from "./ExamplesTable";
 import { ExportButtons } from "./ExportButtons";
 import { GroupingPicker } from "./GroupingPicker";
+import { defaultGroupBy, defaultKey } from "./grouping";
 import { GroupsTable } from "./GroupsTable";
 import { useGroupRunsChanged } from "../live";
 import { LIVE_POLL_MS, POLL_MS } from "./polling";
@@ -21,14 +22,15 @@ export function Compare({ datasetId, onRefused }: { datasetId: string; onRefused
   const setup = useQuery(SetupQuery, { datasetId, sessionIds: view.sessions }, onRefused);
   const dataset = setup.data?.dataset ?? null;
 
-  const keys = view.groupBy === "RUN_METADATA" ? dataset?.runMetadataKeys : dataset?.exampleMetadataKeys;
-  const key = view.key ?? keys?.[0]?.key ?? null;
+  const groupBy = view.groupBy ?? (dataset ? defaultGroupBy(dataset.exampleMetadataKeys) : "RUN_METADATA");
+  const key =
+    view.key ?? (dataset ? defaultKey(groupBy, dataset.exampleMetadataKeys, dataset.runMetadataKeys) : null);
 
   const input: VariablesOf<typeof GroupsQuery>["input"] | null =
     dataset && key && view.sessions.length
       ? {
           sessionIds: view.sessions,
-          groupBy: view.groupBy,
+          groupBy,
           metadataKey: key,
           offset: view.groupPage * GROUPS_PER_PAGE,
           limit: GROUPS_PER_PAGE,
@@ -95,7 +97,7 @@ export function Compare({ datasetId, onRefused }: { datasetId: string; onRefused
             onRefused={onRefused}
           />
           <GroupingPicker
-            view={view}
+            groupBy={groupBy}
             keyName={key}
             runKeys={dataset.runMetadataKeys}
             exampleKeys={dataset.exampleMetadataKeys}
@@ -104,8 +106,8 @@ export function Compare({ datasetId, onRefused }: { datasetId: string; onRefused
           {view.sessions.length === 0 && <p>Choose at least one experiment above.</p>}
           {view.sessions.length > 0 && !key && (
             <p class="notice" role="status">
-              Nothing to group by: the {view.groupBy === "RUN_METADATA" ? "runs of these experiments" : "examples"} carry
-              no metadata. Try grouping by {view.groupBy === "RUN_METADATA" ? "example" : "run"} metadata.
+              Nothing to group by: the {groupBy === "RUN_METADATA" ? "runs of these experiments" : "examples"} carry
+              no metadata. Try grouping by {groupBy === "RUN_METADATA" ? "example" : "run"} metadata.
             </p>
           )}
           {groups.error && <p class="error" role="alert">{groups.error}</p>}
@@ -140,7 +142,14 @@ export function Compare({ datasetId, onRefused }: { datasetId: string; onRefused
                     </button>
                   </nav>
                 )}
-                <ExportButtons datasetName={dataset.name} view={view} groups={groupList} names={names} />
+                <ExportButtons
+                  datasetName={dataset.name}
+                  view={view}
+                  groupBy={groupBy}
+                  metadataKey={key}
+                  groups={groupList}
+                  names={names}
+                />
               </div>
               <GroupsTable
                 groups={groupList}

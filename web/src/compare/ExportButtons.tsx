@@ -2,7 +2,14 @@ import type { View } from "../view";
 import { downloadCsv, downloadJson, groupsCsv } from "./exporting";
 import type { Group } from "./types";
 
-export function ExportButtons(props: { datasetName: string; view: View; groups: readonly Group[]; names: Map<string, string> }) {
+export function ExportButtons(props: {
+  datasetName: string;
+  view: View;
+  groupBy: string;
+  metadataKey: string | null;
+  groups: readonly Group[];
+  names: Map<string, string>;
+}) {
   const base = `${props.datasetName}-groups`;
   return (
     <span class="exports">
@@ -16,7 +23,8 @@ export function ExportButtons(props: { datasetName: string; view: View; groups: 
             dataset: props.datasetName,
             sessions: props.view.sessions.map((id) => ({ id, name: props.names.get(id) ?? null })),
             baseline: props.view.baseline,
-            groupBy: props.view.groupBy,
+            groupBy: props.groupBy,
+            metadataKey: props.metadataKey,
             filters: props.view.filters,
             groups: props.groups,
           })

@@ -8,14 +8,14 @@ interface Key {
 
 /** Group by run or example metadata, with the keys that exist (and how often). */
 export function GroupingPicker(props: {
-  view: View;
+  groupBy: GroupBy;
   keyName: string | null;
   runKeys: readonly Key[];
   exampleKeys: readonly Key[];
   onChange: (patch: Partial<View>) => void;
 }) {
-  const { view, keyName, onChange } = props;
-  const keys = view.groupBy === "RUN_METADATA" ? props.runKeys : props.exampleKeys;
+  const { groupBy, keyName, onChange } = props;
+  const keys = groupBy === "RUN_METADATA" ? props.runKeys : props.exampleKeys;
   const listed = keyName && !keys.some((k) => k.key === keyName) ? [{ key: keyName, count: 0, distinctValues: 0 }, ...keys] : keys;
   return (
     <section aria-labelledby="grouping-title" class="panel grouping">
@@ -23,7 +23,7 @@ export function GroupingPicker(props: {
       <label for="group-by">Metadata of</label>{" "}
       <select
           id="group-by"
-          value={view.groupBy}
+          value={groupBy}
           onChange={(e) => onChange({ groupBy: e.currentTarget.value as GroupBy, key: null, group: null })}
         >
           <option value="RUN_METADATA">runs ({props.runKeys.length} keys)</option>
@@ -38,7 +38,7 @@ export function GroupingPicker(props: {
         >
           {listed.map((k) => (
             <option key={k.key} value={k.key}>
-              {k.key} ({k.count} {view.groupBy === "RUN_METADATA" ? "runs" : "examples"}, {k.distinctValues} values)
+              {k.key} ({k.count} {groupBy === "RUN_METADATA" ? "runs" : "examples"}, {k.distinctValues} values)
             </option>
           ))}
         </select>
