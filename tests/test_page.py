@@ -154,12 +154,14 @@ SDK_KEYS = {"LANGSMITH_ENDPOINT", "LANGCHAIN_ENDPOINT", "revision_id", "num_repe
 
 def default_grouping(world: World, sessions: list[uuid.UUID], dataset: uuid.UUID | None = None) -> tuple[str, str]:
     """The grouping a link without one opens on (web/src/compare/grouping.ts, as the README
-    says): the most common example metadata key with more than one value (else the most
-    common), else the most common run metadata key the LangSmith SDK does not add itself."""
+    says): the most common example metadata key with more than one value, `dataset_split`
+    last (else the most common), else the most common run metadata key the LangSmith SDK
+    does not add itself."""
     found = world.graphql(KEYS, {"ds": str(dataset or world.dataset_id), "sessions": [str(s) for s in sessions]})
     example_keys = found["dataset"]["exampleMetadataKeys"]
     if example_keys:
-        return "EXAMPLE_METADATA", next((k for k in example_keys if k["distinctValues"] > 1), example_keys[0])["key"]
+        varied = [k["key"] for k in example_keys if k["distinctValues"] > 1]
+        return "EXAMPLE_METADATA", next((k for k in varied if k != "dataset_split"), (varied or [example_keys[0]["key"]])[0])
     run_keys = [k["key"] for k in found["dataset"]["runMetadataKeys"]]
     useful = [k for k in run_keys if not (k in SDK_KEYS or k.startswith(("ls_", "__")))]
     return "RUN_METADATA", (useful or run_keys)[0]

@@ -10,6 +10,8 @@ interface Key {
 // experiments (or one value per example), so grouping by it compares nothing.
 const SDK_KEYS = new Set(["LANGSMITH_ENDPOINT", "LANGCHAIN_ENDPOINT", "revision_id", "num_repetitions", "example_version"]);
 
+const SPLIT_KEY = "dataset_split";
+
 export function sdkKey(key: string): boolean {
   return SDK_KEYS.has(key) || key.startsWith("ls_") || key.startsWith("__");
 }
@@ -22,12 +24,15 @@ export function defaultGroupBy(exampleKeys: readonly Key[]): GroupBy {
 }
 
 /** Of example metadata, the most common key (the server lists them so) with more than one
- *  value, else the most common (one group: the whole comparison); of run metadata, the
- *  most common key the SDK does not add itself. */
+ *  value, the split the SDK mirrors into metadata (`dataset_split`) last; else the most
+ *  common (one group: the whole comparison). Of run metadata, the most common key the
+ *  SDK does not add itself. */
 export function defaultKey(groupBy: GroupBy, exampleKeys: readonly Key[], runKeys: readonly Key[]): string | null {
   const found =
     groupBy === "EXAMPLE_METADATA"
-      ? (exampleKeys.find((k) => k.distinctValues > 1) ?? exampleKeys[0])
+      ? (exampleKeys.find((k) => k.distinctValues > 1 && k.key !== SPLIT_KEY) ??
+        exampleKeys.find((k) => k.distinctValues > 1) ??
+        exampleKeys[0])
       : (runKeys.find((k) => !sdkKey(k.key)) ?? runKeys[0]);
   return found?.key ?? null;
 }
