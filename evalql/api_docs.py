@@ -17,7 +17,8 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from evalql.bundles import built_manifest, bundle_files, js_literal, page, versioned_url
 from evalql.core.json import dumps
-from evalql.rest.openapi import API_PREFIX, build_openapi
+from evalql.rest.openapi import build_openapi
+from evalql.rest.routes import API_PREFIX
 
 # Module-level so tests can point it elsewhere.
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "docs"

@@ -23,22 +23,10 @@ from evalql.graphiql import graphiql_static_app
 from evalql.graphql_app import GraphQLEndpoint
 from evalql.graphql_ws import GraphQLWebSocket
 from evalql.ingest.workers import ingest_for
-from evalql.rest import (
-    dataset_runs,
-    datasets,
-    examples,
-    export,
-    feedback,
-    group_runs,
-    info,
-    runs_ingest,
-    runs_read,
-    sessions,
-)
 from evalql.rest.errors import HANDLERS
+from evalql.rest.routes import API_PREFIX
+from evalql.rest.routes import ROUTES as REST_ROUTES
 from evalql.schema import build_schema
-
-API_PREFIX = "/api/v1"
 
 
 class CanonicalPath:
@@ -86,16 +74,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # Subscriptions (graphql-transport-ws) on the same path.
     graphql_ws = GraphQLWebSocket(schema, db_sessions, allowed_origins=tuple(settings.cors_origins))
     routes = [
-        *info.ROUTES,
-        *datasets.ROUTES,
-        *group_runs.ROUTES,
-        *export.ROUTES,
-        *examples.ROUTES,
-        *dataset_runs.ROUTES,
-        *sessions.ROUTES,
-        *runs_ingest.ROUTES,
-        *runs_read.ROUTES,
-        *feedback.ROUTES,
+        *REST_ROUTES,
         *api_docs.ROUTES,
         Mount("/graphql/static", graphiql_static_app()),
         *web.ROUTES,

@@ -167,6 +167,17 @@ def default_grouping(world: World, sessions: list[uuid.UUID], dataset: uuid.UUID
     return "RUN_METADATA", (useful or run_keys)[0]
 
 
+def page_timings(page: Page) -> dict:
+    """The page's own marks (web/src: `groups:shown`, `examples:render`) and what it shows."""
+    return page.evaluate("""() => ({
+      firstContentfulPaintMs: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
+      groupsShownMs: performance.getEntriesByName('groups:shown')[0]?.startTime,
+      examplesRenderMs: performance.getEntriesByName('examples:render').map(e => e.duration),
+      examplesShown: document.querySelectorAll('[data-testid=examples-table] tbody tr').length,
+      experiments: document.querySelectorAll('[data-testid=examples-table] thead th').length - 1,
+    })""")
+
+
 def test_key_is_asked_once_and_the_landing_lists_the_workspace(visit, world: World):
     v = visit(key=None)
     v.page.goto(world.url + "/")
@@ -227,13 +238,7 @@ def test_compare_shows_what_graphql_answers(visit, world: World):
     v.screenshot("compare")
     v.page.locator("[data-testid=examples-table]").scroll_into_view_if_needed()
     v.screenshot("compare-examples")
-    timings = v.page.evaluate("""() => ({
-      firstContentfulPaintMs: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
-      groupsShownMs: performance.getEntriesByName('groups:shown')[0]?.startTime,
-      examplesRenderMs: performance.getEntriesByName('examples:render').map(e => e.duration),
-      examplesShown: document.querySelectorAll('[data-testid=examples-table] tbody tr').length,
-      experiments: document.querySelectorAll('[data-testid=examples-table] thead th').length - 1,
-    })""")
+    timings = page_timings(v.page)
     record_timing("compare-demo", timings)
     assert timings["examplesRenderMs"] and timings["groupsShownMs"], "the page measures itself"
 
@@ -246,13 +251,7 @@ def test_a_page_of_50_examples_by_4_experiments_is_measured(visit, world: World)
     v.page.goto(world.compare_url(groupBy="run", key="prompt_version", group="v1"))
     v.page.wait_for_function("() => document.querySelectorAll('[data-testid=examples-table] tbody tr').length === 50")
     v.page.wait_for_function("() => performance.getEntriesByName('examples:render').length > 0")
-    timings = v.page.evaluate("""() => ({
-      firstContentfulPaintMs: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
-      groupsShownMs: performance.getEntriesByName('groups:shown')[0]?.startTime,
-      examplesRenderMs: performance.getEntriesByName('examples:render').map(e => e.duration),
-      examplesShown: document.querySelectorAll('[data-testid=examples-table] tbody tr').length,
-      experiments: document.querySelectorAll('[data-testid=examples-table] thead th').length - 1,
-    })""")
+    timings = page_timings(v.page)
     assert (timings["examplesShown"], timings["experiments"]) == (50, 4)
     record_timing("examples-50x4", timings)
 

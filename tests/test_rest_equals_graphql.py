@@ -137,28 +137,23 @@ def example_with_runs_from_graphql(e: dict) -> dict:
     return {**example_from_graphql(e["example"]), "runs": [run_from_graphql(r) for r in e["runs"]]}
 
 
-def compare_examples(rest_examples: list[dict], mapped: list[dict], where: str) -> int:
+LEVELS = (("example", "runs"), ("run", "feedbacks"), ("feedback", None))  # (name, its children's key)
+
+
+def compare_examples(rest_examples: list[dict], mapped: list[dict], where: str, depth: int = 0) -> int:
     """REST's ExampleWithRuns list (§5.4) against GraphQL's, already mapped to REST's names:
     the same examples, runs and feedbacks in the same order, value for value; returns how
-    many values were compared."""
-    compared = 0
+    many values were compared. One level (examples, their runs, their feedbacks) a call."""
+    name, children = LEVELS[depth]
     assert [e["id"] for e in rest_examples] == [e["id"] for e in mapped], where
-    for re_, ge in zip(rest_examples, mapped, strict=True):
-        w = f"{where} example {re_['id']}"
-        plain = {k: v for k, v in ge.items() if k != "runs"}
-        assert_same(restrict(re_, plain, w), plain, w)
+    compared = 0
+    for rest_item, graphql_item in zip(rest_examples, mapped, strict=True):
+        w = f"{where} {name} {rest_item['id']}"
+        plain = {k: v for k, v in graphql_item.items() if k != children}
+        assert_same(restrict(rest_item, plain, w), plain, w)
         compared += len(plain)
-        assert [r["id"] for r in re_["runs"]] == [r["id"] for r in ge["runs"]], w
-        for rr, gr in zip(re_["runs"], ge["runs"], strict=True):
-            wr = f"{w} run {rr['id']}"
-            plain = {k: v for k, v in gr.items() if k != "feedbacks"}
-            assert_same(restrict(rr, plain, wr), plain, wr)
-            compared += len(plain)
-            assert [f["id"] for f in rr["feedbacks"]] == [f["id"] for f in gr["feedbacks"]], wr
-            for rf, gf in zip(rr["feedbacks"], gr["feedbacks"], strict=True):
-                wf = f"{wr} feedback {rf['id']}"
-                assert_same(restrict(rf, gf, wf), gf, wf)
-                compared += len(gf)
+        if children is not None:
+            compared += compare_examples(rest_item[children], graphql_item[children], w, depth + 1)
     return compared
 
 

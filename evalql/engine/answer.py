@@ -126,8 +126,9 @@ class ComparisonEngine:
             example_ids = [[state.examples.id_at(e) for e, _ in g.examples] for g in page]
             groups = await self._assemble(tenant, state, query, sessions, page, identities, run_ids, example_ids)
             clock.lap("page")
-            _attach_deltas(query, groups, await cells)
-            clock.lap("deltas")
+            if cells is not None:
+                _attach_deltas(query, groups, await cells)
+                clock.lap("deltas")
             return groups
 
         return await self._answer(tenant, request_key(query), work)
@@ -267,10 +268,11 @@ class ComparisonEngine:
 
     async def _compute(self, tenant: Tenant, state: WorkspaceState, query: GroupQuery, clock: Clock
                        ) -> tuple[list[compute.PageGroup], list[GroupIdentity], list[list[list[uuid.UUID]]],
-                                  Awaitable[dict[tuple[int, int], deltas.CellDeltas]]]:
+                                  Awaitable[dict[tuple[int, int], deltas.CellDeltas]] | None]:
         """The page's groups, their identities and example runs, and the baseline deltas
-        still being computed: in a worker thread of their own, while the caller reads the
-        page's rows from the database (numpy and the database driver both leave the GIL)."""
+        (None without a baseline) still being computed: in a worker thread of their own,
+        while the caller reads the page's rows from the database (numpy and the database
+        driver both leave the GIL)."""
         inputs = await self._group_inputs(tenant, state, query, clock)
         live = state.live_examples(query.dataset_id)
         grouping = state.grouping(query.group_by, query.metadata_key)
@@ -279,10 +281,8 @@ class ComparisonEngine:
         page, members = await asyncio.to_thread(
             compute.group_page, inputs, live, grouping.rank(), state.example_order(), state.feedback_keys.values,
             state.labels.values, query.offset, query.limit, query.per_group_limit)
-        cells: asyncio.Future[dict[tuple[int, int], deltas.CellDeltas]] = asyncio.get_running_loop().create_future()
-        if query.baseline_session_id is None or not page:
-            cells.set_result({})
-        else:
+        cells = None
+        if query.baseline_session_id is not None and page:
             cells = asyncio.ensure_future(asyncio.to_thread(
                 deltas.session_deltas, members, [s.state for s in inputs],
                 list(query.session_ids).index(query.baseline_session_id), len(page), max(len(live), 1),
@@ -450,8 +450,7 @@ def _seeds(query: GroupQuery, identities: list[tuple]) -> Callable[..., int]:
 
 def _attach_deltas(query: GroupQuery, groups: list[Group], cells: dict[tuple[int, int], deltas.CellDeltas]) -> None:
     """Each session's deltas against the baseline, on the groups the baseline is in."""
-    if query.baseline_session_id is None:
-        return
+    assert query.baseline_session_id is not None
     index = {s: i for i, s in enumerate(query.session_ids)}
     for slot, group in enumerate(groups):
         for item in group.sessions:

@@ -70,11 +70,21 @@ def candidate_mask(state: SessionState, live_example: np.ndarray, allowed: np.nd
     return ok
 
 
-def group_page(inputs: list[SessionInput], live_example: np.ndarray, group_rank: np.ndarray,
-               example_order: np.ndarray, feedback_keys: list[str], labels: list[str],
-               offset: int, limit: int, per_group_limit: int) -> tuple[list[PageGroup], Members]:
-    """The page's groups, and each session's member runs of them (R(g) ∩ runs(s)) as
-    (run rows, page slots), which the baseline deltas pair (`deltas.py`)."""
+@dataclass
+class Groups:
+    """Steps 1–3 of §5.3 for every group: each session's candidate run rows with their
+    (group, example) pairs coded `group * n_examples + example`, E(g), and the groups with
+    a non-empty E(g) in §5.3 order. The page (`group_page`) and the export
+    (`export.members`) both start here."""
+
+    n_examples: np.int64
+    rows: list[np.ndarray]
+    pairs: list[np.ndarray]
+    intersection: Intersection | None  # None: no candidate run at all
+    ordered: np.ndarray  # group codes
+
+
+def ordered_groups(inputs: list[SessionInput], live_example: np.ndarray, group_rank: np.ndarray) -> Groups:
     n_examples = np.int64(max(len(live_example), 1))
     rows, pairs = [], []
     for s in inputs:
@@ -85,19 +95,29 @@ def group_page(inputs: list[SessionInput], live_example: np.ndarray, group_rank:
 
     # Step 2: E(g), the (group, example) pairs whose set of sessions is the group's.
     n_groups = len(group_rank)
-    if not any(len(p) for p in pairs):
-        return [], []
-    cells = n_groups * int(n_examples)
-    dense = cells <= max(DENSE_CELLS, 4 * sum(len(p) for p in pairs))
+    total = sum(len(p) for p in pairs)
+    if not total:
+        return Groups(n_examples, rows, pairs, None, np.zeros(0, np.int64))
+    dense = n_groups * int(n_examples) <= max(DENSE_CELLS, 4 * total)
     intersection = (DenseIntersection if dense else SparseIntersection)(pairs, n_groups, n_examples)
-    example_count = intersection.example_count
 
-    # Step 3: the page.
-    present = np.flatnonzero(example_count)
-    ordered = present[np.argsort(group_rank[present], kind="stable")]
-    page = ordered[offset:offset + limit] if offset < len(ordered) else ordered[:0]
-    if not len(page):
+    # Step 3: the groups in order.
+    present = np.flatnonzero(intersection.example_count)
+    return Groups(n_examples, rows, pairs, intersection, present[np.argsort(group_rank[present], kind="stable")])
+
+
+def group_page(inputs: list[SessionInput], live_example: np.ndarray, group_rank: np.ndarray,
+               example_order: np.ndarray, feedback_keys: list[str], labels: list[str],
+               offset: int, limit: int, per_group_limit: int) -> tuple[list[PageGroup], Members]:
+    """The page's groups, and each session's member runs of them (R(g) ∩ runs(s)) as
+    (run rows, page slots), which the baseline deltas pair (`deltas.py`)."""
+    found = ordered_groups(inputs, live_example, group_rank)
+    intersection, n_examples, rows, pairs = found.intersection, found.n_examples, found.rows, found.pairs
+    page = found.ordered[offset:offset + limit]
+    if intersection is None or not len(page):
         return [], []
+    example_count = intersection.example_count
+    n_groups = len(group_rank)
     slot_of = np.full(n_groups, -1, np.int64)
     slot_of[page] = np.arange(len(page))
     out = [PageGroup(code=int(g), example_count=int(example_count[g])) for g in page]
@@ -117,8 +137,8 @@ def group_page(inputs: list[SessionInput], live_example: np.ndarray, group_rank:
     # Group latency percentiles, over every session's members.
     latency = np.concatenate([inputs[i].state.runs.column("latency")[w] for i, (w, _) in enumerate(members)])
     seg = Segments(np.concatenate([sl for _, sl in members]), len(page))
-    for slot, pcts in seg.percentiles(seg.ordered(latency)).items():
-        out[slot].latency = pcts
+    for at, pcts in seg.percentiles(seg.ordered(latency)).items():
+        out[at].latency = pcts
 
     _page_examples(out, page, intersection, n_examples, example_order, per_group_limit, inputs, members)
     return out, members

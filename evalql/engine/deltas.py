@@ -123,8 +123,8 @@ def _median(values: np.ndarray) -> float:
 
 
 def _cell_values(state: SessionState, where: np.ndarray, cell: np.ndarray, n_cells: int) -> dict:
-    """Per cell (-1: a run outside the baseline's cells, left out), each metric's sum and
-    count over the session's member runs there; feedback by key code."""
+    """Per cell (-1: a run outside the baseline's cells, left out), each metric's mean over
+    the session's member runs there (NaN: none); feedback by key code."""
     keep = cell >= 0
     where, cell = where[keep], cell[keep]
     runs = state.runs

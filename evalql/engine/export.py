@@ -2,7 +2,7 @@
 columns: the examples table of `rest/export.py` is read from this, a chunk at a time.
 
 `members` is a pure function of arrays, like `compute.group_page`, and runs in a worker
-thread: steps 1–3 of §5.3 for every group at once (no page), then each member run as four
+thread: steps 1–3 of §5.3 for every group at once (no page; `compute.ordered_groups`), then each member run as four
 integers (group slot, example row, session index, run row), sorted by (group in §5.3 order,
 example in (created_at, id) order). That is 13 bytes a run, whatever the runs hold; their
 ids are read from the state's tables a chunk at a time (`Plan.chunks`: a row keeps its
@@ -18,14 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evalql.engine.compute import (
-    DENSE_CELLS,
-    DenseIntersection,
-    Intersection,
-    SessionInput,
-    SparseIntersection,
-    candidate_mask,
-)
+from evalql.engine.compute import SessionInput, ordered_groups
 from evalql.engine.state import SessionState, WorkspaceState
 from evalql.queries.results import GroupIdentity
 from evalql.queries.sessions import SessionRow
@@ -99,28 +92,19 @@ class Plan:
 
 def members(inputs: list[SessionInput], live_example: np.ndarray, group_rank: np.ndarray,
             example_order: np.ndarray) -> Members:
-    """Steps 1–3 of §5.3 for every group, then the member runs in export order."""
-    n_examples = np.int64(max(len(live_example), 1))
-    n_groups = len(group_rank)
-    rows, pairs = [], []
-    for s in inputs:
-        where = np.flatnonzero(candidate_mask(s.state, live_example, s.allowed) & (s.group >= 0))
-        rows.append(where)
-        pairs.append(s.group[where].astype(np.int64) * n_examples + s.state.runs.column("example")[where])
-    total = sum(len(p) for p in pairs)
-    empty = np.zeros(0, np.int64)
-    if not total:
+    """Steps 1–3 of §5.3 for every group (`compute.ordered_groups`), then the member runs
+    in export order."""
+    found = ordered_groups(inputs, live_example, group_rank)
+    intersection, groups, n_examples = found.intersection, found.ordered, found.n_examples
+    if intersection is None:
+        empty = np.zeros(0, np.int64)
         return Members(empty, empty, empty, empty, empty, empty, [])
-    dense = n_groups * int(n_examples) <= max(DENSE_CELLS, 4 * total)
-    intersection: Intersection = (DenseIntersection if dense else SparseIntersection)(pairs, n_groups, n_examples)
-    present = np.flatnonzero(intersection.example_count)
-    groups = present[np.argsort(group_rank[present], kind="stable")]
-    slot_of = np.full(n_groups, -1, np.int64)
+    slot_of = np.full(len(group_rank), -1, np.int64)
     slot_of[groups] = np.arange(len(groups))
 
     parts: list[tuple[np.ndarray, ...]] = []
     keys: set[int] = set()
-    for i, (s, where, p) in enumerate(zip(inputs, rows, pairs, strict=True)):
+    for i, (s, where, p) in enumerate(zip(inputs, found.rows, found.pairs, strict=True)):
         hit = intersection.contains(p)
         where, p = where[hit], p[hit]
         parts.append((slot_of[p // n_examples], p % n_examples, np.full(len(p), i, np.int64), where))

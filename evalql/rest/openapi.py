@@ -38,9 +38,9 @@ from evalql.rest import (
     sessions,
 )
 from evalql.rest.body import MAX_BODY_BYTES
+from evalql.rest.routes import API_PREFIX
 
 REF = "#/components/schemas/{model}"
-API_PREFIX = "/api/v1"
 
 Schema = dict[str, Any]
 # A request body: the model or TypeAdapter the route validates it with, or a schema built
