@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -99,8 +100,15 @@ def shown_groups(page: Page) -> dict[str, dict[str, dict[str, str]]]:
 
 
 def js_number(value: float) -> str:
-    """A number as JavaScript's String() writes it: 1, not 1.0 (shortest round trip otherwise, as repr)."""
-    return str(int(value)) if float(value).is_integer() else repr(value)
+    """A number as JavaScript's String() writes it: 1, not 1.0; the shortest round trip
+    otherwise, as repr, but positional down to 1e-6 (JS writes 0.0000795 where repr writes
+    7.95e-05)."""
+    if float(value).is_integer():
+        return str(int(value))
+    text = repr(value)
+    if "e" in text and abs(value) >= 1e-6:
+        return np.format_float_positional(value, unique=True, trim="-")
+    return text
 
 
 def check_groups(page: Page, expected: list[dict]) -> None:
