@@ -287,7 +287,7 @@ class ComparisonEngine:
                 deltas.session_deltas, members, [s.state for s in inputs],
                 list(query.session_ids).index(query.baseline_session_id), len(page), max(len(live), 1),
                 state.feedback_keys.values, query.delta_tolerance,
-                _seeds(query, [identity_of[g.code] for g in page])))
+                *_seeds(query, [identity_of[g.code] for g in page])))
         clock.lap("compute")
         identities = [GroupIdentity(*identity_of[g.code]) for g in page]
         run_ids = [[[state.sessions[query.session_ids[i]].runs.id_at(r) for i, r in runs] for _, runs in g.examples]
@@ -434,10 +434,11 @@ class ComparisonEngine:
             page_examples, page_runs)
 
 
-def _seeds(query: GroupQuery, identities: list[tuple]) -> Callable[..., int]:
+def _seeds(query: GroupQuery, identities: list[tuple]) -> tuple[Callable[..., int], Hashable]:
     """The bootstrap seed of a (page slot, session index, metric) cell: a hash of what
     identifies the cell, not of the page or the other sessions, so the same data gives the
-    same interval however the request pages or which sessions it adds."""
+    same interval however the request pages or which sessions it adds; and a key of all
+    the seeds together (what they are a function of)."""
     base = f"{query.dataset_id}|{query.group_by.value}|{query.metadata_key}|{query.baseline_session_id}|" \
            f"{query.delta_tolerance!r}|{_filters_key(query.filter_strings)}"
 
@@ -445,7 +446,7 @@ def _seeds(query: GroupQuery, identities: list[tuple]) -> Callable[..., int]:
         text = f"{base}|{identities[slot]}|{query.session_ids[session]}|{metric}"
         return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
 
-    return seed
+    return seed, (base, tuple(identities), tuple(query.session_ids))
 
 
 def _attach_deltas(query: GroupQuery, groups: list[Group], cells: dict[tuple[int, int], deltas.CellDeltas]) -> None:

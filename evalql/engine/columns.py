@@ -31,6 +31,10 @@ class Table:
         self.size = 0
         self._columns = {name: np.empty(0, dtype) for name, dtype in self.dtypes.items()}
         self._alive = np.zeros(0, bool)
+        # Raised by every change through this class (and so by every change: the views
+        # `column()` hands out are read-only by convention): what is derived from the table
+        # (engine/deltas.py's per-cell values) is reused while it stays the same.
+        self.version = 0
 
     def __len__(self) -> int:
         return self.size
@@ -55,9 +59,11 @@ class Table:
         """A new column, filled for the rows already held."""
         dtype = np.dtype(dtype)
         self.dtypes[name] = dtype
+        self.version += 1
         self._columns[name] = np.full(len(self._alive), FILL[dtype.kind], dtype)
 
     def set(self, name: str, rows: Any, values: Any) -> None:
+        self.version += bool(np.size(rows))
         self._columns[name][rows] = values
 
     def nbytes(self) -> int:
@@ -106,6 +112,7 @@ class Table:
     def upsert_keys(self, ids: Sequence[bytes], values: Mapping[str, Iterable[Any]]) -> np.ndarray:
         """Write rows by their ids' 16 bytes (new ids are appended, known ids rewritten);
         every column not given gets its fill value. Returns the rows' positions."""
+        self.version += bool(ids)
         rows = np.empty(len(ids), np.int64)
         fresh = []
         position = self.position
@@ -130,7 +137,9 @@ class Table:
         return rows
 
     def kill(self, row_ids: Iterable[uuid.UUID]) -> None:
-        self._alive[self.rows_of(row_ids)] = False
+        rows = self.rows_of(row_ids)
+        self.version += bool(rows)  # a change to another session's rows is none of this table's
+        self._alive[rows] = False
 
     def rows_of(self, row_ids: Iterable[uuid.UUID]) -> list[int]:
         position = self.position

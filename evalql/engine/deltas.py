@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,15 +56,17 @@ class CellDeltas:
 
 def session_deltas(members: list[tuple[np.ndarray, np.ndarray]], states: list[SessionState], baseline: int,
                    n_slots: int, n_examples: int, feedback_keys: list[str], tolerance: float,
-                   seed_of: Callable[..., int]) -> dict[tuple[int, int], CellDeltas]:
+                   seed_of: Callable[..., int], seed_key: Hashable) -> dict[tuple[int, int], CellDeltas]:
     """Deltas of every (page slot, session) against session `baseline`, over the group
     members (`compute.group_page`'s run rows and slots per session); `seed_of(slot,
-    session=, metric=)` seeds each cell's bootstrap. Groups without the baseline have none.
+    session=, metric=)` seeds each cell's bootstrap, and `seed_key` identifies all those
+    seeds (the request's identity). Groups without the baseline have none.
 
     The cells are the (slot, example) pairs the baseline has member runs on, numbered in
     grid order (so by slot): by E(g)'s definition every session of a group has runs on
     each of its examples, so these are all the cells a pair can be on. Each session's
-    values are sums and counts per cell, every step a `bincount` or a mask: no sort."""
+    values are sums and counts per cell, every step a `bincount` or a mask: no sort. What
+    an earlier request computed from the same inputs is reused (engine/delta_memo.py)."""
     grid = n_slots * n_examples
     where, slot = members[baseline]
     on = np.zeros(grid, bool)
@@ -78,6 +80,7 @@ def session_deltas(members: list[tuple[np.ndarray, np.ndarray]], states: list[Se
                    for i, (where, slot) in enumerate(members)]
     base = per_session[baseline]
     out: dict[tuple[int, int], CellDeltas] = {}
+    layout = (bounds.tobytes(), seed_key, tolerance)
     for i, values in enumerate(per_session):
         if i == baseline:
             continue
@@ -86,16 +89,32 @@ def session_deltas(members: list[tuple[np.ndarray, np.ndarray]], states: list[Se
         cells_of = {(s, i): CellDeltas({}, {m: None for m in RUN_METRICS}) for s in np.flatnonzero(shared).tolist()}
         if not cells_of:
             continue
-        metrics = [Metric(m, base[m], values[m], True, 0.0, m == "latency") for m in RUN_METRICS]
-        metrics += [Metric(f"feedback.{feedback_keys[c]}", base["feedback"][c], values["feedback"][c], False, tolerance)
-                    for c in sorted(set(base["feedback"]) & set(values["feedback"]), key=lambda c: feedback_keys[c])]
-        for (name, s), delta in _paired(metrics, bounds, functools.partial(seed_of, session=i)).items():
-            if (s, i) not in cells_of:
-                continue
-            if name.startswith("feedback."):
-                cells_of[(s, i)].feedback[name.removeprefix("feedback.")] = delta
+        metrics = [Metric(m, base[0][m], values[0][m], True, 0.0, m == "latency") for m in RUN_METRICS]
+        metrics += [Metric(f"feedback.{feedback_keys[c]}", base[1][c], values[1][c], False, tolerance)
+                    for c in sorted(set(base[1]) & set(values[1]), key=lambda c: feedback_keys[c])]
+        memo = states[i].delta_memo
+        by_metric: dict[str, dict[int, Delta]] = {}
+        todo = []
+        for m in metrics:
+            found = memo.paired((layout, i, m.name), m.base, m.other)
+            if found is None:
+                todo.append(m)
             else:
-                cells_of[(s, i)].metrics[name] = delta
+                by_metric[m.name] = found
+        fresh: dict[str, dict[int, Delta]] = {m.name: {} for m in todo}
+        for (name, s), delta in _paired(todo, bounds, functools.partial(seed_of, session=i)).items():
+            fresh[name][s] = delta
+        for m in todo:
+            memo.store_pair((layout, i, m.name), m.base, m.other, fresh[m.name])
+        by_metric.update(fresh)
+        for name, by_slot in by_metric.items():
+            for s, delta in by_slot.items():
+                if (s, i) not in cells_of:
+                    continue
+                if name.startswith("feedback."):
+                    cells_of[(s, i)].feedback[name.removeprefix("feedback.")] = delta
+                else:
+                    cells_of[(s, i)].metrics[name] = delta
         out.update(cells_of)
     return out
 
@@ -122,26 +141,37 @@ def _median(values: np.ndarray) -> float:
     return float((low + high) / 2)
 
 
-def _cell_values(state: SessionState, where: np.ndarray, cell: np.ndarray, n_cells: int) -> dict:
+def _cell_values(state: SessionState, where: np.ndarray, cell: np.ndarray, n_cells: int
+                 ) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
     """Per cell (-1: a run outside the baseline's cells, left out), each metric's mean over
-    the session's member runs there (NaN: none); feedback by key code."""
+    the session's member runs there (NaN: none): (run metrics, feedback by key code)."""
     keep = cell >= 0
     where, cell = where[keep], cell[keep]
+    return state.delta_memo.cell_values(
+        (state.runs.version, state.feedback.version), where, cell, n_cells,
+        lambda: _run_values(state, where, cell, n_cells), lambda: _feedback_values(state, where, cell, n_cells))
+
+
+def _run_values(state: SessionState, where: np.ndarray, cell: np.ndarray, n_cells: int) -> dict[str, np.ndarray]:
     runs = state.runs
     latency = runs.column("latency")[where]
     timed = ~np.isnan(latency)
     costed = runs.column("has_total_cost")[where]
-    out: dict = {
+    return {
         "latency": _means(cell[timed], latency[timed], n_cells),
         "error_rate": _means(cell, runs.column("is_error")[where].astype(np.float64), n_cells),
         "cost": _means(cell[costed], runs.column("total_cost")[where][costed].astype(np.float64) / COST_SCALE,
                        n_cells),
-        "feedback": {},
     }
-    # A run's score for a key is the mean of its scored feedback of that key; a cell's, the
-    # mean over its runs that have one. Keys are numbered among the few these runs have.
+
+
+def _feedback_values(state: SessionState, where: np.ndarray, cell: np.ndarray, n_cells: int
+                     ) -> dict[int, np.ndarray]:
+    """A run's score for a key is the mean of its scored feedback of that key; a cell's, the
+    mean over its runs that have one. Keys are numbered among the few these runs have."""
+    out: dict[int, np.ndarray] = {}
     feedback = state.feedback
-    position = np.full(len(runs), -1, np.int64)
+    position = np.full(len(state.runs), -1, np.int64)
     position[where] = np.arange(len(where))
     at = position[feedback.column("run")]
     score = feedback.column("score")
@@ -158,7 +188,7 @@ def _cell_values(state: SessionState, where: np.ndarray, cell: np.ndarray, n_cel
     means = _means(cell[scored // n_keys] * n_keys + scored % n_keys, run_sums[scored] / run_counts[scored],
                    n_cells * n_keys).reshape(n_cells, n_keys)
     for k, key_code in enumerate(present.tolist()):
-        out["feedback"][key_code] = means[:, k]
+        out[key_code] = np.ascontiguousarray(means[:, k])
     return out
 
 

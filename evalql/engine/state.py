@@ -21,6 +21,7 @@ import numpy as np
 from evalql.core.enums import GroupBy
 from evalql.engine import load
 from evalql.engine.columns import Interned, Table
+from evalql.engine.delta_memo import DeltaMemo
 from evalql.engine.page import PageRows
 
 RUN_DTYPES: dict[str, Any] = {
@@ -110,9 +111,12 @@ class SessionState:
     session_feedback: dict[uuid.UUID, Any] = field(default_factory=dict)
     # Per filter (the session's filter strings): not in snapshots, rebuilt on first use.
     filters: OrderedDict[tuple[str, ...], FilterMask] = field(default_factory=OrderedDict)
+    # What the last requests' baseline deltas computed from this session (not in snapshots).
+    delta_memo: DeltaMemo = field(default_factory=DeltaMemo)
 
     def nbytes(self) -> int:
-        return self.runs.nbytes() + self.feedback.nbytes() + sum(m.allowed.nbytes for m in self.filters.values())
+        return (self.runs.nbytes() + self.feedback.nbytes() + sum(m.allowed.nbytes for m in self.filters.values())
+                + self.delta_memo.nbytes())
 
     def touch(self, rows: Iterable[int]) -> None:
         """These run rows changed: every filter mask re-checks them on its next use."""
