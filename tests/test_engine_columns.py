@@ -9,7 +9,7 @@ import uuid
 import numpy as np
 import pytest
 
-from evalql.engine.columns import Table
+from evalql.engine.columns import TOUCH_LOG, Table
 
 DTYPES = {"score": "f8", "code": "i4"}
 
@@ -59,3 +59,25 @@ def test_thawed_table_refuses_ids_that_do_not_match_its_rows():
     frozen["keys"] = frozen["keys"][:-1]
     with pytest.raises(ValueError, match="bytes of ids"):
         Table.thawed(frozen)
+
+
+def test_a_table_counts_its_changes_and_remembers_the_last_rows_they_touched():
+    table = Table({"x": np.float64})
+    ids = [uuid.uuid4() for _ in range(5)]
+    table.upsert(ids, {"x": range(5)})
+    start = table.version
+    table.upsert(ids[:0], {"x": []})  # no row: no change
+    table.kill([uuid.uuid4()])  # an id it does not hold: no change
+    assert table.version == start and table.touched_since(start).tolist() == []
+    table.set("x", [3], [9.0])
+    table.kill([ids[1]])
+    table.upsert([ids[4], uuid.uuid4()], {"x": [1, 2]})
+    assert table.version == start + 3
+    assert sorted(table.touched_since(start).tolist()) == [1, 3, 4, 5]
+    assert table.touched_since(start + 2).tolist() == [4, 5]
+    for i in range(TOUCH_LOG):
+        table.set("x", [i % 5], [0.0])
+    assert table.touched_since(start) is None  # older than the log: unknown
+    assert len(table.touched_since(table.version - TOUCH_LOG)) == TOUCH_LOG
+    table.add_column("y", np.int32)  # every row changed
+    assert table.touched_since(table.version - 1) is None

@@ -9,6 +9,7 @@ geometrically, so one new row costs amortised O(1), not a copy of the table.
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 
 # What a column holds where a row has no value: NaN for floats, -1 for codes and integers.
 FILL: dict[str, Any] = {"f": np.nan, "i": -1, "u": 0, "b": False}
+TOUCH_LOG = 32  # the last changes whose rows a table remembers (`touched_since`)
 
 
 class Table:
@@ -33,8 +35,10 @@ class Table:
         self._alive = np.zeros(0, bool)
         # Raised by every change through this class (and so by every change: the views
         # `column()` hands out are read-only by convention): what is derived from the table
-        # (engine/deltas.py's per-cell values) is reused while it stays the same.
+        # (engine/deltas.py's per-cell values) is reused while it stays the same, and
+        # brought up to date from the rows the last changes touched.
         self.version = 0
+        self._touched: deque[tuple[int, np.ndarray]] = deque(maxlen=TOUCH_LOG)
 
     def __len__(self) -> int:
         return self.size
@@ -59,12 +63,26 @@ class Table:
         """A new column, filled for the rows already held."""
         dtype = np.dtype(dtype)
         self.dtypes[name] = dtype
-        self.version += 1
+        self.version += 1  # not in the touch log: every row changed
         self._columns[name] = np.full(len(self._alive), FILL[dtype.kind], dtype)
 
     def set(self, name: str, rows: Any, values: Any) -> None:
-        self.version += bool(np.size(rows))
+        self._changed(rows)
         self._columns[name][rows] = values
+
+    def _changed(self, rows: Any) -> None:
+        rows = np.asarray(rows, np.int64).ravel()
+        if rows.size:  # a change to no row (e.g. another session's) is no change
+            self.version += 1
+            self._touched.append((self.version, rows))
+
+    def touched_since(self, version: int) -> np.ndarray | None:
+        """The rows changed since `version` (with repeats), or None if the log does not
+        reach back that far."""
+        parts = [rows for v, rows in self._touched if v > version]
+        if len(parts) != self.version - version:
+            return None
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
     def nbytes(self) -> int:
         return sum(c.nbytes for c in self._columns.values()) + self._alive.nbytes
@@ -112,7 +130,6 @@ class Table:
     def upsert_keys(self, ids: Sequence[bytes], values: Mapping[str, Iterable[Any]]) -> np.ndarray:
         """Write rows by their ids' 16 bytes (new ids are appended, known ids rewritten);
         every column not given gets its fill value. Returns the rows' positions."""
-        self.version += bool(ids)
         rows = np.empty(len(ids), np.int64)
         fresh = []
         position = self.position
@@ -134,11 +151,12 @@ class Table:
             else:
                 self._columns[name][rows] = np.asarray(given, dtype=dtype)
         self._alive[rows] = True
+        self._changed(rows)
         return rows
 
     def kill(self, row_ids: Iterable[uuid.UUID]) -> None:
         rows = self.rows_of(row_ids)
-        self.version += bool(rows)  # a change to another session's rows is none of this table's
+        self._changed(rows)
         self._alive[rows] = False
 
     def rows_of(self, row_ids: Iterable[uuid.UUID]) -> list[int]:

@@ -1,12 +1,13 @@
 """What one request's baseline deltas leave for the next (engine/deltas.py).
 
 A page that follows a running experiment asks the same comparison after every write, and a
-write touches one session: its runs, or the feedback of one key. So each session keeps
+write touches one session: its runs, or a few feedback rows. So each session keeps
 
-- its per-cell values (the means of `deltas._cell_values`) for the last few cell layouts
-  (its member runs and their cells), with the versions of its run and feedback tables they
-  were read at: an unchanged table is not read again, and a recomputed array equal to the
-  one held is replaced by the one held, so that its identity says "unchanged";
+- for its last few cell layouts (its member runs and slots, and the baseline's cells they
+  are numbered by), each metric's per-cell means, with the versions of its run and feedback
+  tables they were read at: an unchanged table is not read again; a feedback table that
+  changed is read again only for the cells whose runs the changed rows are (or were) on;
+  and an array a write left equal is kept, so that its identity says "unchanged";
 - the deltas of each metric against the baseline, keyed by the identity of the two arrays
   they pair (held here, so the identity cannot be reused), the slots' bounds, the tolerance
   and the request's seeds: a metric whose arrays are the same objects as last time is not
@@ -18,7 +19,7 @@ Everything is a function of its key, so a stale entry can only be unused, never 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,47 +30,55 @@ PAIRS = 64  # metrics' deltas kept per session
 
 
 @dataclass(eq=False)
-class _Layout:
-    where: np.ndarray
+class Layout:
+    """One session's member runs numbered by the baseline's cells, and its means there."""
+
+    members: np.ndarray  # the session's member run rows and their slots, as the request gave them
+    slots: np.ndarray
+    cells: np.ndarray  # the baseline's cells (grid positions) they are numbered by
+    n_examples: int
+    where: np.ndarray  # the members in those cells, and their cell numbers
     cell: np.ndarray
-    n_cells: int
-    runs_version: int
-    feedback_version: int
-    runs_part: dict[str, np.ndarray]
-    feedback_part: dict[int, np.ndarray]
+    runs_version: int = -1
+    runs_part: dict[str, np.ndarray] | None = None
+    feedback_version: int = -1
+    feedback_runs: np.ndarray | None = None  # the feedback table's run column when last read
+    feedback_part: dict[int, np.ndarray] | None = None
+
+    def nbytes(self) -> int:
+        arrays = [self.members, self.slots, self.where, self.cell,
+                  *(self.runs_part or {}).values(), *(self.feedback_part or {}).values()]
+        return sum(a.nbytes for a in arrays) + (0 if self.feedback_runs is None else self.feedback_runs.nbytes)
 
 
 class DeltaMemo:
     def __init__(self) -> None:
-        self._layouts: list[_Layout] = []
+        self._layouts: list[Layout] = []
+        self._cells: list[np.ndarray] = []  # the baselines' cells, one array per distinct value
         self._pairs: OrderedDict[Hashable, tuple[np.ndarray, np.ndarray, Any]] = OrderedDict()
 
     def nbytes(self) -> int:
-        return sum(e.where.nbytes + e.cell.nbytes + 8 * e.n_cells * (len(e.runs_part) + len(e.feedback_part))
-                   for e in self._layouts)
+        return sum(e.nbytes() for e in self._layouts) + sum(c.nbytes for c in self._cells)
 
-    def cell_values(self, versions: tuple[int, int], where: np.ndarray, cell: np.ndarray, n_cells: int,
-                    runs_part: Callable[[], dict[str, np.ndarray]],
-                    feedback_part: Callable[[], dict[int, np.ndarray]]) -> tuple[dict[str, np.ndarray],
-                                                                                  dict[int, np.ndarray]]:
-        """The session's (run metrics, feedback by key) per cell for this layout, each part
-        recomputed only if its table changed since it was computed."""
-        runs_version, feedback_version = versions
+    def interned_cells(self, cells: np.ndarray) -> np.ndarray:
+        """The array held equal to `cells` (so layouts compare it by identity), else `cells`."""
+        for held in self._cells:
+            if _same(held, cells):
+                return held
+        self._cells = [cells, *self._cells[:LAYOUTS - 1]]
+        return cells
+
+    def layout(self, members: np.ndarray, slots: np.ndarray, cells: np.ndarray, n_examples: int) -> Layout | None:
         for at, entry in enumerate(self._layouts):
-            if entry.n_cells == n_cells and _same(entry.where, where) and _same(entry.cell, cell):
+            if (entry.n_examples == n_examples and (entry.cells is cells or _same(entry.cells, cells))
+                    and _same(entry.members, members) and _same(entry.slots, slots)):
                 del self._layouts[at]
-                break
-        else:
-            entry = _Layout(where.copy(), cell.copy(), n_cells, -1, -1, {}, {})
-        if entry.runs_version != runs_version:
-            entry.runs_part = _keep_equal(entry.runs_part, runs_part())
-            entry.runs_version = runs_version
-        if entry.feedback_version != feedback_version:
-            entry.feedback_part = _keep_equal(entry.feedback_part, feedback_part())
-            entry.feedback_version = feedback_version
-        self._layouts.insert(0, entry)
-        del self._layouts[LAYOUTS:]
-        return entry.runs_part, entry.feedback_part
+                self._layouts.insert(0, entry)
+                return entry
+        return None
+
+    def keep(self, entry: Layout) -> None:
+        self._layouts = [entry, *(e for e in self._layouts if e is not entry)][:LAYOUTS]
 
     def paired(self, key: Hashable, base: np.ndarray, other: np.ndarray) -> Any | None:
         """The deltas stored for these very arrays under `key`, or None."""
@@ -89,8 +98,9 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.array_equal(a, b))
 
 
-def _keep_equal(old: dict[Any, np.ndarray], new: dict[Any, np.ndarray]) -> dict[Any, np.ndarray]:
+def keep_equal(old: dict[Any, np.ndarray] | None, new: dict[Any, np.ndarray]) -> dict[Any, np.ndarray]:
     """`new`, with each array equal to `old`'s (NaN equal to NaN) replaced by `old`'s."""
+    old = old or {}
     out = {}
     for name, values in new.items():
         held = old.get(name)

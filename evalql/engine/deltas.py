@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from evalql.db.types import COST_SCALE
+from evalql.engine.delta_memo import Layout, keep_equal
 from evalql.engine.state import SessionState
 from evalql.queries.results import Delta
 
@@ -75,8 +76,8 @@ def session_deltas(members: list[tuple[np.ndarray, np.ndarray]], states: list[Se
     number = np.full(grid, -1, np.int64)
     number[cells] = np.arange(len(cells))
     bounds = np.searchsorted(cells // n_examples, np.arange(n_slots + 1))  # each slot's cells
-    per_session = [_cell_values(states[i], where, number[slot.astype(np.int64) * n_examples
-                                                         + states[i].runs.column("example")[where]], len(cells))
+    cells = states[baseline].delta_memo.interned_cells(cells)
+    per_session = [_cell_values(states[i], where, slot, cells, number, n_examples)
                    for i, (where, slot) in enumerate(members)]
     base = per_session[baseline]
     out: dict[tuple[int, int], CellDeltas] = {}
@@ -141,15 +142,76 @@ def _median(values: np.ndarray) -> float:
     return float((low + high) / 2)
 
 
-def _cell_values(state: SessionState, where: np.ndarray, cell: np.ndarray, n_cells: int
-                 ) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
-    """Per cell (-1: a run outside the baseline's cells, left out), each metric's mean over
-    the session's member runs there (NaN: none): (run metrics, feedback by key code)."""
-    keep = cell >= 0
-    where, cell = where[keep], cell[keep]
-    return state.delta_memo.cell_values(
-        (state.runs.version, state.feedback.version), where, cell, n_cells,
-        lambda: _run_values(state, where, cell, n_cells), lambda: _feedback_values(state, where, cell, n_cells))
+def _cell_values(state: SessionState, members: np.ndarray, slots: np.ndarray, cells: np.ndarray,
+                 number: np.ndarray, n_examples: int) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
+    """Each metric's mean per cell over the session's member runs there (NaN: none): (run
+    metrics, feedback by key code). `number` numbers the grid's `cells` (-1 elsewhere: a
+    run outside the baseline's cells is left out). What the session's memo holds for the
+    same layout is reused, or brought up to date (engine/delta_memo.py)."""
+    memo, runs, feedback = state.delta_memo, state.runs, state.feedback
+    n_cells = len(cells)
+    entry = memo.layout(members, slots, cells, n_examples)
+    if entry is None or entry.runs_version != runs.version:
+        cell = number[slots.astype(np.int64) * n_examples + runs.column("example")[members]]
+        keep = cell >= 0
+        where, cell = members[keep], cell[keep]
+        if entry is None or not (np.array_equal(entry.where, where) and np.array_equal(entry.cell, cell)):
+            entry = Layout(members.copy(), slots.copy(), cells, n_examples, where, cell)
+        entry.runs_part = keep_equal(entry.runs_part, _run_values(state, entry.where, entry.cell, n_cells))
+        entry.runs_version = runs.version
+    if entry.feedback_version != feedback.version or entry.feedback_part is None:
+        touched = None if entry.feedback_part is None else feedback.touched_since(entry.feedback_version)
+        if touched is None:
+            entry.feedback_part = keep_equal(entry.feedback_part,
+                                              _feedback_values(state, entry.where, entry.cell, n_cells))
+        else:
+            entry.feedback_part = _feedback_update(state, entry, touched, n_cells)
+        entry.feedback_runs = feedback.column("run").copy()
+        entry.feedback_version = feedback.version
+    memo.keep(entry)
+    assert entry.runs_part is not None and entry.feedback_part is not None
+    return entry.runs_part, entry.feedback_part
+
+
+def _feedback_update(state: SessionState, entry: Layout, touched: np.ndarray, n_cells: int
+                     ) -> dict[int, np.ndarray]:
+    """The layout's feedback means after changes to the feedback rows `touched`: only the
+    cells of the runs those rows are on, or were on when last read, are computed again (over
+    all their feedback), and only the keys whose values there changed get a new array."""
+    assert entry.feedback_part is not None and entry.feedback_runs is not None
+    on_run = state.feedback.column("run")
+    before = entry.feedback_runs
+    runs_hit = np.concatenate([before[touched[touched < len(before)]], on_run[touched]])
+    position = np.full(len(state.runs), -1, np.int64)
+    position[entry.where] = np.arange(len(entry.where))
+    hit = position[runs_hit[runs_hit >= 0]]
+    hit = hit[hit >= 0]
+    if not len(hit):
+        return entry.feedback_part
+    hit_cells = np.unique(entry.cell[hit])
+    in_hit = np.zeros(n_cells, bool)
+    in_hit[hit_cells] = True
+    members = np.flatnonzero(in_hit[entry.cell])
+    fresh = _feedback_values(state, entry.where[members], np.searchsorted(hit_cells, entry.cell[members]),
+                             len(hit_cells))
+    out = dict(entry.feedback_part)
+    for key in set(out) | set(fresh):
+        values = fresh.get(key)
+        if values is None:
+            values = np.full(len(hit_cells), np.nan)
+        held = out.get(key)
+        if held is None:
+            held = np.full(n_cells, np.nan)
+        elif np.array_equal(held[hit_cells], values, equal_nan=True):
+            continue
+        else:
+            held = held.copy()
+        held[hit_cells] = values
+        if np.isnan(held).all():  # no scored feedback of this key left on these runs
+            out.pop(key, None)
+        else:
+            out[key] = held
+    return out
 
 
 def _run_values(state: SessionState, where: np.ndarray, cell: np.ndarray, n_cells: int) -> dict[str, np.ndarray]:
