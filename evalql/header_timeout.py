@@ -7,9 +7,8 @@ forever. Here a connection has `header_timeout` seconds, from when it opens or i
 response ends, to complete a request's headers; past that it is closed. The body is not
 covered (the app bounds its reads, per request), nor a WebSocket once upgraded.
 
-The headers' size is bounded by h11 already (`h11_max_incomplete_event_size`, 16 KiB by
-default: a longer head is answered 400 and the connection closed), which bounds their
-count too.
+A head that arrives in pieces is bounded by h11 (`h11_max_incomplete_event_size`, 16 KiB:
+answered 400, connection closed); one that arrives in a single read is parsed whole.
 """
 
 from __future__ import annotations

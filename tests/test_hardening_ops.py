@@ -7,10 +7,16 @@ The outage is made by a TCP proxy between the app and the shared PostgreSQL serv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -21,6 +27,7 @@ from sqlalchemy.engine import make_url
 from evalql.app import create_app
 from evalql.config import Settings
 from evalql.db import writes
+from evalql.db.engine import create_engine
 from evalql.engine.log_pruner import LogPruner
 from tests.support.tcp_proxy import CuttableProxy
 
@@ -177,3 +184,313 @@ async def test_the_change_feed_listens_again_and_the_pruner_keeps_running(outage
     # An outage is one line per failure, without a traceback.
     failures = [r for r in caplog.records if r.name in ("evalql.changes", "evalql.engine") and r.levelno >= logging.WARNING]
     assert failures and all(r.exc_info is None for r in failures), [(r.name, r.getMessage()) for r in failures]
+
+
+# -- `evalql serve`: stop, cut, restart -------------------------------------------------------
+
+class Served:
+    """`evalql serve` in a process of its own; its output goes to files (stdout: the key,
+    then uvicorn's access lines; stderr: everything else)."""
+
+    def __init__(self, url: str, port: int, directory: Path, *flags: str, workers: int = 0) -> None:
+        self.port, self.base = port, f"http://127.0.0.1:{port}"
+        self.out, self.err = directory / f"out-{uuid.uuid4().hex[:6]}", directory / f"err-{uuid.uuid4().hex[:6]}"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "EVALQL_INGEST_WORKERS": str(workers)}
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.proc = subprocess.Popen([sys.executable, "-m", "evalql.cli", "serve", "--database-url", url,
+                                          "--port", str(port), *flags], env=env, stdout=out, stderr=err)
+
+    async def started(self) -> Served:
+        async with httpx.AsyncClient(base_url=self.base) as client:
+            for _ in range(300):
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"server exited {self.proc.returncode}: {self.log()[-3000:]}")
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get("/api/v1/info")).status_code == 200:
+                        return self
+                await asyncio.sleep(0.05)
+        raise AssertionError("server did not start")
+
+    def key(self) -> str:
+        return self.out.read_text().splitlines()[0].strip()
+
+    def log(self) -> str:
+        return self.out.read_text() + self.err.read_text()
+
+    async def exit_code(self, within: float) -> int:
+        async with asyncio.timeout(within):
+            while self.proc.poll() is None:
+                await asyncio.sleep(0.02)
+        return self.proc.returncode
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def served(tmp_path) -> Iterator[Callable[..., Served]]:
+    made: list[Served] = []
+
+    def start(url: str, *flags: str, port: int | None = None, workers: int = 0) -> Served:
+        made.append(Served(url, port or free_port(), tmp_path, *flags, workers=workers))
+        return made[-1]
+
+    yield start
+    for each in made:
+        each.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def raw_request(port: int, target: str = "/api/v1/info") -> socket.socket:
+    """A keep-alive connection that has had one answer and stays open."""
+    conn = socket.create_connection(("127.0.0.1", port))
+    conn.sendall(f"GET {target} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+    return conn
+
+
+async def test_sigterm_when_idle_exits_0(served, tmp_path):
+    server = await served(f"sqlite+aiosqlite:///{tmp_path}/idle.db").started()
+    conn = raw_request(server.port)  # an idle keep-alive connection does not hold the stop
+    server.proc.send_signal(signal.SIGTERM)
+    assert await server.exit_code(within=10) == 0, server.log()
+    conn.close()
+
+
+async def test_an_immediate_restart_after_kill_9_and_sigint_exits_0(served, tmp_path):
+    """Killed with connections open, the server's side of them lingers (FIN_WAIT/TIME_WAIT)
+    for a minute: the next start on the same port must not wait for that."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/restart.db"
+    first = await served(url).started()
+    conns = [raw_request(first.port) for _ in range(3)]
+    first.proc.kill()
+    await first.exit_code(within=10)
+    for conn in conns:
+        conn.close()
+    again = await served(url, port=first.port).started()
+    async with httpx.AsyncClient(base_url=again.base) as client:
+        assert (await client.get("/api/v1/info")).status_code == 200
+    refused = served(url, port=again.port)  # a server still listening holds its port, as before
+    assert await refused.exit_code(within=30) == 2 and "already in use" in refused.log()
+    again.proc.send_signal(signal.SIGINT)
+    assert await again.exit_code(within=10) == 0, again.log()
+
+
+class Held:
+    """A lock the test holds on the served database, so that an ingest request blocks in
+    the middle of its transaction: PostgreSQL, an EXCLUSIVE lock on `runs` (reads pass,
+    the batch's insert waits); SQLite, the writer lock (BEGIN IMMEDIATE)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def __aenter__(self) -> Held:
+        if self.url.startswith("postgresql"):
+            self.pg = await asyncpg.connect(make_url(self.url).set(drivername="postgresql").render_as_string(False))
+            self.tx = self.pg.transaction()
+            await self.tx.start()
+            await self.pg.execute("LOCK TABLE runs IN EXCLUSIVE MODE")
+        else:
+            self.lite = sqlite3.connect(make_url(self.url).database, isolation_level=None)
+            self.lite.execute("BEGIN IMMEDIATE")
+        return self
+
+    async def release(self) -> None:
+        if self.url.startswith("postgresql"):
+            if not self.pg.is_closed():
+                await self.tx.rollback()
+                await self.pg.close()
+        elif self.lite is not None:
+            self.lite.rollback()
+            self.lite.close()
+            self.lite = None
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.release()
+
+
+async def counts(url: str) -> tuple[int, int]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            runs = (await conn.exec_driver_sql("SELECT count(*) FROM runs")).scalar_one()
+            sessions = (await conn.exec_driver_sql("SELECT count(*) FROM sessions")).scalar_one()
+    finally:
+        await engine.dispose()
+    return runs, sessions
+
+
+async def blocked_ingest(server: Served) -> asyncio.Task[httpx.Response]:
+    """An ingest request under way (its body sent, the server inside the transaction)."""
+    client = httpx.AsyncClient(base_url=server.base, timeout=30)
+
+    async def post() -> httpx.Response:
+        async with client:
+            return await client.post("/api/v1/runs/batch", json=run_post("cut"), headers={"X-API-Key": server.key()})
+
+    task = asyncio.create_task(post())
+    await asyncio.sleep(0.5)  # bounded: the request is then waiting for the lock (asserted below)
+    assert not task.done()
+    return task
+
+
+async def test_sigterm_lets_a_slow_request_finish(served, database_url):
+    server = await served(database_url, "--graceful-timeout", "20").started()
+    async with Held(database_url) as held:
+        request = await blocked_ingest(server)
+        server.proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.3)
+        assert server.proc.poll() is None, "waits for the request"
+        await held.release()
+        response = await request
+    assert response.status_code == 202, response.text
+    assert await server.exit_code(within=15) == 0, server.log()
+    assert (await counts(database_url))[0] == 1
+
+
+async def test_a_request_over_the_grace_period_is_cut_and_rolled_back(served, database_url):
+    """With ingest workers (the default of `serve`): the worker applying the cut batch is
+    stopped too, and nothing of the batch is stored."""
+    server = await served(database_url, workers=1).started()
+    server.proc.send_signal(signal.SIGTERM)  # the first server only made the key and the default workspace
+    assert await server.exit_code(within=15) == 0
+    key = server.key()
+    server = await served(database_url, "--graceful-timeout", "1", workers=1).started()
+    server.key = lambda: key  # type: ignore[method-assign]
+    before = await counts(database_url)
+    async with Held(database_url):
+        request = await blocked_ingest(server)
+        workers = children(server.proc.pid)
+        assert workers
+        server.proc.send_signal(signal.SIGTERM)
+        assert await server.exit_code(within=15) == 0, server.log()
+        with contextlib.suppress(httpx.TransportError):
+            response = await request
+            assert response.status_code >= 500
+    assert await counts(database_url) == before
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text(), pid
+    assert "timeout graceful shutdown exceeded" in server.log()
+
+
+def children(pid: int) -> list[int]:
+    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()]
+
+
+# -- slow headers, logs -----------------------------------------------------------------------
+
+async def test_slow_headers_are_cut_and_others_are_served(served, tmp_path):
+    server = await served(f"sqlite+aiosqlite:///{tmp_path}/slow.db", "--header-timeout", "1").started()
+    loop = asyncio.get_running_loop()
+    slow = []
+    for i in range(32):
+        conn = socket.create_connection(("127.0.0.1", server.port))
+        conn.setblocking(False)
+        if i % 2:  # half send nothing; half start a request and trickle its headers
+            conn.sendall(b"GET /api/v1/info HTTP/1.1\r\nHost: t\r\n")
+        slow.append(conn)
+    opened = loop.time()
+
+    async def trickle() -> None:
+        for _ in range(20):
+            await asyncio.sleep(0.2)
+            for conn in slow[1::2]:
+                with contextlib.suppress(OSError):
+                    conn.sendall(b"X-Slow: 1\r\n")
+
+    trickling = asyncio.create_task(trickle())
+    async with httpx.AsyncClient(base_url=server.base) as client:
+        answered = await client.get("/api/v1/info")
+    assert answered.status_code == 200
+    for conn in slow:  # each is closed by the server (EOF) within the timeout and a margin
+        async with asyncio.timeout(5):
+            while True:
+                try:
+                    data = await loop.sock_recv(conn, 1024)
+                except ConnectionResetError:
+                    break
+                if data == b"":
+                    break
+        conn.close()
+    assert loop.time() - opened < 4
+    trickling.cancel()
+
+
+async def test_keys_in_query_strings_never_reach_the_logs(served, tmp_path):
+    """The access log shows the request line: a key-looking query value is redacted, and
+    a client hanging up mid-body is one INFO line, not an exception."""
+    server = await served(f"sqlite+aiosqlite:///{tmp_path}/logs.db").started()
+    key = server.key()
+    async with httpx.AsyncClient(base_url=server.base) as client:
+        for target in (f"/api/v1/sessions?api_key={key}", f"/api/v1/sessions?X-API-Key={key}&limit=1",
+                       f"/api/v1/sessions?token={key}", f"/api/v1/sessions?q={key}"):
+            assert (await client.get(target, headers={"X-API-Key": key})).status_code == 200
+    with socket.create_connection(("127.0.0.1", server.port)) as conn:  # hangs up mid-body
+        conn.sendall(f"POST /api/v1/runs/batch HTTP/1.1\r\nHost: t\r\nX-API-Key: {key}\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"post\": [".encode())
+        await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)
+    server.proc.send_signal(signal.SIGTERM)
+    assert await server.exit_code(within=15) == 0
+    out, err = server.out.read_text(), server.err.read_text()
+    # Printed once, at the first start, by design: the first line of stdout, and in the
+    # lines of stderr that say how to use it, before uvicorn starts.
+    assert out.splitlines()[0] == key
+    err = err[err.index("Started server process"):]
+    assert key not in "\n".join(out.splitlines()[1:]) + err
+    assert "api_key=[redacted]" in out and "X-API-Key=[redacted]&limit=1" in out and "token=[redacted]" in out
+    assert "client disconnected before sending its whole body: POST /runs/batch" in err
+    assert "Exception in ASGI application" not in err and "Traceback" not in err
+
+
+async def test_a_client_hanging_up_mid_body_is_an_info_line(api, caplog):
+    """Through the ASGI app: the body's second part never comes."""
+    chunks = [{"type": "http.request", "body": b'{"post": [', "more_body": True}, {"type": "http.disconnect"}]
+
+    async def receive() -> dict:
+        return chunks.pop(0)
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    app = api.client._transport.app  # type: ignore[attr-defined]
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/runs/batch", "raw_path": b"/api/v1/runs/batch",
+             "query_string": b"", "headers": [(b"x-api-key", api.key.encode()), (b"content-type", b"application/json")],
+             "http_version": "1.1", "scheme": "http", "server": ("t", 80), "client": ("c", 1), "root_path": "",
+             "asgi": {"version": "3.0"}}
+    with caplog.at_level(logging.INFO):
+        await app(scope, receive, send)
+    disconnects = [r for r in caplog.records if "client disconnected" in r.getMessage()]
+    assert disconnects and disconnects[0].levelno == logging.INFO and disconnects[0].exc_info is None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.backends("sqlite")
+async def test_a_sqlite_file_that_cannot_be_opened_answers_503(tmp_path):
+    directory = tmp_path / "data"
+    directory.mkdir()
+    url = f"sqlite+aiosqlite:///{directory}/evalql.db"
+    app = create_app(Settings(database_url=url))
+    async with app.router.lifespan_context(app):
+        async with app.state.db_sessions() as db:
+            workspace = await writes.create_workspace(db, "gone")
+            key = await writes.create_api_key(db, workspace.id)
+            await db.commit()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            await app.state.engine.dispose()  # no open connection keeps the file
+            directory.rename(tmp_path / "moved")  # a mount gone, say
+            gone = await client.get("/api/v1/sessions", headers={"X-API-Key": key})
+            (tmp_path / "moved").rename(directory)
+            back = await client.get("/api/v1/sessions", headers={"X-API-Key": key})
+    assert gone.status_code == 503 and gone.headers["retry-after"] == "2", gone.text
+    assert back.status_code == 200
