@@ -85,10 +85,10 @@ def _check_port(host: str, port: int) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     import dataclasses
 
+    _check_port(args.host, args.port)  # first: a port in use is said at once, before the app is imported
     from evalql.app import create_app
     from evalql.serving import serve
 
-    _check_port(args.host, args.port)
     settings, engine = _database(args.database_url)
     overrides = {name: getattr(args, name) for name in ("graceful_timeout", "header_timeout")
                  if getattr(args, name) is not None}

@@ -7,8 +7,10 @@ forever. Here a connection has `header_timeout` seconds, from when it opens or i
 response ends, to complete a request's headers; past that it is closed. The body is not
 covered (the app bounds its reads, per request), nor a WebSocket once upgraded.
 
-A head that arrives in pieces is bounded by h11 (`h11_max_incomplete_event_size`, 16 KiB:
-answered 400, connection closed); one that arrives in a single read is parsed whole.
+The head is bounded too: h11 refuses one that arrives in pieces past 16 KiB, but parses
+whole whatever arrives in one read (up to 256 KiB), with any number of headers. So a head
+of more than `MAX_HEAD_BYTES`, or more than `MAX_HEADERS` lines, is answered 431 and the
+connection closed, before h11 sees it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger("evalql.http")
+
+MAX_HEAD_BYTES = 16 * 1024  # h11's own bound for a head that arrives in pieces
+MAX_HEADERS = 100  # Apache's default (LimitRequestFields)
+_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+              b"connection: close\r\ncontent-length: %d\r\n\r\n%s")
 
 
 class HeaderTimeoutH11Protocol(H11Protocol):
@@ -38,8 +45,22 @@ class HeaderTimeoutH11Protocol(H11Protocol):
         self._follow_headers()
 
     def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE and self._head_too_large(data):
+            message = f"Request headers exceed {MAX_HEAD_BYTES} bytes or {MAX_HEADERS} lines".encode()
+            self.transport.write(_TOO_LARGE % (len(message), message))
+            self.transport.close()
+            return
         super().data_received(data)
         self._follow_headers()
+
+    def _head_too_large(self, data: bytes) -> bool:
+        """The head so far (what h11 holds, usually nothing, and `data`), up to its end."""
+        buffered = self.conn.trailing_data[0]
+        head = buffered + data if buffered else data
+        end = head.find(b"\r\n\r\n")
+        if end >= 0:
+            head = head[:end]
+        return len(head) > MAX_HEAD_BYTES or head.count(b"\n") > MAX_HEADERS
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
