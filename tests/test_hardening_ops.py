@@ -66,10 +66,12 @@ class Outage:
 
 
 @pytest.fixture
-async def outage(database_url) -> AsyncIterator[Outage]:
+async def outage(database_url, request) -> AsyncIterator[Outage]:
+    """`ingest_workers` from the test's indirect parameter (default: ingest in the app's process)."""
     url = make_url(database_url)
     proxy = await CuttableProxy(url.host or "127.0.0.1", url.port or 5432).start()
-    app = create_app(Settings(database_url=proxy.url_for(database_url), pool_timeout=2))
+    app = create_app(Settings(database_url=proxy.url_for(database_url), pool_timeout=2,
+                              ingest_workers=getattr(request, "param", 0)))
     sys.path.insert(0, str(ROOT / "bench"))
     try:
         from workload import load_workload
@@ -128,10 +130,25 @@ async def test_an_outage_answers_503_and_heals_without_a_restart(outage, databas
 
 
 @pytest.mark.backends("postgresql")
+async def test_a_database_that_does_not_answer_is_an_outage_too(outage):
+    """New connections are accepted and never answered: each request gives up after the
+    pool timeout (2 s here), not asyncpg's default of 60 s."""
+    outage.proxy.stall()
+    started = asyncio.get_running_loop().time()
+    answers = await outage.answers()
+    assert_all_503(answers)
+    assert asyncio.get_running_loop().time() - started < 10
+    outage.proxy.restore()
+    assert_all_ok(await outage.answers())
+
+
+@pytest.mark.backends("postgresql")
+@pytest.mark.parametrize("outage", [1], indirect=True, ids=["one ingest worker"])
 async def test_connections_broken_mid_transaction_are_discarded(outage, database_url):
     """Every request is inside its transaction (blocked on a table lock the test holds on a
     direct connection) when the connection drops: each answers 503, and what was left
-    behind is not handed to the next request."""
+    behind is not handed to the next request. Ingest runs in a worker process here, whose
+    error reaches the server pickled."""
     engine = outage.app.state.engine
     holder = await asyncpg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(False))
     try:

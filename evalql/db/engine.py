@@ -85,8 +85,12 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
     if make_url(url).drivername.startswith("postgresql"):
         # pre_ping: a connection the server closed (restart, idle timeout) is replaced
         # instead of failing the request that draws it.
+        # connect timeout: asyncpg waits 60 s by default for a server that does not answer (a
+        # network partition); a request should not wait longer for a new connection than for
+        # a pooled one (the answer is a 503 either way, evalql/db/outage.py).
         kwargs = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout,
-                  "pool_pre_ping": True, **kwargs}
+                  "pool_pre_ping": True, **kwargs,
+                  "connect_args": {"timeout": pool_timeout, **kwargs.get("connect_args", {})}}
     engine = create_async_engine(url, **{"json_serializer": json_text, "json_deserializer": _json_loads, **kwargs})
     if is_sqlite(engine):
         event.listen(engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib))

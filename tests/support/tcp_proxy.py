@@ -16,7 +16,7 @@ class CuttableProxy:
 
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
         self.upstream = (upstream_host, upstream_port)
-        self.down = False
+        self.down = self.stalled = False
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
         self.port = 0
@@ -36,8 +36,14 @@ class CuttableProxy:
             writer.transport.abort()
         self._writers.clear()
 
+    def stall(self) -> None:
+        """As `cut`, but new connections are accepted and never answered (a network
+        partition, or a server too busy to accept)."""
+        self.cut()
+        self.stalled = True
+
     def restore(self) -> None:
-        self.down = False
+        self.down = self.stalled = False
 
     async def close(self) -> None:
         self.cut()
@@ -46,6 +52,9 @@ class CuttableProxy:
             await self._server.wait_closed()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.stalled:
+            self._writers.add(writer)  # held open, unanswered, until cut or closed
+            return
         if self.down:
             writer.transport.abort()
             return
