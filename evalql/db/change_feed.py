@@ -120,8 +120,8 @@ class ChangeFeed:
                         if seen.get(workspace_id) != version:
                             seen[workspace_id] = version
                             self._wake(workspace_id)
-            except Exception:
-                log.warning("reading data versions for subscriptions failed", exc_info=True)
+            except Exception as exc:  # an outage is one line per poll, without a traceback
+                log.warning("reading data versions for subscriptions failed: %s", exc, exc_info=not is_outage(exc))
             for gone in seen.keys() - self._watches.keys():
                 del seen[gone]
             await asyncio.sleep(self.poll_interval)

@@ -13,11 +13,12 @@ from typing import Any
 import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from evalql.db import tenancy_check
 from evalql.db.backend import is_sqlite
+from evalql.db.outage import is_outage
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # WAL pages a commit may leave before it copies them back into the database file (SQLite's
@@ -229,6 +230,12 @@ class SerializedSession(AsyncSession):
         try:
             async with self._serial:
                 await super().close()
+        except DBAPIError as exc:
+            # The connection died under the session (the database restarted): its transaction
+            # ended with it, and the pool has discarded it. Nothing is left to roll back, and
+            # the request may have been answered already: not an error of the request.
+            if not is_outage(exc):
+                raise
         finally:
             self._release_writer()
 
