@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
+from websockets.asyncio.client import connect
 
 from evalql.app import create_app
 from evalql.config import Settings
@@ -446,7 +448,7 @@ async def test_slow_headers_are_cut_and_keys_never_reach_the_logs(served, tmp_pa
     within the header timeout while a normal request is answered; heads too large are
     refused. (2) The access log shows the request line: a key-looking query value is
     redacted, and a client hanging up mid-body is one INFO line, not an exception. (3)
-    SIGTERM on an idle server exits 0."""
+    SIGTERM on an idle server exits 0. (4) A WebSocket outlives the header timeout."""
     server = await served(f"sqlite+aiosqlite:///{tmp_path}/ops.db", "--header-timeout", "1").started()
     loop = asyncio.get_running_loop()
     slow = []
@@ -491,6 +493,14 @@ async def test_slow_headers_are_cut_and_keys_never_reach_the_logs(served, tmp_pa
                      + b"\r\n")
         assert conn.recv(1024).startswith(b"HTTP/1.1 200")
     key = server.key()
+    # A WebSocket (a subscription) is not a request waiting for its headers: it outlives the timeout.
+    async with connect(server.base.replace("http://", "ws://") + "/graphql",
+                       subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"X-API-Key": key}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await asyncio.sleep(1.5)
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await ws.recv())["type"] == "pong"
     async with httpx.AsyncClient(base_url=server.base) as client:
         for target in (f"/api/v1/sessions?api_key={key}", f"/api/v1/sessions?X-API-Key={key}&limit=1",
                        f"/api/v1/sessions?token={key}", f"/api/v1/sessions?q={key}"):
