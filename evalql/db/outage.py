@@ -48,8 +48,10 @@ def is_outage(exc: BaseException | None) -> bool:
 def _one_is_outage(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    # asyncpg's errors carry their SQLSTATE, and so do SQLAlchemy's adaptations of them (which
+    # is all that is left of the chain once an ingest worker's error is pickled to the server).
     sqlstate = getattr(exc, "sqlstate", None)
-    if isinstance(exc, asyncpg.PostgresError) and isinstance(sqlstate, str):
+    if isinstance(sqlstate, str) and sqlstate:
         return sqlstate.startswith(_OUTAGE_SQLSTATES)
     if isinstance(exc, asyncpg.InterfaceError):
         return "connection is closed" in str(exc) or "connection was closed" in str(exc)
