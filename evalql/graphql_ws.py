@@ -224,6 +224,11 @@ class GraphQLWebSocket(GraphQL[LiveContext, None]):
         except PoolTimeout:
             socket.state.evalql_refusal = (1013, "The server is busy: no database connection is free")
             raise ConnectionRejectionError from None
+        except Exception as exc:
+            if not is_outage(exc):  # evalql/busy.py: answered as a 503 is on HTTP
+                raise
+            socket.state.evalql_refusal = (1013, "The database is unavailable (down or restarting)")
+            raise ConnectionRejectionError from None
         key = hash_api_key(presented_key(headers) or "")
         if self.per_key[key] >= MAX_CONNECTIONS_PER_KEY:
             socket.state.evalql_refusal = (1013, f"Too many connections: at most {MAX_CONNECTIONS_PER_KEY} per "

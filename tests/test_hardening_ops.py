@@ -26,6 +26,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from evalql.app import create_app
 from evalql.config import Settings
@@ -586,3 +587,35 @@ async def test_rest_user_errors_log_nothing_above_info(api, caplog):
     assert [a.status_code for a in answers] == [401, 401, 403, 404, 405, 422, 422], [a.text for a in answers]
     loud = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
     assert not loud, [(r.name, r.getMessage()) for r in loud]
+
+
+@pytest.mark.backends("postgresql")
+async def test_a_subscription_connection_during_an_outage_is_told_to_retry(database_url):
+    """GraphQL over WebSocket: `connection_init` while the database is down closes with
+    1013 (try again later) and says why; after the outage the same client is acknowledged."""
+    from tests.test_langsmith_sdk import ServerThread
+
+    key = await default_key(database_url)
+    url = make_url(database_url)
+    proxy = await CuttableProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    server = ServerThread(proxy.url_for(database_url))
+    try:
+        base = await asyncio.to_thread(server.__enter__)  # its lifespan connects through the proxy
+        ws_url = base.replace("http://", "ws://") + "/graphql"
+
+        async def init() -> tuple[str, int | None, str]:
+            async with connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+                await ws.send(json.dumps({"type": "connection_init", "payload": {"X-API-Key": key}}))
+                try:
+                    return json.loads(await ws.recv())["type"], None, ""
+                except ConnectionClosed as closed:
+                    return "closed", closed.rcvd.code if closed.rcvd else None, closed.rcvd.reason if closed.rcvd else ""
+
+        proxy.cut()
+        kind, code, reason = await init()
+        assert (kind, code) == ("closed", 1013) and "unavailable" in reason, (kind, code, reason)
+        proxy.restore()
+        assert (await init())[0] == "connection_ack"
+    finally:
+        await asyncio.to_thread(server.__exit__)
+        await proxy.close()
