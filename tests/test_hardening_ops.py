@@ -51,7 +51,7 @@ class Outage:
 
     def requests(self) -> dict[str, object]:
         """One of each kind the outage must answer 503: REST read, REST ingest, GraphQL,
-        and the comparison engine's loads (the group query of a fresh engine)."""
+        and the group query (whose first call loads the comparison engine's state)."""
         headers = {"X-API-Key": self.key}
         body = {"session_ids": [str(s) for s in self.workload.session_ids], "group_by": "run_metadata",
                 "metadata_key": "model"}
@@ -255,8 +255,9 @@ class Served:
                                           "--port", str(port), *flags], env=env, stdout=out, stderr=err)
 
     async def started(self) -> Served:
+        deadline = asyncio.get_running_loop().time() + 60  # imports take seconds on a busy machine
         async with httpx.AsyncClient(base_url=self.base) as client:
-            for _ in range(300):
+            while asyncio.get_running_loop().time() < deadline:
                 if self.proc.poll() is not None:
                     raise AssertionError(f"server exited {self.proc.returncode}: {self.log()[-3000:]}")
                 with contextlib.suppress(httpx.TransportError):
