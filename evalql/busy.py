@@ -1,6 +1,9 @@
 """503 answers of both interfaces: the server is busy (no free database connection, or
-SQLite's writer lock held by another process). The client should come back rather than
-be queued forever, so every such answer says when (`Retry-After`)."""
+SQLite's writer lock held by another process), or the database cannot be reached (a
+PostgreSQL server down or restarting, a SQLite file that cannot be opened). The client
+should come back rather than be queued forever, so every such answer says when
+(`Retry-After`). REST (evalql/rest/errors.py) and GraphQL (evalql/graphql_app.py) both
+answer an outage (`evalql.db.outage.is_outage`) with `outage_response`."""
 
 from __future__ import annotations
 
@@ -8,17 +11,25 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import Response
 
 from evalql.core.json import dumps
+from evalql.db.outage import OUTAGE_TYPES, is_outage
 
-__all__ = ["PoolTimeout", "busy_response", "pool_timeout_response"]
+__all__ = ["OUTAGE_TYPES", "PoolTimeout", "busy_response", "is_outage", "outage_response", "pool_timeout_response"]
 
 RETRY_AFTER_SECONDS = 1
+# A server restart takes seconds: asked back sooner, clients would only find it down again.
+OUTAGE_RETRY_AFTER_SECONDS = 2
 
 
-def busy_response(detail: str) -> Response:
+def busy_response(detail: str, retry_after: int = RETRY_AFTER_SECONDS) -> Response:
     return Response(dumps({"detail": detail}), 503, media_type="application/json",
-                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+                    headers={"Retry-After": str(retry_after)})
 
 
 def pool_timeout_response() -> Response:
     """Every database connection of this process stayed busy past the pool timeout."""
     return busy_response("The server is busy: no database connection is free. Retry shortly.")
+
+
+def outage_response() -> Response:
+    return busy_response("The database is unavailable (down or restarting). Retry shortly.",
+                         OUTAGE_RETRY_AFTER_SECONDS)

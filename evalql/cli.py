@@ -70,6 +70,9 @@ async def _default_workspace(engine: Any, *, demo: bool) -> tuple[str | None, An
 
 def _check_port(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds its own socket: the connections of a server that just exited
+        # (TIME_WAIT, for a minute) do not hold the port, a server still listening does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
@@ -80,12 +83,16 @@ def _check_port(host: str, port: int) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    import uvicorn
+    import dataclasses
 
+    _check_port(args.host, args.port)  # first: a port in use is said at once, before the app is imported
     from evalql.app import create_app
+    from evalql.serving import serve
 
-    _check_port(args.host, args.port)
     settings, engine = _database(args.database_url)
+    overrides = {name: getattr(args, name) for name in ("graceful_timeout", "header_timeout")
+                 if getattr(args, name) is not None}
+    settings = dataclasses.replace(settings, **overrides)
 
     async def prepare() -> tuple[str | None, Any]:
         await _prepare(engine)
@@ -109,7 +116,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     print(f"evalql: comparison page at {base}/ (it asks for the key once)", file=sys.stderr)
     print(f"evalql: GraphiQL at {base}/graphql (put the key in its Headers tab); "
           f"REST at {base}/api/v1 (reference: {base}/docs)", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    serve(create_app(settings), settings, host=args.host, port=args.port)
 
 
 def cmd_seed(args: argparse.Namespace) -> None:
@@ -293,6 +300,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="load the demo dataset and experiments first")
+    serve.add_argument("--graceful-timeout", type=float, default=None, metavar="SECONDS",
+                       help="on SIGTERM/SIGINT, how long requests in flight may finish before they are cut "
+                            "(default: $EVALQL_GRACEFUL_TIMEOUT, else 30)")
+    serve.add_argument("--header-timeout", type=float, default=None, metavar="SECONDS",
+                       help="how long a connection may take to send a request's headers "
+                            "(default: $EVALQL_HEADER_TIMEOUT, else 10)")
     serve.set_defaults(func=cmd_serve)
 
     seed = sub.add_parser("seed", parents=[common], help="load data without serving")

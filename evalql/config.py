@@ -47,6 +47,16 @@ def _int(env: os._Environ[str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
 
+def _seconds(env: os._Environ[str], name: str, default: float) -> float:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {value!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=default_database_url)
@@ -74,6 +84,11 @@ class Settings:
     # Processes that parse and apply ingest batches (evalql/ingest/workers.py); 0: in the
     # server process. From the environment the default is one per core (up to 4).
     ingest_workers: int = 0
+    # `evalql serve`: how long a SIGTERM/SIGINT waits for requests in flight before it cuts
+    # them (their transactions roll back), and how long a connection may take to send a
+    # request's headers (evalql/header_timeout.py).
+    graceful_timeout: float = 30.0
+    header_timeout: float = 10.0
 
     def snapshot_directory(self) -> Path | None:
         if self.engine_snapshots == "off":
@@ -103,4 +118,6 @@ class Settings:
             change_log_horizon=_int(env, "EVALQL_CHANGE_LOG_HORIZON", 600),
             engine_snapshots=env.get("EVALQL_ENGINE_SNAPSHOTS") or None,
             ingest_workers=_int(env, "EVALQL_INGEST_WORKERS", default_ingest_workers()),
+            graceful_timeout=_seconds(env, "EVALQL_GRACEFUL_TIMEOUT", 30.0),
+            header_timeout=_seconds(env, "EVALQL_HEADER_TIMEOUT", 10.0),
         )

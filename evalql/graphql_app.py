@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from evalql.auth import AuthError, authenticate
-from evalql.busy import PoolTimeout, pool_timeout_response
+from evalql.busy import PoolTimeout, is_outage, outage_response, pool_timeout_response
 from evalql.core.json import dumps
 from evalql.db.tenant import Tenant
 from evalql.graphiql import graphiql_html
@@ -38,6 +38,14 @@ class EvalqlGraphQL(GraphQL[Context, None]):
         # Strawberry's default, the stdlib's, costs a millisecond on a comparison page.
         return dumps(data)
 
+    async def process_result(self, request: Any, result: Any) -> Any:
+        # A database outage inside a resolver is the whole request's 503, as on REST, not
+        # a field error in a 200 (`GraphQLEndpoint.__call__` answers it).
+        for error in result.errors or ():
+            if is_outage(error.original_error):
+                raise error.original_error
+        return await super().process_result(request, result)
+
     async def get_context(self, request: Any, response: Any) -> Context:
         tenant: Tenant = request.scope["evalql.tenant"]
         return Context(tenant=tenant, loaders=Loaders(tenant), comparisons=request.app.state.comparisons,
@@ -51,6 +59,21 @@ class GraphQLEndpoint:
         self.graphiql = graphiql
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def send_once_started(message: Any) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self._serve(scope, receive, send_once_started)
+        except Exception as exc:
+            if started or not is_outage(exc):  # evalql/busy.py
+                raise
+            await outage_response()(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
             page = HTMLResponse(graphiql_html()) if self.graphiql else _error(404, "GraphiQL is disabled", "NOT_FOUND")

@@ -49,7 +49,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 from evalql.auth import AuthError, authenticate, presented_key
-from evalql.busy import PoolTimeout
+from evalql.busy import PoolTimeout, is_outage
 from evalql.core.json import dumps
 from evalql.db.writes import hash_api_key
 from evalql.graphql_app import MAX_GRAPHQL_BODY, MAX_QUERY_CHARS
@@ -137,8 +137,9 @@ class _Handler(BaseGraphQLTransportWSHandler[LiveContext, None]):
             try:
                 async with self.context.db_sessions() as db:
                     valid = await self.context.key_is_valid(db)
-            except Exception:  # the database is busy or away: check again later
-                log.warning("re-checking a subscription connection's API key failed", exc_info=True)
+            except Exception as exc:  # the database is busy or away: check again later
+                log.warning("re-checking a subscription connection's API key failed: %s", exc,
+                            exc_info=not is_outage(exc))
                 continue
             if not valid:
                 await self.context.revoked()
@@ -222,6 +223,11 @@ class GraphQLWebSocket(GraphQL[LiveContext, None]):
             raise ConnectionRejectionError from None
         except PoolTimeout:
             socket.state.evalql_refusal = (1013, "The server is busy: no database connection is free")
+            raise ConnectionRejectionError from None
+        except Exception as exc:
+            if not is_outage(exc):  # evalql/busy.py: answered as a 503 is on HTTP
+                raise
+            socket.state.evalql_refusal = (1013, "The database is unavailable (down or restarting)")
             raise ConnectionRejectionError from None
         key = hash_api_key(presented_key(headers) or "")
         if self.per_key[key] >= MAX_CONNECTIONS_PER_KEY:

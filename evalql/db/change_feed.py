@@ -32,6 +32,7 @@ from sqlalchemy.pool import NullPool
 
 from evalql.db.backend import is_postgresql
 from evalql.db.changes import current_version
+from evalql.db.outage import is_outage
 
 log = logging.getLogger("evalql.changes")
 
@@ -119,8 +120,8 @@ class ChangeFeed:
                         if seen.get(workspace_id) != version:
                             seen[workspace_id] = version
                             self._wake(workspace_id)
-            except Exception:
-                log.warning("reading data versions for subscriptions failed", exc_info=True)
+            except Exception as exc:  # an outage is one line per poll, without a traceback
+                log.warning("reading data versions for subscriptions failed: %s", exc, exc_info=not is_outage(exc))
             for gone in seen.keys() - self._watches.keys():
                 del seen[gone]
             await asyncio.sleep(self.poll_interval)
@@ -136,8 +137,10 @@ class ChangeFeed:
                     await self._listen_once(engine)
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    log.warning("the change listener's connection failed; reconnecting", exc_info=True)
+                except Exception as exc:
+                    # An outage is expected while the database restarts: one line, no traceback.
+                    log.warning("the change listener's connection failed; reconnecting: %s", exc,
+                                exc_info=not is_outage(exc))
                 self.listening.clear()
                 self._wake_all()  # notifications may have been lost meanwhile
                 await asyncio.sleep(RECONNECT_DELAY)

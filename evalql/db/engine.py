@@ -13,11 +13,12 @@ from typing import Any
 import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from evalql.db import tenancy_check
 from evalql.db.backend import is_sqlite
+from evalql.db.outage import is_outage
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # WAL pages a commit may leave before it copies them back into the database file (SQLite's
@@ -85,8 +86,12 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
     if make_url(url).drivername.startswith("postgresql"):
         # pre_ping: a connection the server closed (restart, idle timeout) is replaced
         # instead of failing the request that draws it.
+        # connect timeout: asyncpg waits 60 s by default for a server that does not answer (a
+        # network partition); a request should not wait longer for a new connection than for
+        # a pooled one (the answer is a 503 either way, evalql/db/outage.py).
         kwargs = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout,
-                  "pool_pre_ping": True, **kwargs}
+                  "pool_pre_ping": True, **kwargs,
+                  "connect_args": {"timeout": pool_timeout, **kwargs.get("connect_args", {})}}
     engine = create_async_engine(url, **{"json_serializer": json_text, "json_deserializer": _json_loads, **kwargs})
     if is_sqlite(engine):
         event.listen(engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib))
@@ -225,6 +230,12 @@ class SerializedSession(AsyncSession):
         try:
             async with self._serial:
                 await super().close()
+        except DBAPIError as exc:
+            # The connection died under the session (the database restarted): its transaction
+            # ended with it, and the pool has discarded it. Nothing is left to roll back, and
+            # the request may have been answered already: not an error of the request.
+            if not is_outage(exc):
+                raise
         finally:
             self._release_writer()
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from evalql.db.changes import current_version, prune_changes
 from evalql.db.models import Workspace
+from evalql.db.outage import is_outage
 
 log = logging.getLogger("evalql.engine")
 
@@ -53,5 +54,8 @@ class LogPruner:
             await asyncio.sleep(self.interval)
             try:
                 await self.prune_once()
-            except Exception:  # a database outage must not end the loop: the next pass retries
-                log.exception("pruning the change log failed")
+            except Exception as exc:  # a database outage must not end the loop: the next pass retries
+                if is_outage(exc):  # expected while the database restarts: one line, no traceback
+                    log.warning("pruning the change log failed: the database is unavailable (%s)", exc)
+                else:
+                    log.exception("pruning the change log failed")

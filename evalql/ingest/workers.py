@@ -25,7 +25,7 @@ import signal
 import threading
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Protocol
@@ -86,6 +86,7 @@ class Workers:
             raise ValueError("Workers needs at least one worker process")
         self.count, self._initargs = count, (database_url, check_tenancy)
         self._executor = self._new_executor()
+        self._in_flight: set[Future[list[Problem] | None]] = set()
 
     def _new_executor(self) -> ProcessPoolExecutor:
         # spawn, not fork: the server process has threads (SQLite's connection threads, the
@@ -102,8 +103,10 @@ class Workers:
                     run_id: uuid.UUID | None = None) -> None:
         executor = self._executor
         try:
-            problems = await asyncio.get_running_loop().run_in_executor(
-                executor, _apply_in_worker, workspace_id, route, body, content_type, run_id)
+            submitted = executor.submit(_apply_in_worker, workspace_id, route, body, content_type, run_id)
+            self._in_flight.add(submitted)
+            submitted.add_done_callback(self._in_flight.discard)
+            problems = await asyncio.wrap_future(submitted)
         except BrokenProcessPool:
             if self._executor is executor:  # the first of its requests to notice replaces it
                 self._executor = self._new_executor()
@@ -113,6 +116,18 @@ class Workers:
             raise InvalidInput(problems)
 
     async def close(self) -> None:
+        """Idle workers finish at once. A batch still being applied belongs to a request the
+        server gave up on (its graceful shutdown timed out): its worker is terminated, and
+        the batch's transaction rolled back with its connection, so that the server's
+        exit waits for nobody and leaves no process behind."""
+        if any(not future.done() for future in self._in_flight):
+            # The executor's own list of its processes: it offers no public way to stop them.
+            processes = list(getattr(self._executor, "_processes", {}).values())
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                await asyncio.to_thread(process.join, WORKER_STOP_SECONDS)
         await asyncio.to_thread(self._executor.shutdown, True, cancel_futures=True)
 
 
@@ -136,6 +151,8 @@ _WORKER: _Worker | None = None
 
 # SQLite's page cache of a worker's connection (the default is 2 MiB).
 WRITER_CACHE_MIB = 64
+# How long a terminated worker gets to end before the server stops waiting for it.
+WORKER_STOP_SECONDS = 5.0
 # How often a worker checks that the server that started it still runs.
 PARENT_CHECK_SECONDS = 0.5
 

@@ -3,17 +3,22 @@ handler per exception, registered by the app, so routes raise instead of answeri
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from evalql.auth import AuthError
-from evalql.busy import PoolTimeout, busy_response, pool_timeout_response
+from evalql.busy import OUTAGE_TYPES, PoolTimeout, busy_response, is_outage, outage_response, pool_timeout_response
 from evalql.core.errors import NotFoundError
 from evalql.core.problems import InvalidInput, Problem
 from evalql.ingest.workers import WorkerLost
 from evalql.rest.responses import json_response
+
+log = logging.getLogger("evalql.http")
 
 
 class ApiError(Exception):
@@ -57,15 +62,33 @@ async def operational_error_handler(_request: Request, exc: Exception) -> Respon
     stays a server error."""
     if "database is locked" in str(getattr(exc, "orig", exc)):
         return busy_response("The database is busy with another writer. Retry shortly.")
+    return await outage_handler(_request, exc)
+
+
+async def outage_handler(_request: Request, exc: Exception) -> Response:
+    """The database is down or restarting (evalql/busy.py): 503, and the next request
+    after it is back is served as usual (the pool's pre-ping replaces dead connections).
+    Any other error of these types stays a server error."""
+    if is_outage(exc):
+        return outage_response()
     raise exc
+
+
+async def client_disconnect_handler(request: Request, _exc: Exception) -> Response:
+    """The client hung up before its body arrived whole: nobody to answer, nothing wrong
+    with the server. Noted at INFO (uvicorn would log it as "Exception in ASGI application")."""
+    log.info("client disconnected before sending its whole body: %s %s", request.method, request.url.path)
+    return Response(status_code=400)  # never sent: uvicorn drops what is sent to a closed connection
 
 
 async def worker_lost_handler(_request: Request, exc: Exception) -> Response:
     return busy_response(str(exc))
 
 
-HANDLERS = {
+HANDLERS: dict[type[Exception], Any] = {
+    **dict.fromkeys(OUTAGE_TYPES, outage_handler),
     ApiError: api_error_handler, InvalidInput: invalid_input_handler, NotFoundError: not_found_handler,
     AuthError: auth_error_handler, HTTPException: http_error_handler, PoolTimeout: pool_timeout_handler,
     OperationalError: operational_error_handler, WorkerLost: worker_lost_handler,
+    ClientDisconnect: client_disconnect_handler,
 }

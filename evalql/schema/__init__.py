@@ -94,6 +94,8 @@ class CodedMaskErrors(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
         masked.extensions = {"code": "INTERNAL"}
+        # Kept, never shown: a database outage is answered 503 (evalql/graphql_app.py).
+        masked.original_error = error.original_error
         return masked
 
 
