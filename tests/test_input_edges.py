@@ -16,6 +16,8 @@ import pytest
 from sqlalchemy import func, select
 
 from evalql.db.models import Feedback, PendingRun, Run
+from evalql.rest.openapi import build_openapi
+from evalql.rest.routes import ROUTES
 from tests.support.gql import GROUP_RUNS
 from tests.support.whole_database import everywhere
 from tests.test_ingest_multipart import BOUNDARY, body_of, part, send
@@ -256,3 +258,9 @@ async def test_multipart_route_takes_only_multipart(api, content_type):
     response = await api.client.post("/runs/multipart", content=_multipart_inputs(run_id)[1], headers=headers)
     assert response.status_code == 415, response.text
     assert "multipart/form-data" in response.json()["detail"], response.text
+
+
+def test_openapi_lists_415_for_every_body():
+    for path, ops in build_openapi(ROUTES)["paths"].items():
+        for method, op in ops.items():
+            assert ("415" in op["responses"]) == ("requestBody" in op), (method, path)
