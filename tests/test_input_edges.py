@@ -56,6 +56,7 @@ RUN_FILTERS = [
     ("lt(total_tokens, 5.5)", 1),
     ("in(total_tokens, [99999999999999999999, 5])", 1),
     ("gt(feedback_score, 99999999999999999999)", 0),
+    ("lt(feedback_score, 9223372036854775807)", 0),  # the run has no feedback
     ("lt(total_cost, \"1e999999999\")", 1),  # clamped, not expanded into a billion digits
     ("eq(name, \"\\ud83d\\ude00\")", 0),  # a surrogate pair is one character, as in JSON
     ("eq(name, \"\\ud800\")", "lone surrogate"),
@@ -264,3 +265,11 @@ def test_openapi_lists_415_for_every_body():
     for path, ops in build_openapi(ROUTES)["paths"].items():
         for method, op in ops.items():
             assert ("415" in op["responses"]) == ("requestBody" in op), (method, path)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "zstd", "br"])
+async def test_compressed_bodies_only_on_ingest_routes(api, encoding):
+    response = await api.client.post("/datasets", content=gzip.compress(b'{"name": "x"}'), headers={
+        **api.headers(), "Content-Type": "application/json", "Content-Encoding": encoding})
+    assert response.status_code == 415, response.text
+    assert response.json()["detail"].startswith(f"Unsupported Content-Encoding: {encoding}"), response.text

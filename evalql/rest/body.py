@@ -61,6 +61,15 @@ def require_json(request: Request) -> None:
     raise unsupported_media_type(request, JSON_MEDIA_TYPE)
 
 
+def require_identity(request: Request) -> None:
+    """Only the ingest routes decode compressed bodies (`encoding.py`, spec §1.3): elsewhere
+    a compressed body is a 415 naming its encoding, not JSON that fails to parse."""
+    encoding = (request.headers.get("content-encoding") or "identity").strip().lower()
+    if encoding not in ("identity", ""):
+        raise ApiError(415, f"Unsupported Content-Encoding: {request.headers.get('content-encoding')} "
+                            "(this endpoint takes identity)")
+
+
 def require_multipart(request: Request) -> None:
     if media_type(request) != MULTIPART_MEDIA_TYPE:
         raise unsupported_media_type(request, f"{MULTIPART_MEDIA_TYPE} with a boundary")
@@ -85,6 +94,7 @@ async def json_body(request: Request, validator: Validator, *checks: Check,
     reported first. Any problem at all is a 422 listing them all; a body that is not
     declared JSON is a 415 before it is read."""
     require_json(request)
+    require_identity(request)
     data = await read_body(request)
     raw, problems = parse_json(data)
     problems = [*found, *problems]

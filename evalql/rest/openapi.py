@@ -120,7 +120,8 @@ ERRORS: dict[str, tuple[int, str, str]] = {  # component name: (status, descript
     "Conflict": (409, "The name or id is taken", "Error"),
     "TooLarge": (413, f"The body exceeds {MAX_BODY_BYTES} bytes (decompressed)", "Error"),
     "Unsupported": (415, "A Content-Type other than the request body's media type, or a Content-Encoding "
-                         "other than identity, gzip or zstd where the body may be compressed", "Error"),
+                         "other than identity, gzip or zstd (identity only, except on the run ingest routes)",
+                    "Error"),
     "Invalid": (422, "Every problem with the path, query string and body, together", "Problems"),
     "Busy": (503, "The database is busy; retry after the Retry-After seconds", "Error"),
 }
