@@ -55,7 +55,7 @@ EDGE_TEXT = ["", " ", "x", "\x00", "a\x00b", "é😀", SURROGATE, "null", "-1", 
              "2024-01-01T00:00:00Z", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00",
              "2024-13-45T25:61:00", "not-a-uuid", str(uuid.UUID(int=0)), "x" * 5000, "%00", "../..",
              'eq(name, "\\ud800")', "gt(total_tokens, 99999999999999999999)", 'eq(name, "\\u0000")',
-             'search("\\u0000")', "and(", "k"]
+             'search("\\u0000")', "and(", "k", "m"]
 EDGE_NUMBERS: list[Any] = [0, -1, 1, 2**31, 2**63, -(2**63) - 1, 2**64, 10**30, 0.5, -0.0, 1e308, 5e-324]
 
 texts = st.sampled_from(EDGE_TEXT) | st.text(max_size=12)
@@ -82,10 +82,13 @@ class Ids:
     def __init__(self) -> None:
         self.by_kind: dict[str, str] = {}
 
+    def known(self, name: str) -> st.SearchStrategy[str]:
+        # The one map of the API is the group request's filters, keyed by session id.
+        kind = "session" if name == "filters" else next((k for k in self.by_kind if k in name), None)
+        return st.sampled_from([self.by_kind[kind]] if kind else list(self.by_kind.values()))
+
     def for_name(self, name: str) -> st.SearchStrategy[str]:
-        kind = next((k for k in self.by_kind if k in name), None)
-        known = [self.by_kind[kind]] if kind else list(self.by_kind.values())
-        return st.sampled_from(known) | st.uuids().map(str) | st.sampled_from(["x", str(uuid.UUID(int=0)), "\x00"])
+        return self.known(name) | st.uuids().map(str) | st.sampled_from(["x", str(uuid.UUID(int=0)), "\x00"])
 
 
 def resolve(schema: dict[str, Any]) -> dict[str, Any]:
@@ -94,15 +97,27 @@ def resolve(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+# Texts a valid body carries: the seeded metadata keys, and filter strings with the literals
+# that reached SQL (a group request's `filters` is a list of them).
+VALID_TEXT = ["m", "k", "x", "é😀", 'search("x")', 'eq(input_value, "x")', 'eq(name, "\\ud800")',
+              'eq(name, "\\u0000")', "gt(total_tokens, 99999999999999999999)", "lt(total_cost, \"1e999999\")",
+              "gt(feedback_score, 99999999999999999999)", "gt(total_tokens, 5000000000)"]
+
+
 @st.composite
-def from_schema(draw: Any, schema: dict[str, Any], ids: Ids, name: str = "", depth: int = 0) -> Any:
-    """A value of `schema` most of the time, with edge values; a wrong-typed one otherwise."""
+def from_schema(draw: Any, schema: dict[str, Any], ids: Ids, name: str = "", depth: int = 0,
+                valid: bool = False) -> Any:
+    """A value of `schema`: with `valid`, one that its validation accepts (as far as the schema
+    tells: ids of seeded records, numbers in range, the required fields), to reach the code
+    behind validation; otherwise with edge values, and a wrong-typed one at times."""
     schema = resolve(schema)
-    if depth > 4 or draw(st.integers(0, 9)) == 0:
+    if not valid and (depth > 4 or draw(st.integers(0, 9)) == 0):
         return draw(json_values | st.sampled_from(DEEP))
     options = schema.get("anyOf") or schema.get("oneOf")
     if options:
-        return draw(from_schema(draw(st.sampled_from(options)), ids, name, depth))
+        if valid:
+            options = [o for o in options if o.get("type") != "null"] or options
+        return draw(from_schema(draw(st.sampled_from(options)), ids, name, depth, valid))
     if "enum" in schema:
         return draw(st.sampled_from(schema["enum"]))
     if "const" in schema:
@@ -111,22 +126,32 @@ def from_schema(draw: Any, schema: dict[str, Any], ids: Ids, name: str = "", dep
     if kind == "string":
         fmt = schema.get("format")
         if fmt == "uuid":
-            return draw(ids.for_name(name))
+            return draw(ids.known(name) if valid else ids.for_name(name))
         if fmt == "date-time":
-            return draw(st.sampled_from([at(0), at(1e6), *EDGE_TEXT[10:15]]))
-        return draw(texts)
+            return draw(st.sampled_from([at(0), at(1e6), *([] if valid else EDGE_TEXT[10:15])]))
+        return draw(st.sampled_from(VALID_TEXT) if valid else texts)
     if kind in ("integer", "number"):
+        if valid:
+            low, high = schema.get("minimum", 0), schema.get("maximum", 100)
+            return draw(st.integers(int(low), int(high)))
         return draw(numbers)
     if kind == "boolean":
         return draw(st.booleans())
     if kind == "array":
         items = schema.get("items", {})
-        return draw(st.lists(from_schema(items, ids, name, depth + 1), max_size=3))
+        low = schema.get("minItems", 0) if valid else 0
+        return draw(st.lists(from_schema(items, ids, name, depth + 1, valid), min_size=low, max_size=max(low, 3)))
     if kind == "object" or "properties" in schema:
         properties = schema.get("properties", {})
         chosen = draw(st.lists(st.sampled_from(sorted(properties)), unique=True)) if properties else []
-        value = {key: draw(from_schema(properties[key], ids, key, depth + 1)) for key in chosen}
-        if not properties or draw(st.booleans()):
+        if valid or draw(st.booleans()):  # the required fields too, so that more bodies get past them
+            chosen = list(dict.fromkeys([*schema.get("required", []), *chosen]))
+        value = {key: draw(from_schema(properties[key], ids, key, depth + 1, valid)) for key in chosen}
+        mapped = schema.get("additionalProperties")
+        if isinstance(mapped, dict) and mapped:  # a map (group filters by session): keys may be ids
+            keys = ids.known(name) if valid else ids.for_name(name) | texts
+            value.update(draw(st.dictionaries(keys, from_schema(mapped, ids, name, depth + 1, valid), max_size=2)))
+        elif not valid and (not properties or draw(st.booleans())):
             value.update(draw(st.dictionaries(texts, json_values, max_size=2)))
         return value
     return draw(json_values)
@@ -184,20 +209,25 @@ CONTENT_TYPES = [None, "text/plain", "application/x-www-form-urlencoded", "appli
 
 @st.composite
 def requests(draw: Any, method: str, path: str, op: dict[str, Any], ids: Ids) -> dict[str, Any]:
-    """One request of the operation: path, query string, headers, body."""
+    """One request of the operation: path, query string, headers, body. A third are valid as
+    far as the document tells (to reach the code behind validation, where the SQL is), the
+    rest hostile at the structure or the byte level."""
+    level = draw(st.sampled_from(["valid", "structure", "bytes"]))
+    valid = level == "valid"
     url = path
     query: list[tuple[str, str]] = []
     for param in op.get("parameters", []):
         name = param["name"]
         if param["in"] == "path":
-            value = draw(ids.for_name(name) if "id" in name else st.sampled_from(PATH_TEXT))
+            ids_of = ids.known if valid else ids.for_name
+            value = draw(ids_of(name) if "id" in name else st.sampled_from(PATH_TEXT))
             url = url.replace("{" + name + "}", quote(value.encode("utf-8", "surrogatepass"), safe=""))
         elif draw(st.booleans()):
-            value = draw(from_schema(param.get("schema", {}), ids, name))
+            value = draw(from_schema(param.get("schema", {}), ids, name, valid=valid))
             for item in (value if isinstance(value, list) else [value]):
                 query.append((name, item if isinstance(item, str) else raw_json(item).decode("utf-8", "surrogatepass")))
     raw_query = "&".join(f"{quote(k)}={_quoted(v)}" for k, v in query).encode()
-    if draw(st.integers(0, 7)) == 0:  # percent escapes that are not UTF-8, or a lone surrogate's
+    if not valid and draw(st.integers(0, 3)) == 0:  # percent escapes that are not UTF-8, or a lone surrogate's
         raw_query += draw(st.sampled_from([b"&name=%FF", b"&filter=%ED%A0%80", b"&limit=%00", b"&&=&"]))
     headers: dict[str, str] = {}
     content = b""
@@ -207,12 +237,11 @@ def requests(draw: Any, method: str, path: str, op: dict[str, Any], ids: Ids) ->
         if media == "multipart/form-data":
             content, content_type = draw(multipart(ids))
         else:
-            value = draw(from_schema(body["content"][media]["schema"], ids))
-            structured = raw_json(value)
-            content, content_type = (structured, media) if draw(st.booleans()) else (draw(byte_body(structured)), media)
-        headers["Content-Type"] = draw(st.sampled_from([content_type, content_type, content_type, *CONTENT_TYPES])) \
+            structured = raw_json(draw(from_schema(body["content"][media]["schema"], ids, valid=valid)))
+            content, content_type = (draw(byte_body(structured)) if level == "bytes" else structured), media
+        headers["Content-Type"] = content_type if valid else draw(st.sampled_from([content_type, *CONTENT_TYPES])) \
             or content_type
-        if draw(st.integers(0, 5)) == 0:
+        if not valid and draw(st.integers(0, 3)) == 0:
             encoding = draw(st.sampled_from(["gzip", "gzip-damaged", "zstd", "br"]))
             if encoding.startswith("gzip"):
                 content = gzip.compress(content)
