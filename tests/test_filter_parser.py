@@ -129,7 +129,7 @@ def test_tree_shape_and_offsets():
 # -- rendering: the inverse of parsing -------------------------------------------------
 
 TRICKY = ["gpt')), or(eq(is_root, true", "o'neil\\", 'say "hi", (x) [y]', "été 😀", '{"a":[1,"x"]}', "tab\there\nnl",
-          "\\u0041", "", "null", "true", "1", "\x00\x7f"]
+          "\\u0041", "", "null", "true", "1", "\x01\x7f"]  # NUL is refused (test_nul_and_surrogates_are_refused)
 
 
 @pytest.mark.parametrize("value", TRICKY)
@@ -170,7 +170,20 @@ def test_random_token_soup_gives_a_tree_or_a_filter_error(text):
         assert 0 <= exc.offset <= len(text)
 
 
+@pytest.mark.parametrize("text", ['eq(name, "\x00")', 'eq(name, "\\u0000")', 'eq(name, "\\ud800")',
+                                  'eq(name, "\\udc00\\ud800")', 'eq(name, "\ud800")', 'eq(metadata."\\u0000", 1)'])
+def test_nul_and_surrogates_are_refused(text):
+    """Neither is text a database can compare with (PostgreSQL refuses NUL; a lone surrogate
+    is no character, and no driver encodes it)."""
+    with pytest.raises(FilterError, match="NUL|lone surrogate"):
+        parse(text)
+
+
+def test_surrogate_pair_escapes_are_one_character():
+    assert parse('eq(name, "\\ud83d\\ude00")').value.value == "\U0001f600"
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.text(max_size=30))
+@given(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30))
 def test_any_string_value_round_trips(value):
     assert parse(f"eq(name, {quote(value)})").value.value == value

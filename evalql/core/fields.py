@@ -44,6 +44,25 @@ def nul_path(value: Any) -> str | None:
     return json_path_where(value, lambda item: isinstance(item, str) and NUL in item)
 
 
+def nul_loc(value: Any) -> list[Any] | None:
+    """The location (keys and list indexes) of the first string or object key of a JSON value
+    that holds a NUL character, or None. An object key that holds one ends the location."""
+    stack: list[tuple[list[Any], Any]] = [([], value)]
+    while stack:
+        loc, item = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return loc
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if NUL in str(key):
+                    return [*loc, key]
+                stack.append(([*loc, key], child))
+        elif isinstance(item, list):
+            stack.extend(([*loc, i], child) for i, child in enumerate(item))
+    return None
+
+
 def _has_nul(value: Any) -> bool:
     """Whether a JSON value holds NUL anywhere: the walk of `nul_path` without its paths,
     which cost more than the test itself (every text field of every ingested run is checked)."""

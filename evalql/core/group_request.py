@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from sqlalchemy import ColumnElement
 
 from evalql.core.enums import GroupBy
-from evalql.core.fields import Int
+from evalql.core.fields import NO_NUL, Int
 from evalql.core.problems import Problem, problem, problems_from
 from evalql.filters.errors import FilterError
 from evalql.filters.runs import run_condition, validate_run_filter
@@ -32,7 +32,7 @@ SESSION_IDS = TypeAdapter(list[uuid.UUID])
 class GroupRequest(BaseModel):
     session_ids: SessionIds
     group_by: GroupBy
-    metadata_key: Annotated[str, Field(min_length=1, max_length=1024)]
+    metadata_key: Annotated[str, Field(min_length=1, max_length=1024), NO_NUL]  # text in SQL: no NUL
     offset: Annotated[Int, Field(ge=0)] = 0
     limit: Annotated[Int, Field(ge=1, le=20)] = 10
     per_group_limit: Annotated[Int, Field(ge=1, le=10)] = 5

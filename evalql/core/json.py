@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from evalql.core.fields import NUL_MESSAGE, nul_loc
+
 
 def dumps(content: Any) -> bytes:
     try:
@@ -49,3 +51,19 @@ def parse_json(data: bytes, loc: Sequence[Any] = ("body",)) -> tuple[Any, list[d
         return value, []
     problems = nesting_problems(value, loc)
     return (None if problems else value), problems
+
+
+# JSON spells NUL only as this escape (control characters are invalid in its strings).
+NUL_ESCAPE = b"\\u0000"
+
+
+def nul_problems(data: bytes, value: Any, loc: Sequence[Any] = ("body",)) -> list[dict[str, Any]]:
+    """A 422 problem naming where the JSON `value` (parsed from `data`) holds a NUL character.
+    PostgreSQL stores no NUL in text or JSONB, so the REST bodies refuse it anywhere, on both
+    databases alike. Bodies without the escape (nearly all) are not walked."""
+    if NUL_ESCAPE not in data:
+        return []
+    where = nul_loc(value)
+    if where is None:
+        return []  # the escape was text after an escaped backslash
+    return [{"loc": [*loc, *where], "msg": f"{NUL_MESSAGE}; PostgreSQL cannot store it", "type": "value_error"}]

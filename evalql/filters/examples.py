@@ -135,7 +135,8 @@ class ExampleFilter(RunFilter):
             equal = entries.exists(at, md.value == normalize(value).text)
             return equal if c.op == "eq" else not_(equal)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return entries.exists(at, md.kind == "number", md.num.is_not(None), _ordered(md.num, c.op, value))
+            number = lit_.as_number(c.value, f"metadata.{key}")  # as a float column's operand
+            return entries.exists(at, md.kind == "number", md.num.is_not(None), _ordered(md.num, c.op, number))
         if isinstance(value, str):
             return entries.exists(at, md.kind == "string", _ordered(CodePointOrder(md.value), c.op, value))
         raise FilterError(f"{c.op}() on 'metadata.{key}' takes a number or a string, got "

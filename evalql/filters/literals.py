@@ -11,6 +11,8 @@ import re
 import uuid
 from decimal import Decimal, InvalidOperation
 
+from sqlalchemy import ColumnElement, Float, literal
+
 from evalql.core.values import normalize
 from evalql.db.derive import parse_timestamp
 from evalql.filters.ast import Lit
@@ -75,10 +77,31 @@ def as_timestamp(lit: Lit, field: str) -> dt.datetime:
     raise FilterError(f"{field} takes an ISO-8601 timestamp, got {_shown(lit)}", lit.offset)
 
 
+INT64 = 1 << 63
+# Beyond every stored cost (ingest refuses 1e6 and more) and within 64 bits of 1e-12 units.
+COST_BOUND = Decimal(9_000_000)
+INT32 = 1 << 31
+
+
 def as_number(lit: Lit, field: str) -> int | float:
+    """A number for a float column or for Python. Drivers bind a Python int as a 64-bit
+    integer and refuse larger ones, so those compare as the float nearest them (no column
+    holds a value they would compare differently with)."""
     if isinstance(lit.value, (int, float)) and not isinstance(lit.value, bool):
-        return lit.value
+        value = lit.value
+        return float(value) if isinstance(value, int) and not -INT64 <= value < INT64 else value
     raise FilterError(f"{field} takes a number, got {_shown(lit)}", lit.offset)
+
+
+def as_int32_operand(lit: Lit, field: str) -> int | ColumnElement[float]:
+    """A number compared with a 32-bit integer column (the token counts). PostgreSQL binds a
+    parameter by the column's type, so an integer beyond 32 bits or a fraction would be
+    refused by the driver: those are bound as floats, which PostgreSQL and SQLite compare
+    with the column's integers exactly."""
+    value = as_number(lit, field)
+    if isinstance(value, int) and -INT32 <= value < INT32:
+        return value
+    return literal(float(value), Float)
 
 
 def as_seconds(lit: Lit, field: str) -> float:
@@ -100,7 +123,9 @@ def as_decimal(lit: Lit, field: str) -> Decimal:
         except InvalidOperation:
             value = None
         if value is not None and value.is_finite():
-            return value
+            # Clamped, so that it is exact for every cost stored and fits the 64-bit count of
+            # 1e-12 units it is compared as (a huge exponent would not, and would take long to expand).
+            return max(-COST_BOUND, min(COST_BOUND, value))
     raise FilterError(f"{field} takes a number or a decimal string, got {_shown(lit)}", lit.offset)
 
 

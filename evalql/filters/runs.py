@@ -66,7 +66,8 @@ SIMPLE: dict[str, Simple] = {
     **{f: Simple(f, lit_.as_timestamp, ORDERED, f != "start_time")
        for f in ("start_time", "end_time", "first_token_time")},
     "latency": Simple("latency", lit_.as_seconds, ORDERED, True),
-    **{f: Simple(f, lit_.as_number, (*ORDERED, "in")) for f in ("total_tokens", "prompt_tokens", "completion_tokens")},
+    **{f: Simple(f, lit_.as_int32_operand, (*ORDERED, "in"))
+       for f in ("total_tokens", "prompt_tokens", "completion_tokens")},
     **{f: Simple(f, lit_.as_decimal, (*ORDERED, "in"), True) for f in ("total_cost", "prompt_cost", "completion_cost")},
 }
 SEARCHABLE = ("name", "error")

@@ -7,6 +7,7 @@ never raises anything else, whatever the input (a hypothesis test holds it to th
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 
 from evalql.filters.ast import (
@@ -32,6 +33,7 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SIMPLE_ESCAPES = {'"': '"', "'": "'", "\\": "\\", "n": "\n", "t": "\t"}
 _PUNCTUATION = "()[],."
 KEYWORDS = {"true": True, "false": False, "null": None}
+MAX_NUMBER = sys.float_info.max
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +64,10 @@ def tokenize(text: str) -> list[Token]:
                 raise FilterError(f"invalid number {_shown(text, i)}", i)
             raw = match.group()
             number: int | float = float(raw) if (match.group(1) or match.group(2)) else int(raw)
-            if isinstance(number, float) and number in (float("inf"), float("-inf")):
-                raise FilterError(f"number {raw} is out of range", i)
+            # Past a float's range a number compares with nothing a database holds: an error,
+            # as JSON decoders and GraphQL make it, not an overflow deeper down.
+            if abs(number) > MAX_NUMBER:
+                raise FilterError(f"number {_shown(text, i)} is out of range", i)
             out.append(Token("number", number, i, raw))
             i = match.end()
         else:
@@ -89,18 +93,51 @@ def _string(text: str, start: int) -> tuple[str, int]:
                 i += 2
                 continue
             if nxt == "u":
-                digits = text[i + 2:i + 6]
-                if len(digits) == 4 and all(c in "0123456789abcdefABCDEF" for c in digits):
-                    parts.append(chr(int(digits, 16)))
-                    i += 6
-                    continue
-                raise FilterError("invalid \\u escape in string", i)
+                code, i = _unicode_escape(text, i)
+                parts.append(chr(code))
+                continue
             if not nxt:
                 raise FilterError("unterminated string", start)
             raise FilterError(f"invalid escape '\\{nxt}' in string", i)
+        if ch == NUL or _is_surrogate(ord(ch)):
+            raise FilterError(_BAD_CHARACTER[ch == NUL], i)
         parts.append(ch)
         i += 1
     raise FilterError("unterminated string", start)
+
+
+# Neither can reach the database: PostgreSQL refuses NUL in text, and no database driver
+# encodes a lone surrogate (it is not a character), so both are filter errors, not 500s.
+NUL = "\x00"
+_BAD_CHARACTER = {True: "strings must not contain the NUL character (\\u0000)",
+                  False: "strings must not contain a lone surrogate (\\ud800-\\udfff)"}
+
+
+def _is_surrogate(code: int) -> bool:
+    return 0xD800 <= code <= 0xDFFF
+
+
+def _hex4(text: str, at: int) -> int | None:
+    digits = text[at:at + 4]
+    if len(digits) == 4 and all(c in "0123456789abcdefABCDEF" for c in digits):
+        return int(digits, 16)
+    return None
+
+
+def _unicode_escape(text: str, i: int) -> tuple[int, int]:
+    """The code point of the `\\uXXXX` escape at `i` and where the string goes on. As in JSON,
+    a character beyond the BMP is a high and a low surrogate escape in a row."""
+    code = _hex4(text, i + 2)
+    if code is None:
+        raise FilterError("invalid \\u escape in string", i)
+    end = i + 6
+    if 0xD800 <= code <= 0xDBFF and text.startswith("\\u", end):
+        low = _hex4(text, end + 2)
+        if low is not None and 0xDC00 <= low <= 0xDFFF:
+            return 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00), end + 6
+    if code == 0 or _is_surrogate(code):
+        raise FilterError(_BAD_CHARACTER[code == 0], i)
+    return code, end
 
 
 def _shown(text: str, i: int) -> str:

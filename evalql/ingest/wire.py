@@ -10,7 +10,8 @@ import uuid
 from typing import Any
 
 from evalql.core.feedback import validated_feedback  # the POST /feedback body, shared
-from evalql.core.json import parse_json
+from evalql.core.fields import NUL, NUL_MESSAGE
+from evalql.core.json import nul_problems, parse_json
 from evalql.core.problems import InvalidInput, Problem
 from evalql.ingest.apply import Attachment, Batch, Located
 from evalql.ingest.multipart import Part, parse_parts
@@ -25,9 +26,13 @@ def _problem(loc: list[Any], msg: str, type_: str = "value_error") -> Problem:
 
 
 def _json(data: bytes, loc: list[Any], problems: list[Problem]) -> Any:
+    """The JSON of a body or part; None, with the problem, if it is not JSON or holds a NUL
+    anywhere (a run's inputs and outputs are searched and filtered as text in SQL)."""
     value, found = parse_json(data, loc)
+    if not found:
+        found = nul_problems(data, value, loc)
     problems += found
-    return value
+    return None if found else value
 
 
 def _uuid(text: str, loc: list[Any], problems: list[Problem]) -> uuid.UUID | None:
@@ -164,6 +169,9 @@ def multipart_batch(parts: list[Part]) -> Batch:
                                               "the name 1..255 characters without '.'"))
                 continue
             mime = part.content_type.split(";", 1)[0].strip() or "application/octet-stream"
+            if NUL in name or NUL in mime:  # both are stored as text
+                problems.append(_problem(loc, f"The attachment's name and Content-Type: {NUL_MESSAGE}"))
+                continue
             batch.attachments.append(Attachment(attached_to, name, mime, part.data))
         else:
             problems.append(_problem(loc, f"Unknown part name prefix {prefix!r}: expected post., patch., "

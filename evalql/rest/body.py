@@ -10,7 +10,7 @@ from typing import Any, cast
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 
-from evalql.core.json import parse_json
+from evalql.core.json import nul_problems, parse_json
 from evalql.core.problems import InvalidInput, Problem, problems_from
 from evalql.rest.errors import ApiError
 from evalql.rest.params import parse_path_uuid
@@ -36,6 +36,45 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
+JSON_MEDIA_TYPE = "application/json"
+MULTIPART_MEDIA_TYPE = "multipart/form-data"
+
+
+def media_type(request: Request) -> str | None:
+    """The Content-Type without its parameters, lower case; None when absent or empty."""
+    value = request.headers.get("content-type")
+    return (value.split(";", 1)[0].strip().lower() or None) if value is not None else None
+
+
+def unsupported_media_type(request: Request, expected: str) -> ApiError:
+    return ApiError(415, f"Unsupported Content-Type {request.headers.get('content-type')!r}: "
+                         f"this endpoint takes {expected}")
+
+
+def require_json(request: Request) -> None:
+    """A 415 unless the body is declared JSON (`application/json`, `application/…+json`, any
+    parameters) or not declared at all (curl and older clients send none): a form or text
+    body is not parsed as JSON by accident."""
+    media = media_type(request)
+    if media is None or media == JSON_MEDIA_TYPE or (media.startswith("application/") and media.endswith("+json")):
+        return
+    raise unsupported_media_type(request, JSON_MEDIA_TYPE)
+
+
+def require_identity(request: Request) -> None:
+    """Only the ingest routes decode compressed bodies (`encoding.py`, spec §1.3): elsewhere
+    a compressed body is a 415 naming its encoding, not JSON that fails to parse."""
+    encoding = (request.headers.get("content-encoding") or "identity").strip().lower()
+    if encoding not in ("identity", ""):
+        raise ApiError(415, f"Unsupported Content-Encoding: {request.headers.get('content-encoding')} "
+                            "(this endpoint takes identity)")
+
+
+def require_multipart(request: Request) -> None:
+    if media_type(request) != MULTIPART_MEDIA_TYPE:
+        raise unsupported_media_type(request, f"{MULTIPART_MEDIA_TYPE} with a boundary")
+
+
 def validate(validator: Validator, raw: Any, loc: Sequence[Any] = ("body",)) -> tuple[Any, list[Problem]]:
     """(value, []) or (None, problems located under `loc`)."""
     if not isinstance(validator, (TypeAdapter, type)):
@@ -52,8 +91,12 @@ async def json_body(request: Request, validator: Validator, *checks: Check,
                     found: Sequence[Problem] = ()) -> Any:
     """The body, validated. `checks` see the raw JSON (rules across fields, reported with
     the field problems); `found` are problems the route already has (path, query string),
-    reported first. Any problem at all is a 422 listing them all."""
-    raw, problems = parse_json(await read_body(request))
+    reported first. Any problem at all is a 422 listing them all; a body that is not
+    declared JSON is a 415 before it is read."""
+    require_json(request)
+    require_identity(request)
+    data = await read_body(request)
+    raw, problems = parse_json(data)
     problems = [*found, *problems]
     value = None
     if len(problems) == len(found):  # the body is JSON
@@ -61,6 +104,8 @@ async def json_body(request: Request, validator: Validator, *checks: Check,
         problems += invalid
         for check in checks:
             problems += check(raw)
+        if not problems:  # the model's own NUL rules, where it has them, say it better
+            problems = nul_problems(data, raw)
     if problems or value is None:
         raise InvalidInput(problems)
     return value

@@ -25,30 +25,42 @@ def too_large(limit: int) -> ApiError:
 
 
 def not_decodable(encoding: str, reason: str) -> ApiError:
-    return ApiError(422, [{"loc": ["body"], "msg": f"The body is not valid {encoding} data: {reason}",
-                           "type": "value_error"}])
+    return ApiError(422, [{"loc": ["body"], "msg": f"The body is not valid {encoding} data "
+                           f"(Content-Encoding: {encoding}): {reason}", "type": "value_error"}])
+
+
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _gunzip(raw: bytes, limit: int) -> bytes:
-    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out, size, pending = [], 0, raw
-    try:
-        # Input can be all consumed while output is still buffered, so loop until the
-        # stream ends or a call makes no progress (a truncated stream).
-        while not decoder.eof:
-            chunk = decoder.decompress(pending, STEP)
-            pending = decoder.unconsumed_tail
-            if not chunk and not pending:
-                break
-            size += len(chunk)
-            if size > limit:
-                raise too_large(limit)
-            out.append(chunk)
-    except zlib.error as exc:
-        raise not_decodable("gzip", str(exc)) from None
-    if not decoder.eof:
-        raise not_decodable("gzip", "the stream is truncated")
-    return b"".join(out)
+    """Every member of the body (RFC 1952 §2.2 allows several, as `gzip.decompress` does),
+    each checked against its CRC and length trailer; anything else after a member is refused
+    rather than silently dropped."""
+    out: list[bytes] = []
+    size, pending = 0, raw
+    while True:
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            # Input can be all consumed while output is still buffered, so loop until the
+            # member ends or a call makes no progress (a truncated stream).
+            while not decoder.eof:
+                chunk = decoder.decompress(pending, STEP)
+                pending = decoder.unconsumed_tail
+                if not chunk and not pending:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise too_large(limit)
+                out.append(chunk)
+        except zlib.error as exc:
+            raise not_decodable("gzip", str(exc)) from None
+        if not decoder.eof:
+            raise not_decodable("gzip", "the stream is truncated")
+        pending = decoder.unused_data
+        if not pending:
+            return b"".join(out)
+        if not pending.startswith(GZIP_MAGIC):
+            raise not_decodable("gzip", f"{len(pending)} bytes follow the end of the gzip stream")
 
 
 def _unzstd(raw: bytes, limit: int) -> bytes:

@@ -119,7 +119,9 @@ ERRORS: dict[str, tuple[int, str, str]] = {  # component name: (status, descript
     "NotFound": (404, "No such record in the key's workspace", "Error"),
     "Conflict": (409, "The name or id is taken", "Error"),
     "TooLarge": (413, f"The body exceeds {MAX_BODY_BYTES} bytes (decompressed)", "Error"),
-    "UnsupportedEncoding": (415, "A Content-Encoding other than identity, gzip or zstd", "Error"),
+    "Unsupported": (415, "A Content-Type other than the request body's media type, or a Content-Encoding "
+                         "other than identity, gzip or zstd (identity only, except on the run ingest routes)",
+                    "Error"),
     "Invalid": (422, "Every problem with the path, query string and body, together", "Problems"),
     "Busy": (503, "The database is busy; retry after the Retry-After seconds", "Error"),
 }
@@ -327,8 +329,8 @@ def _responses(op: Op, has_path_id: bool) -> Schema:
         codes.append("Conflict")
     if op.body is not None:
         codes.append("TooLarge")
-    if op.encoded:
-        codes.append("UnsupportedEncoding")
+    if op.body is not None or op.encoded:
+        codes.append("Unsupported")
     if op.body is not None or op.query is not None or has_path_id:
         codes.append("Invalid")
     if op.auth != "none":

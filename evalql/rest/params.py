@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
+from evalql.core.fields import NUL, NUL_MESSAGE
 from evalql.core.problems import InvalidInput, Problem, problem, problems_from
 
 Q = TypeVar("Q", bound=BaseModel)
@@ -17,14 +18,20 @@ def query_problems(request: Request, model: type[Q], lists: tuple[str, ...] = ()
     """The model of the query string: `lists` name repeatable keys (`id=a&id=b`); for the
     others the last value wins. Unknown keys are ignored."""
     raw: dict[str, Any] = {}
+    refused: list[Problem] = []
     for name in model.model_fields:
         values = request.query_params.getlist(name)
-        if values:
+        nul = [i for i, value in enumerate(values) if NUL in value]
+        if nul:  # compared with text in SQL: PostgreSQL refuses it
+            loc = ["query", name, nul[0]] if name in lists else ["query", name]
+            refused.append(problem(loc, NUL_MESSAGE, "value_error"))
+        elif values:
             raw[name] = values if name in lists else values[-1]
     try:
-        return model.model_validate(raw), []
+        query = model.model_validate(raw)
     except ValidationError as exc:
-        return None, problems_from(exc, ["query"])
+        return None, [*refused, *problems_from(exc, ["query"])]
+    return (None, refused) if refused else (query, [])
 
 
 def query_params(request: Request, model: type[Q], lists: tuple[str, ...] = ()) -> Q:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from evalql.rest.body import require_json, require_multipart
 from evalql.rest.context import request_tenant
 from evalql.rest.encoding import content_encoding, read_decoded_body
 from evalql.rest.params import require_path_uuid
@@ -27,6 +28,7 @@ async def _ingest(request: Request, route: str, run_id: uuid.UUID | None = None)
     async with request_tenant(request, write=True) as tenant:
         workspace_id = tenant.workspace_id
     content_encoding(request)  # 415 before reading a body it could not decode
+    (require_multipart if route == "multipart" else require_json)(request)
     body = await read_decoded_body(request)
     await request.app.state.ingest.apply(workspace_id, route, body, request.headers.get("content-type"), run_id)
     return json_response({}, 202)

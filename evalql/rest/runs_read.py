@@ -18,7 +18,8 @@ from starlette.routing import Route
 
 from evalql.core.enums import RunType
 from evalql.core.errors import NotFoundError
-from evalql.core.fields import Int
+from evalql.core.fields import NUL, NUL_MESSAGE, Int
+from evalql.core.problems import InvalidInput, problem
 from evalql.db import derive
 from evalql.db.models import Run
 from evalql.db.tenant import Tenant
@@ -219,6 +220,8 @@ async def attachment_route(request: Request) -> Response:
     without one, the usual key."""
     run_id = require_path_uuid(request, "run_id")
     name = request.path_params["name"]
+    if NUL in name:  # compared with text in SQL, which PostgreSQL refuses; no attachment has it
+        raise InvalidInput([problem(["path", "name"], NUL_MESSAGE, "value_error")])
     if "signature" in request.query_params:
         signed = query_params(request, SignedQuery)
         async with request.app.state.db_sessions() as db:
