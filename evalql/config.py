@@ -47,6 +47,16 @@ def _int(env: os._Environ[str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
 
+def _float(env: os._Environ[str], name: str, default: float) -> float:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=default_database_url)
@@ -74,6 +84,11 @@ class Settings:
     # Processes that parse and apply ingest batches (evalql/ingest/workers.py); 0: in the
     # server process. From the environment the default is one per core (up to 4).
     ingest_workers: int = 0
+    # GraphQL over HTTP: an operation whose estimated answer (objects, evalql/schema/cost.py)
+    # is over this is refused before it runs; one that runs longer than this many seconds is
+    # cancelled, its SQL with it, and answered 504 (evalql/graphql_app.py).
+    graphql_max_cost: int = 25_000
+    graphql_timeout: float = 30.0
 
     def snapshot_directory(self) -> Path | None:
         if self.engine_snapshots == "off":
@@ -103,4 +118,6 @@ class Settings:
             change_log_horizon=_int(env, "EVALQL_CHANGE_LOG_HORIZON", 600),
             engine_snapshots=env.get("EVALQL_ENGINE_SNAPSHOTS") or None,
             ingest_workers=_int(env, "EVALQL_INGEST_WORKERS", default_ingest_workers()),
+            graphql_max_cost=_int(env, "EVALQL_GRAPHQL_MAX_COST", 25_000),
+            graphql_timeout=_float(env, "EVALQL_GRAPHQL_TIMEOUT", 30.0),
         )
