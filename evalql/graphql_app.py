@@ -10,7 +10,6 @@ session is closed, and its connection back in the pool, whatever happens inside 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from starlette.requests import Request
@@ -23,7 +22,7 @@ from strawberry.types.graphql import OperationType
 
 from evalql.auth import AuthError, authenticate
 from evalql.busy import PoolTimeout, pool_timeout_response
-from evalql.db.interrupt import interrupting
+from evalql.db.interrupt import deadline
 from evalql.db.tenant import Tenant
 from evalql.graphiql import graphiql_html
 from evalql.graphql_http import (
@@ -85,13 +84,13 @@ class GraphQLEndpoint:
             context = Context(tenant=tenant, loaders=Loaders(tenant), comparisons=request.app.state.comparisons,
                               request=request)
             try:
-                async with interrupting(db), asyncio.timeout(self.timeout):
+                async with deadline(db, self.timeout):
                     result = await self.schema.execute(  # type: ignore[attr-defined]
                         params.query, variable_values=params.variables, context_value=context,
                         operation_name=params.operation_name, allowed_operation_types=HTTP_OPERATIONS,
                         operation_extensions=params.extensions)
             except TimeoutError:
-                log.warning("GraphQL operation %s cancelled after %.3g s", params.operation_name or "", self.timeout)
+                log.warning("GraphQL operation cancelled after %g s (operationName %r)", self.timeout, params.operation_name)
                 return error_response(504, f"The operation took longer than {self.timeout:g} s and was cancelled: "
                                            "ask for less (smaller pages, fewer fields)", "TIMEOUT", media_type)
             except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError) as exc:

@@ -37,19 +37,30 @@ def _sqlite_connection(db: AsyncSession) -> Any:
 
 
 @asynccontextmanager
-async def interrupting(db: AsyncSession) -> AsyncIterator[None]:
-    """Runs the block; if it ends by a timeout or a cancellation, the SQLite statement it was
-    waiting for is interrupted (PostgreSQL's is cancelled by the cancellation itself)."""
+async def deadline(db: AsyncSession, seconds: float) -> AsyncIterator[None]:
+    """`asyncio.timeout(seconds)` for a block that runs statements on `db`: at the deadline,
+    the SQLite statement running is interrupted in the same turn of the event loop as the
+    block is cancelled, before the cancelled task resumes. (Interrupting later would be too
+    late: as the cancellation unwinds, SQLAlchemy rolls back or closes the connection, which
+    on SQLite waits for the statement's thread to be free.)"""
+    loop = asyncio.get_running_loop()
+    when = loop.time() + seconds
+    interrupt = loop.call_at(when, _interrupt, db) if is_sqlite(db) else None
     try:
-        yield
-    except (TimeoutError, asyncio.CancelledError):
-        if is_sqlite(db):
-            try:
-                connection = _sqlite_connection(db)
-                if connection is not None:
-                    connection.interrupt()
-            except Exception:  # never hide the timeout behind a failure to interrupt
-                log.warning("interrupting a SQLite statement failed", exc_info=True)
-        raise
+        async with asyncio.timeout_at(when):
+            yield
+    finally:
+        if interrupt is not None:
+            interrupt.cancel()
 
-__all__ = ["interrupting"]
+
+def _interrupt(db: AsyncSession) -> None:
+    try:
+        connection = _sqlite_connection(db)
+        if connection is not None:
+            connection.interrupt()
+    except Exception:  # never hide the timeout behind a failure to interrupt
+        log.warning("interrupting a SQLite statement failed", exc_info=True)
+
+
+__all__ = ["deadline"]

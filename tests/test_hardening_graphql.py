@@ -1,0 +1,303 @@
+"""Issue 13, `/graphql` over HTTP: bounded work and no 500 from client input.
+
+- A cost budget (evalql/schema/cost.py) refuses an operation whose estimated answer is too
+  large before anything runs; everything the comparison page and the README send fits.
+- An execution timeout cancels the operation and its SQL (PostgreSQL: the query is cancelled;
+  SQLite: the statement is interrupted), answers 504, and leaves the pool and the comparison
+  engine's state sound.
+- GraphQL over HTTP (evalql/graphql_http.py): JSON request errors, 415 for other media types,
+  `application/graphql-response+json` with 400 and no `data` for documents that fail.
+- A fuzz test of bodies, query strings and headers: only 2xx/4xx, always JSON, nothing written
+  on a 4xx.
+Real HTTP through the ASGI app, on both databases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+import strawberry
+from graphql import get_operation_ast, parse, validate
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select, text
+from starlette.routing import Route
+
+from evalql.config import Settings
+from evalql.db import models
+from evalql.db.backend import is_postgresql
+from evalql.graphql_app import GraphQLEndpoint
+from evalql.graphql_http import GRAPHQL_RESPONSE, response_media_type
+from evalql.schema import build_schema
+from evalql.schema.context import Info
+from evalql.schema.cost import DEFAULT_MAX_COST, estimate
+from tests.support.app import app_client
+from tests.support.statements import counting
+from tests.support.whole_database import everywhere
+from tests.support.world import build_world
+
+ROOT = Path(__file__).resolve().parents[1]
+IDS = [str(uuid.UUID(int=i + 1)) for i in range(10)]
+
+
+def endpoint(app) -> GraphQLEndpoint:
+    return next(r.endpoint for r in app.routes if isinstance(r, Route) and r.path == "/graphql")
+
+
+async def post(api, body: object, accept: str | None = None, **headers: str) -> httpx.Response:
+    sent = {**api.headers(), "Content-Type": "application/json", **headers}
+    if accept is not None:
+        sent["Accept"] = accept
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return await api.client.post("/graphql", content=content, headers=sent)
+
+
+def only_error(response: httpx.Response) -> dict:
+    errors = response.json()["errors"]
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+# --- the cost budget ----------------------------------------------------------------------------
+
+def page_documents() -> dict[str, str]:
+    """Every operation of web/src/queries.ts, with the fragments it spreads."""
+    source = (ROOT / "web/src/queries.ts").read_text()
+    texts = re.findall(r"graphql\(`(.*?)`", source, re.S)
+    fragments = {re.search(r"fragment (\w+)", t).group(1): t for t in texts if t.strip().startswith("fragment")}
+    out = {}
+    for t in texts:
+        if t.strip().startswith("fragment"):
+            continue
+        name = re.search(r"(?:query|subscription|mutation) (\w+)", t).group(1)
+        out[name] = t + "".join(f for n, f in fragments.items() if f"...{n}" in t)
+    return out
+
+
+def readme_documents() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    found = re.findall(r"```graphql\n(.*?)```", readme, re.S)
+    # documents sent with curl: `-d '{"query": "…"}'`
+    found += [json.loads(body)["query"] for body in re.findall(r"-d '(\{\"query\":.*?\})'", readme, re.S)]
+    # inline mutations: `mutation { … }` in backquotes, placeholders filled in
+    found += [m.replace("<run id>", IDS[0]) for m in re.findall(r"`(mutation \{.*?\})`", readme)]
+    return found
+
+
+# What the page sends at most: 10 sessions, 20 groups (+1 for the next page's probe), 51 examples.
+PAGE_VARIABLES = {
+    "datasetId": IDS[0], "sessionIds": IDS, "filter": "eq(status, \"success\")", "baseline": IDS[0],
+    "input": {"sessionIds": IDS, "groupBy": "RUN_METADATA", "metadataKey": "model", "limit": 51,
+              "perGroupLimit": 10, "filters": [{"sessionId": s, "filters": ["eq(is_root, true)"]} for s in IDS]},
+    "next": {"sessionIds": IDS, "groupBy": "RUN_METADATA", "metadataKey": "model", "offset": 20, "limit": 1},
+}
+
+
+def test_page_and_readme_documents_fit_the_budget():
+    schema = build_schema()._schema
+    documents = page_documents()
+    assert {"Landing", "CompareSetup", "CompareGroups", "CompareExamples"} <= documents.keys()
+    readme = readme_documents()
+    assert len(readme) >= 3, readme
+    costs = {}
+    for name, document in [*documents.items(), *((f"README {i}", d) for i, d in enumerate(readme))]:
+        parsed = parse(document)
+        assert validate(schema, parsed) == [], (name, validate(schema, parsed))
+        costs[name] = estimate(schema, parsed, get_operation_ast(parsed), PAGE_VARIABLES)
+    assert max(costs.values()) <= DEFAULT_MAX_COST // 2, costs  # with room to spare
+    assert Settings().graphql_max_cost == DEFAULT_MAX_COST
+
+
+# The issue's example: 15 aliases × examples(first: 100) { runs { feedbacks children } }.
+ABUSE = "{" + " ".join(
+    f'a{i}: dataset(id: "{IDS[0]}") {{ examples(first: 100) {{ edges {{ node {{ id '
+    f'runs(sessionIds: ["{IDS[0]}", "{IDS[1]}", "{IDS[2]}"]) {{ id feedbacks {{ id score }} children {{ id }} }} '
+    "} } } }" for i in range(15)) + "}"
+
+
+async def test_the_issues_query_is_refused_before_anything_runs(api, caplog):
+    await api.graphql("{ viewer { readOnly } }")  # authentication's statements, once cached
+    with counting(api) as cheap:
+        await api.graphql("{ viewer { readOnly } }")
+    with counting(api) as refused, caplog.at_level(logging.INFO):
+        response = await api.graphql(ABUSE)
+    assert response.status_code == 200  # application/json: the legacy rules
+    error = only_error(response)
+    cost = error["extensions"]["cost"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert cost["budget"] == DEFAULT_MAX_COST and cost["estimate"] > DEFAULT_MAX_COST
+    assert f"Query cost {cost['estimate']} exceeds the budget of {DEFAULT_MAX_COST}" in error["message"]
+    assert response.json()["data"] is None
+    assert refused == cheap  # authentication only: no resolver, no statement of the query
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    # one alias of it fits
+    single = ABUSE.split(" a1:")[0] + "}"
+    assert "errors" not in (await api.graphql(single)).json()
+    # a client that accepts application/graphql-response+json gets a 400 without data
+    response = await post(api, {"query": ABUSE}, accept=GRAPHQL_RESPONSE)
+    assert response.status_code == 400 and "data" not in response.json()
+    assert response.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+
+
+async def test_every_answer_states_its_estimate(api):
+    response = await api.graphql("{ datasets(first: 7) { edges { node { id } } pageInfo { hasNextPage } } }")
+    # the connection, 7 edges, 7 nodes, pageInfo
+    assert response.json()["extensions"] == {"cost": {"estimate": 16, "budget": DEFAULT_MAX_COST}}
+    # variables, their defaults and the schema's defaults count
+    query = "query($n: Int = 3) { datasets(first: $n) { edges { node { id } } } }"
+    assert (await api.graphql(query)).json()["extensions"]["cost"]["estimate"] == 7
+    assert (await api.graphql(query, {"n": 50})).json()["extensions"]["cost"]["estimate"] == 101
+    assert (await api.graphql("{ datasets { edges { node { id } } } }")).json()["extensions"]["cost"]["estimate"] == 41
+
+
+def cost_of(document: str, variables: dict | None = None) -> int:
+    schema = build_schema()._schema
+    parsed = parse(document)
+    assert validate(schema, parsed) == []
+    return estimate(schema, parsed, get_operation_ast(parsed), variables)
+
+
+def test_aliases_add_fragments_merge_as_execution_does():
+    one = cost_of("{ datasets(first: 10) { edges { node { id } } } }")
+    assert one == 21
+    assert cost_of("{ a: datasets(first: 10) { edges { node { id } } } b: datasets(first: 10) { edges { node { id } } } }") == 2 * one
+    # the same fragment spread twice in one selection, and an inline fragment: merged, not added
+    assert cost_of("""{ datasets(first: 10) { ...F ...F ... on DatasetConnection { edges { node { name } } } } }
+                      fragment F on DatasetConnection { edges { node { id } } }""") == one
+    # nested lists multiply: 10 datasets × (1 + 20 sessions' edges and nodes)
+    assert cost_of("{ datasets(first: 10) { edges { node { sessions { edges { node { id } } } } } } }") == 1 + 10 * (2 + 1 + 40)
+    # page sizes past the resolvers' maxima cost their maximum (the resolver refuses them anyway)
+    assert cost_of("{ datasets(first: 100000) { edges { node { id } } } }") == 201
+
+
+def test_deeply_nested_fragments_cost_the_estimate_no_time():
+    """Each level spreads the next three times over: 3^11 paths, costed once per fragment."""
+    levels = 11
+    fragments = [f"fragment L{i} on Run {{ parent {{ ...L{i + 1} }} children {{ ...L{i + 1} }} "
+                 f"feedbacks {{ run {{ ...L{i + 1} }} }} }}" for i in range(levels)]
+    fragments.append(f"fragment L{levels} on Run {{ id }}")
+    document = f'{{ run(id: "{IDS[0]}") {{ ...L0 }} }} ' + " ".join(fragments)
+    schema = build_schema()._schema
+    parsed = parse(document)
+    started = time.perf_counter()
+    found = estimate(schema, parsed, get_operation_ast(parsed), {})
+    assert time.perf_counter() - started < 1.0
+    assert found > 10**11
+
+
+async def test_the_budget_is_a_setting(database_url, monkeypatch):
+    monkeypatch.setenv("EVALQL_GRAPHQL_MAX_COST", "30")
+    monkeypatch.setenv("EVALQL_GRAPHQL_TIMEOUT", "2.5")
+    configured = Settings.from_env(database_url)
+    assert (configured.graphql_max_cost, configured.graphql_timeout) == (30, 2.5)
+    async with app_client(configured) as (client, app):
+        async with app.state.db_sessions() as db:
+            from evalql.db import writes
+
+            workspace = await writes.create_workspace(db, "budget")
+            key = await writes.create_api_key(db, workspace.id)
+            await db.commit()
+        headers = {"X-API-Key": key}
+        fits = await client.post("/graphql", json={"query": "{ datasets(first: 14) { edges { node { id } } } }"},
+                                 headers=headers)
+        assert fits.json()["extensions"]["cost"] == {"estimate": 29, "budget": 30}
+        over = await client.post("/graphql", json={"query": "{ datasets(first: 15) { edges { node { id } } } }"},
+                                 headers=headers)
+        assert "Query cost 31 exceeds the budget of 30" in only_error(over)["message"]
+
+
+# --- the execution timeout ----------------------------------------------------------------------
+
+SLOW_SQL = {
+    # Both would run for minutes: only cancelling them ends them in time.
+    "postgresql": "SELECT pg_sleep(120)",
+    "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 4000000000) "
+              "SELECT count(*) FROM c",
+}
+
+
+@strawberry.type
+class SlowQuery:
+    @strawberry.field
+    async def slow(self, info: Info) -> int:
+        db = info.context.tenant.db
+        return await db.scalar(text(SLOW_SQL["postgresql" if is_postgresql(db) else "sqlite"]))
+
+    @strawberry.field
+    def fast(self) -> int:
+        return 1
+
+
+async def test_a_slow_operation_is_cancelled_with_its_sql(api, backend, caplog):
+    app = api.client._transport.app  # type: ignore[attr-defined]
+    graphql = endpoint(app)
+    graphql.schema, graphql.timeout = strawberry.Schema(query=SlowQuery), 0.5
+    started = time.perf_counter()
+    with caplog.at_level(logging.INFO):
+        response = await asyncio.wait_for(api.graphql("{ slow }"), 30)
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 504, response.text
+    assert only_error(response)["extensions"]["code"] == "TIMEOUT"
+    assert "0.5 s" in only_error(response)["message"]
+    # The answer comes once the session is closed: on SQLite that waits for the statement,
+    # so this bound shows it was interrupted, not left to run.
+    assert elapsed < 10, elapsed
+    assert [r.levelno for r in caplog.records if r.name == "evalql.graphql"] == [logging.WARNING]
+    assert "Traceback" not in caplog.text
+    assert app.state.engine.pool.checkedout() == 0
+    if backend == "postgresql":
+        async with api.db_sessions() as db:
+            for _ in range(50):  # the server ends the cancelled query promptly
+                running = await db.scalar(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND query LIKE 'SELECT pg_sleep%' AND state = 'active'"))
+                if running == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert running == 0
+    # The pool serves every connection afterwards, one after another and all at once.
+    for _ in range(25):
+        assert (await api.graphql("{ fast }")).json()["data"] == {"fast": 1}
+    answers = await asyncio.gather(*(api.graphql("{ fast }") for _ in range(20)))
+    assert all(a.status_code == 200 and a.json()["data"] == {"fast": 1} for a in answers)
+    assert app.state.engine.pool.checkedout() == 0
+
+
+GROUPS = """query($ds: UUID!, $input: GroupRunsInput!) { groupRuns(datasetId: $ds, input: $input) {
+  groupKey count exampleCount sessions { session { id } runCount feedbackStats { key n avg } }
+  examples { example { id } runs { id feedbacks { key score } } } } }"""
+CREATE = "mutation($input: CreateFeedbackInput!) { createFeedback(input: $input) { id } }"
+
+
+async def test_cancelled_comparisons_leave_the_engine_sound(api, database_url):
+    """Timeouts from half a millisecond to a second cancel `groupRuns` at every phase (loading,
+    following the change log, computing, reading the page); between them feedback is written.
+    The last answer is that of a server that never saw a cancellation."""
+    async with api.db_sessions() as db:
+        world = await build_world(db, api.workspace_id, n_examples=30, n_sessions=3, seed=7)
+        await db.commit()
+    variables = {"ds": str(world.dataset_id), "input": {
+        "sessionIds": [str(s) for s in world.session_ids], "groupBy": "EXAMPLE_METADATA", "metadataKey": "category",
+        "perGroupLimit": 3}}
+    graphql = endpoint(api.client._transport.app)  # type: ignore[attr-defined]
+    statuses = set()
+    for step in range(12):
+        graphql.timeout = 0.0005 * 2 ** step
+        statuses.add((await api.graphql(GROUPS, variables)).status_code)
+        graphql.timeout = 30.0
+        created = await api.graphql(CREATE, {"input": {"runId": str(world.root_run_ids[step]), "key": "k",
+                                                       "score": step / 12}})
+        assert "errors" not in created.json(), created.text
+    assert statuses <= {200, 504} and 504 in statuses
+    answer = (await api.graphql(GROUPS, variables)).json()
+    async with app_client(Settings(database_url=database_url, engine_snapshots="off")) as (client, _):
+        fresh = await client.post("/graphql", json={"query": GROUPS, "variables": variables}, headers=api.headers())
+    assert answer["data"] == fresh.json()["data"] and answer["data"]["groupRuns"]
