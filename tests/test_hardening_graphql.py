@@ -301,3 +301,123 @@ async def test_cancelled_comparisons_leave_the_engine_sound(api, database_url):
     async with app_client(Settings(database_url=database_url, engine_snapshots="off")) as (client, _):
         fresh = await client.post("/graphql", json={"query": GROUPS, "variables": variables}, headers=api.headers())
     assert answer["data"] == fresh.json()["data"] and answer["data"]["groupRuns"]
+
+
+# --- GraphQL over HTTP -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content_type", [
+    "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml",
+    "application/graphql", "application/json; charset=latin-1"])
+async def test_other_media_types_are_415_naming_json(api, content_type):
+    response = await api.client.post("/graphql", content=b'{"query": "{ viewer { readOnly } }"}',
+                                     headers={**api.headers(), "Content-Type": content_type})
+    assert response.status_code == 415, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    error = only_error(response)
+    assert "application/json" in error["message"] and content_type in error["message"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize("content_type", [None, "application/json", "application/json; charset=utf-8",
+                                          "Application/JSON", "application/vnd.api+json"])
+async def test_json_and_absent_content_types_are_read(api, content_type):
+    headers = api.headers() if content_type is None else {**api.headers(), "Content-Type": content_type}
+    response = await api.client.post("/graphql", content=b'{"query": "{ viewer { readOnly } }"}', headers=headers)
+    assert response.status_code == 200 and response.json()["data"] == {"viewer": {"readOnly": False}}
+
+
+@pytest.mark.parametrize("body,words", [
+    (b'{"query": "{ viewer { readOnly } }\xff"}', "not valid JSON"),  # invalid UTF-8: was a 500
+    (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),  # RecursionError: was a 500
+    (b'{"query": "\\ud800"}', "not valid JSON"),  # a lone surrogate
+    (b"{", "not valid JSON"),
+    (b"", "empty"),
+    (b"   ", "empty"),
+    (b'"{ viewer { readOnly } }"', "JSON object"),
+    (b"[]", "Batching"),
+    (b"{}", "query: required"),
+    (b'{"query": 1}', "query: must be a string"),
+    (b'{"query": "{ viewer { readOnly } }", "variables": [1]}', "variables: must be a JSON object"),
+    (b'{"query": "{ viewer { readOnly } }", "extensions": "x"}', "extensions: must be a JSON object"),
+    (b'{"query": "{ viewer { readOnly } }", "operationName": 5}', "operationName: must be a string"),
+    (b'{"query": "subscription { groupRunsChanged }"}', "WebSocket"),
+    (b'{"query": "query A { viewer { readOnly } }", "operationName": "B"}', "B"),
+])
+async def test_malformed_requests_are_400_in_json(api, body, words, caplog):
+    for accept in (None, GRAPHQL_RESPONSE):
+        with caplog.at_level(logging.INFO):
+            response = await post(api, body, accept=accept)
+        assert response.status_code == 400, response.text
+        error = only_error(response)
+        assert words in error["message"], error
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert ("data" in response.json()) is (accept is None)  # graphql-response+json: no data entry
+        assert response.headers["content-type"].startswith(accept or "application/json")
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_get_and_other_methods_are_405_in_json(api):
+    for method, url in [("GET", "/graphql?query={viewer{readOnly}}"),
+                        ("GET", "/graphql?query=mutation{deleteFeedback(id:\"%s\"){id}}" % IDS[0]),
+                        ("PUT", "/graphql"), ("DELETE", "/graphql")]:
+        response = await api.client.request(method, url, headers=api.headers())
+        assert response.status_code == 405, (method, url, response.text)
+        assert response.headers["allow"] == "POST"
+        assert "POST" in only_error(response)["message"]
+    page = await api.client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")  # GraphiQL
+
+
+@pytest.mark.parametrize("accept,chosen", [
+    (None, "application/json"), ("*/*", "application/json"), ("application/json", "application/json"),
+    (GRAPHQL_RESPONSE, GRAPHQL_RESPONSE), (f"{GRAPHQL_RESPONSE}, application/json;q=0.9", GRAPHQL_RESPONSE),
+    (f"application/json, {GRAPHQL_RESPONSE}", GRAPHQL_RESPONSE),
+    (f"application/json, {GRAPHQL_RESPONSE};q=0.5", "application/json"), ("text/csv", "application/json"),
+    (f"{GRAPHQL_RESPONSE};q=0", "application/json"), (f"{GRAPHQL_RESPONSE};q=nan", "application/json"),
+])
+def test_response_media_type(accept, chosen):
+    assert response_media_type(accept) == chosen
+
+
+async def test_graphql_response_json_status_codes(api):
+    """The spec's rules for `application/graphql-response+json`; `application/json` keeps 200."""
+    cases = [
+        ("{ viewer { readOnly ", None, 400),  # syntax
+        ("{ viewer { nope } }", None, 400),  # validation
+        ("query($n: Int!) { datasets(first: $n) { edges { cursor } } }", {"n": "ten"}, 400),  # coercion
+        ("query($x: Float!) { groupRuns(datasetId: \"%s\", input: {sessionIds: [], groupBy: RUN_METADATA, "
+         "metadataKey: \"m\"}, deltaTolerance: $x) { count } }" % IDS[0], {"x": float("nan")}, 400),
+        # a field error (the resolver ran): 200, with a data entry
+        ("{ datasets(first: 0) { edges { cursor } } }", None, 200),
+        ("{ viewer { readOnly } }", None, 200),
+    ]
+    for query, variables, status in cases:
+        body = json.dumps({"query": query, "variables": variables}, allow_nan=True).encode()
+        strict = await post(api, body, accept=GRAPHQL_RESPONSE)
+        assert strict.status_code == status, (query, strict.text)
+        assert strict.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+        assert ("data" in strict.json()) is (status == 200), strict.text
+        legacy = await post(api, body, accept="application/json")
+        assert legacy.status_code == 200 and "data" in legacy.json(), legacy.text
+        assert legacy.headers["content-type"].startswith("application/json")
+        if status == 400:
+            assert strict.json()["errors"] == legacy.json()["errors"]
+    # auth errors keep their status, in the client's media type
+    refused = await api.client.post("/graphql", json={"query": "{ viewer { readOnly } }"},
+                                    headers={"Accept": GRAPHQL_RESPONSE, "X-API-Key": "evq_nope"})
+    assert refused.status_code == 401 and refused.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    assert "data" not in refused.json() and only_error(refused)["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_non_finite_numbers_are_refused_naming_the_variable(api):
+    query = ("query($x: Float!) { groupRuns(datasetId: \"%s\", input: {sessionIds: [\"%s\"], groupBy: RUN_METADATA, "
+             "metadataKey: \"m\"}, deltaTolerance: $x) { count } }" % (IDS[0], IDS[0]))
+    for spelled in (b"NaN", b"Infinity", b"-Infinity", b"1e400"):
+        body = b'{"query": %s, "variables": {"x": %s}}' % (json.dumps(query).encode(), spelled)
+        response = await post(api, body)
+        error = only_error(response)
+        assert response.status_code == 200 and response.json()["data"] is None
+        assert "'$x'" in error["message"] and "Float cannot represent non numeric value" in error["message"], error
+    literal = query.replace("query($x: Float!) ", "").replace("$x", "1e400")
+    error = only_error(await api.graphql(literal))  # a literal too large for a double: infinite once read
+    assert error["message"] == "deltaTolerance: Input should be a finite number", error
