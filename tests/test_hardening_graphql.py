@@ -421,3 +421,88 @@ async def test_non_finite_numbers_are_refused_naming_the_variable(api):
     literal = query.replace("query($x: Float!) ", "").replace("$x", "1e400")
     error = only_error(await api.graphql(literal))  # a literal too large for a double: infinite once read
     assert error["message"] == "deltaTolerance: Input should be a finite number", error
+
+
+# --- fuzz ---------------------------------------------------------------------------------------
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70) | st.floats(allow_nan=True)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10)
+DOCUMENTS = [
+    "{ viewer { readOnly } }", "{ viewer { readOnly }", "{ nope }", ABUSE, "{ datasets(first: 3) { edges { cursor } } }",
+    "query($n: Int) { datasets(first: $n) { edges { node { id name } } } }",
+    "mutation($input: CreateFeedbackInput!) { createFeedback(input: $input) { id key score } }",
+    "mutation($id: UUID!) { deleteFeedback(id: $id) { id } }",
+    "subscription { groupRunsChanged }", "{ " + "dataset(id: 1) { " * 40 + "}" * 41, "",
+]
+CONTENT_TYPES = [None, "application/json", "application/json; charset=utf-8", "text/plain", "application/xml",
+                 "application/x-www-form-urlencoded", "multipart/form-data; boundary=" + "b" * 300,
+                 "application/json; charset=utf-16", GRAPHQL_RESPONSE, ""]
+ACCEPTS = [None, "*/*", "application/json", GRAPHQL_RESPONSE, f"{GRAPHQL_RESPONSE};q=abc, application/json",
+           "text/csv", "text/html"]
+HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+
+
+@st.composite
+def structured_body(draw) -> bytes:
+    body: dict = {"query": draw(st.sampled_from(DOCUMENTS) | st.text(max_size=60) | JSONISH)}
+    variables = st.fixed_dictionaries({}, optional={
+        "n": JSONISH, "id": st.sampled_from(IDS) | JSONISH,
+        "input": st.fixed_dictionaries({}, optional={
+            "runId": st.just("RUN") | JSONISH, "key": st.text(max_size=10) | JSONISH, "score": JSONISH,
+            "value": JSONISH, "comment": st.text(max_size=10)})})
+    for name, values in (("variables", variables | JSONISH), ("operationName", JSONISH), ("extensions", JSONISH)):
+        if draw(st.booleans()):
+            body[name] = draw(values)
+    return json.dumps(body, allow_nan=True).encode()
+
+
+REQUESTS = st.fixed_dictionaries({
+    "method": st.sampled_from(["POST"] * 6 + ["GET", "PUT"]),
+    "body": structured_body() | st.binary(max_size=200),
+    "params": st.dictionaries(st.sampled_from(["query", "variables", "operationName", "x"]), st.text(max_size=30),
+                              max_size=3),
+    "content_type": st.sampled_from(CONTENT_TYPES) | HEADER_TEXT,
+    "accept": st.sampled_from(ACCEPTS) | HEADER_TEXT,
+})
+
+
+async def rows_and_version(api) -> tuple:
+    async with api.db_sessions() as db:
+        counts = tuple([await db.scalar(everywhere(select(func.count()).select_from(model)))
+                        for model in (models.Feedback, models.Run, models.Example, models.Dataset)])
+        return counts, await db.scalar(everywhere(select(func.max(models.DataVersionCounter.version))))
+
+
+@pytest.fixture
+async def fuzz_world(api):
+    async with api.db_sessions() as db:
+        world = await build_world(db, api.workspace_id, n_examples=4, n_sessions=2, seed=1)
+        await db.commit()
+    return world
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(request=REQUESTS)
+async def test_fuzz_graphql_http(api, fuzz_world, request):
+    """Bytes and structures, query strings, content types and accept headers: only 2xx/4xx,
+    always a JSON body (GraphiQL's page aside), nothing written by a 4xx."""
+    body = request["body"].replace(b'"RUN"', json.dumps(str(fuzz_world.root_run_ids[0])).encode())
+    headers = api.headers()
+    for name in ("content_type", "accept"):
+        if request[name] is not None:
+            headers[name.replace("_", "-")] = request[name]
+    before = await rows_and_version(api)
+    response = await api.client.request(request["method"], "/graphql", params=request["params"],
+                                        content=body if request["method"] != "GET" else None, headers=headers)
+    assert 200 <= response.status_code < 500, (response.status_code, response.text[:500])
+    if request["method"] == "GET" and "text/html" in (request["accept"] or ""):
+        assert response.headers["content-type"].startswith("text/html")
+        return
+    assert response.headers["content-type"].split(";")[0] in ("application/json", GRAPHQL_RESPONSE)
+    answer = response.json()
+    assert answer.get("errors") or "data" in answer, answer
+    if response.status_code >= 400:
+        assert await rows_and_version(api) == before
