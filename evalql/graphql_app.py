@@ -90,7 +90,8 @@ class GraphQLEndpoint:
                         operation_name=params.operation_name, allowed_operation_types=HTTP_OPERATIONS,
                         operation_extensions=params.extensions)
             except TimeoutError:
-                log.warning("GraphQL operation cancelled after %g s (operationName %r)", self.timeout, params.operation_name)
+                log.warning("GraphQL operation cancelled after %g s (operationName %r)", self.timeout,
+                            params.operation_name)
                 return error_response(504, f"The operation took longer than {self.timeout:g} s and was cancelled: "
                                            "ask for less (smaller pages, fewer fields)", "TIMEOUT", media_type)
             except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError) as exc:

@@ -99,7 +99,8 @@ def check_content_type(content_type: str | None) -> None:
 def parse_body(body: bytes, max_query_chars: int) -> Params:
     """The GraphQL request of a POST body, or a RequestError naming what is wrong with it."""
     if not body.strip():
-        raise RequestError(400, 'Request body is empty: send a JSON object such as {"query": "{ viewer { readOnly } }"}')
+        raise RequestError(400, "Request body is empty: send a JSON object such as "
+                                '{"query": "{ viewer { readOnly } }"}')
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -155,7 +156,7 @@ def result_status(answer: Mapping[str, Any], media_type: str) -> tuple[int, Mapp
     """The status of an executed request's answer (`{"data", "errors", "extensions"}`)."""
     errors = answer.get("errors") or []
     for error in errors:
-        listed = STATUS_BY_CODE.get(((error.get("extensions") or {}).get("code")))
+        listed = STATUS_BY_CODE.get(str((error.get("extensions") or {}).get("code")))
         if listed is not None:
             return listed
     if media_type == GRAPHQL_RESPONSE and errors and answer.get("data") is None and not any(

@@ -15,6 +15,7 @@ Real HTTP through the ASGI app, on both databases.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import re
@@ -32,7 +33,7 @@ from sqlalchemy import func, select, text
 from starlette.routing import Route
 
 from evalql.config import Settings
-from evalql.db import models
+from evalql.db import models, writes
 from evalql.db.backend import is_postgresql
 from evalql.graphql_app import GraphQLEndpoint
 from evalql.graphql_http import GRAPHQL_RESPONSE, response_media_type
@@ -198,10 +199,8 @@ async def test_the_budget_is_a_setting(database_url, monkeypatch):
     monkeypatch.setenv("EVALQL_GRAPHQL_TIMEOUT", "2.5")
     configured = Settings.from_env(database_url)
     assert (configured.graphql_max_cost, configured.graphql_timeout) == (30, 2.5)
-    async with app_client(configured) as (client, app):
+    async with app_client(dataclasses.replace(configured, ingest_workers=0, engine_snapshots="off")) as (client, app):
         async with app.state.db_sessions() as db:
-            from evalql.db import writes
-
             workspace = await writes.create_workspace(db, "budget")
             key = await writes.create_api_key(db, workspace.id)
             await db.commit()

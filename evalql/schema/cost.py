@@ -31,10 +31,10 @@ from typing import Any
 from graphql import (
     DocumentNode,
     ExecutionResult,
-    GraphQLError,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     GraphQLField,
     GraphQLInputObjectType,
     GraphQLList,
@@ -85,7 +85,7 @@ class Arguments:
     """A field's argument values: literals, variables (with their declared defaults), and
     the schema's defaults for what the document leaves out."""
 
-    def __init__(self, field: GraphQLField, node: FieldNode, variables: Mapping[str, Any]) -> None:
+    def __init__(self, field: GraphQLField, node: FieldNode, variables: dict[str, Any]) -> None:
         self.field, self.variables = field, variables
         self.given = {arg.name.value: arg.value for arg in node.arguments or ()}
 
@@ -260,7 +260,7 @@ class CostLimit(SchemaExtension):
         self.budget = budget
         self.cost: int | None = None
 
-    def on_execute(self):  # type: ignore[no-untyped-def]
+    def on_execute(self):
         context = self.execution_context
         document = context.graphql_document
         operation = get_operation_ast(document, context.operation_name) if document is not None else None
