@@ -41,7 +41,9 @@ STATUS_BY_CODE: dict[str, tuple[int, Mapping[str, str]]] = {
 }
 """The HTTP status (and headers) of an answer with an error of this `extensions.code`, for both
 media types; the first error with a listed code decides. One entry per kind of failure that is
-not the caller's document: a busy server or a database outage is `503` with `Retry-After`."""
+not the caller's document: a busy server or a database outage is `503` with `Retry-After`
+(`busy.RETRY_AFTER_SECONDS`). A code raised by a resolver must also be one of
+`schema.errors.EXPECTED_CODES`, or the error is masked as INTERNAL before it gets here."""
 
 
 class RequestError(Exception):
