@@ -24,10 +24,12 @@ so fragments nested many times over cost the estimate no more time than the docu
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     ExecutionResult,
@@ -265,13 +267,36 @@ class CostLimit(SchemaExtension):
         document = context.graphql_document
         operation = get_operation_ast(document, context.operation_name) if document is not None else None
         if operation is not None and operation.operation is not OperationType.SUBSCRIPTION:
-            self.cost = estimate(context.schema._schema, document, operation, context.variables)  # type: ignore[arg-type]
+            self.cost = self._estimate(document, operation, context.variables)  # type: ignore[arg-type]
             if self.cost > self.budget:
                 context.result = ExecutionResult(data=None, errors=[GraphQLError(
                     f"Query cost {self.cost} exceeds the budget of {self.budget} (objects the answer may hold, "
                     "estimated from page sizes down the nesting): ask for smaller pages or fewer nested lists",
                     extensions={"code": "BAD_USER_INPUT", "cost": self._numbers()})])
         yield
+
+    SIZE = 256
+
+    def _estimate(self, document: DocumentNode, operation: OperationDefinitionNode,
+                  variables: dict[str, Any] | None) -> int:
+        """Kept per (document, operation, variables): a page that polls one query with the same
+        variables pays for the estimate once (parsed documents are shared, `ValidateOnce`)."""
+        schema = self.execution_context.schema
+        kept: OrderedDict[tuple, tuple[DocumentNode, int]] = schema.__dict__.setdefault(
+            "_evalql_costs", OrderedDict())
+        try:
+            key = (id(document), id(operation), orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+        except orjson.JSONEncodeError:  # integers past 64 bits: not kept
+            return estimate(schema._schema, document, operation, variables)
+        found = kept.get(key)
+        if found is not None and found[0] is document:  # the very document, not one at its old address
+            kept.move_to_end(key)
+            return found[1]
+        cost = estimate(schema._schema, document, operation, variables)
+        kept[key] = (document, cost)
+        while len(kept) > self.SIZE:
+            kept.popitem(last=False)
+        return cost
 
     def get_results(self) -> dict[str, Any]:
         return {} if self.cost is None else {"cost": self._numbers()}
