@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 import strawberry
-from graphql import get_operation_ast, parse, validate
+from graphql import get_introspection_query, get_operation_ast, parse, validate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text
@@ -113,6 +113,9 @@ def test_page_and_readme_documents_fit_the_budget():
         parsed = parse(document)
         assert validate(schema, parsed) == [], (name, validate(schema, parsed))
         costs[name] = estimate(schema, parsed, get_operation_ast(parsed), PAGE_VARIABLES)
+    # GraphiQL's schema request
+    introspection = parse(get_introspection_query(descriptions=True, input_value_deprecation=True))
+    costs["introspection"] = estimate(schema, introspection, get_operation_ast(introspection), {})
     assert max(costs.values()) <= DEFAULT_MAX_COST // 2, costs  # with room to spare
     assert Settings().graphql_max_cost == DEFAULT_MAX_COST
 

@@ -18,6 +18,7 @@ sessions asked for where runs come one per session (`ExampleWithRuns.runs`,
 session: `ASSUMED_REPETITIONS`). Fields are merged by response key as execution merges them
 (aliases are separate fields, a fragment spread twice in one selection counts once),
 fragments and inline fragments are expanded, variables are read with their defaults, and
+introspection (`__schema`, `__type`: as large as the schema, whatever the request) counts nothing;
 `@skip`/`@include` are ignored (an upper bound). Each (selection, sizes) pair is costed once,
 so fragments nested many times over cost the estimate no more time than the document's size.
 """
@@ -58,9 +59,11 @@ from strawberry.extensions import SchemaExtension
 from evalql.schema.connection import MAX_FIRST
 
 DEFAULT_MAX_COST = 25_000
-"""The default budget, in objects. The comparison page's largest request (`datasetRuns`, 51
-examples × 10 sessions with their runs' feedback) is about 8,300; the issue's 15 aliases of
-`examples(first: 100) { … runs { feedbacks children } }` over 3 sessions about 97,000."""
+"""The default budget, in objects. The comparison page's largest requests, at 10 sessions, are
+4,221 (`groupRuns`: 20 groups with every session's stats and deltas) and 3,672 (`datasetRuns`: 51
+examples with their runs' feedback); the issue's 15 aliases of `examples(first: 100) { … runs
+{ feedbacks children } }` over 3 sessions are 52,530 (one alias of it: 3,502). A client asking
+for every field of 200 examples' runs at once is over it, and is told to ask for less."""
 
 ASSUMED_LIST_SIZE = 5
 """Objects assumed in a list the schema does not bound by an argument: a run's children and
