@@ -30,6 +30,7 @@ from evalql.graphql_http import (
     RequestError,
     answer_response,
     check_content_type,
+    coded_response,
     error_response,
     parse_body,
     response_media_type,
@@ -92,15 +93,10 @@ class GraphQLEndpoint:
             except TimeoutError:
                 log.warning("GraphQL operation cancelled after %g s (operationName %r)", self.timeout,
                             params.operation_name)
-                return error_response(504, f"The operation took longer than {self.timeout:g} s and was cancelled: "
-                                           "ask for less (smaller pages, fewer fields)", "TIMEOUT", media_type)
+                return coded_response("TIMEOUT", f"The operation took longer than {self.timeout:g} s and was "
+                                                 "cancelled: ask for less (smaller pages, fewer fields)", media_type)
             except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError) as exc:
-                reason = (exc.as_http_error_reason("POST") if isinstance(exc, InvalidOperationTypeError)
-                          else exc.as_http_error_reason() if isinstance(exc, CannotGetOperationTypeError)
-                          else "No GraphQL query found in the request")
-                if isinstance(exc, InvalidOperationTypeError):
-                    reason += "; subscriptions are served over WebSocket (graphql-transport-ws) at /graphql"
-                return error_response(400, reason, "BAD_USER_INPUT", media_type)
+                return error_response(400, _operation_problem(exc), "BAD_USER_INPUT", media_type)
         return answer_response(dict(process_result(result)), media_type)
 
     @staticmethod
@@ -117,3 +113,13 @@ class GraphQLEndpoint:
                 raise RequestError(413, f"Request body exceeds {MAX_GRAPHQL_BODY} bytes")
             chunks.append(chunk)
         return parse_body(b"".join(chunks), MAX_QUERY_CHARS)
+
+
+def _operation_problem(exc: Exception) -> str:
+    """Strawberry's words for a document without the operation to run over HTTP."""
+    if isinstance(exc, InvalidOperationTypeError):
+        return (exc.as_http_error_reason("POST")
+                + "; subscriptions are served over WebSocket (graphql-transport-ws) at /graphql")
+    if isinstance(exc, CannotGetOperationTypeError):
+        return exc.as_http_error_reason()
+    return "No GraphQL query found in the request"

@@ -154,6 +154,12 @@ def error_response(status: int, message: str, code: str, media_type: str,
     return Response(dumps(body), status_code=status, media_type=media_type, headers=dict(headers or {}))
 
 
+def coded_response(code: str, message: str, media_type: str) -> Response:
+    """An error of a code listed in `STATUS_BY_CODE`, with its status and headers."""
+    status, headers = STATUS_BY_CODE[code]
+    return error_response(status, message, code, media_type, headers)
+
+
 def result_status(answer: Mapping[str, Any], media_type: str) -> tuple[int, Mapping[str, str]]:
     """The status of an executed request's answer (`{"data", "errors", "extensions"}`)."""
     errors = answer.get("errors") or []
