@@ -69,8 +69,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await app.state.comparisons.close()
         await engine.dispose()
 
-    schema = build_schema(introspection=settings.introspection)
-    graphql = GraphQLEndpoint(schema, db_sessions, graphiql=settings.graphiql)
+    schema = build_schema(introspection=settings.introspection, max_cost=settings.graphql_max_cost)
+    graphql = GraphQLEndpoint(schema, db_sessions, graphiql=settings.graphiql, timeout=settings.graphql_timeout)
     # Subscriptions (graphql-transport-ws) on the same path.
     graphql_ws = GraphQLWebSocket(schema, db_sessions, allowed_origins=tuple(settings.cors_origins))
     routes = [
@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *api_docs.ROUTES,
         Mount("/graphql/static", graphiql_static_app()),
         *web.ROUTES,
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", graphql),  # every method: the endpoint answers 405 in JSON itself
         WebSocketRoute("/graphql", graphql_ws),
     ]
     middleware = [Middleware(CanonicalPath)]

@@ -47,14 +47,14 @@ def _int(env: os._Environ[str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
 
-def _seconds(env: os._Environ[str], name: str, default: float) -> float:
+def _float(env: os._Environ[str], name: str, default: float) -> float:
     value = env.get(name)
     if value is None or value.strip() == "":
         return default
     try:
         return float(value)
     except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, got {value!r}") from None
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,11 @@ class Settings:
     # request's headers (evalql/header_timeout.py).
     graceful_timeout: float = 30.0
     header_timeout: float = 10.0
+    # GraphQL over HTTP: an operation whose estimated answer (objects, evalql/schema/cost.py)
+    # is over this is refused before it runs; one that runs longer than this many seconds is
+    # cancelled, its SQL with it, and answered 504 (evalql/graphql_app.py).
+    graphql_max_cost: int = 25_000
+    graphql_timeout: float = 30.0
 
     def snapshot_directory(self) -> Path | None:
         if self.engine_snapshots == "off":
@@ -118,6 +123,8 @@ class Settings:
             change_log_horizon=_int(env, "EVALQL_CHANGE_LOG_HORIZON", 600),
             engine_snapshots=env.get("EVALQL_ENGINE_SNAPSHOTS") or None,
             ingest_workers=_int(env, "EVALQL_INGEST_WORKERS", default_ingest_workers()),
-            graceful_timeout=_seconds(env, "EVALQL_GRACEFUL_TIMEOUT", 30.0),
-            header_timeout=_seconds(env, "EVALQL_HEADER_TIMEOUT", 10.0),
+            graceful_timeout=_float(env, "EVALQL_GRACEFUL_TIMEOUT", 30.0),
+            header_timeout=_float(env, "EVALQL_HEADER_TIMEOUT", 10.0),
+            graphql_max_cost=_int(env, "EVALQL_GRAPHQL_MAX_COST", 25_000),
+            graphql_timeout=_float(env, "EVALQL_GRAPHQL_TIMEOUT", 30.0),
         )

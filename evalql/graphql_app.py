@@ -1,62 +1,61 @@
 """`/graphql`: GraphiQL for browsers, authenticated GraphQL for everyone else.
 
-Auth runs before Strawberry sees the request so that a missing or bad key is a plain
-401/403 with a GraphQL-shaped body, and the per-request DB session is closed after
-the response whatever happens inside execution.
+The body is read (bounded) and checked as a GraphQL-over-HTTP request (`graphql_http.py`)
+before a database connection is taken; auth then runs before the schema sees the request, so
+that a missing or bad key is a plain 401/403 with a GraphQL-shaped body. The operation runs
+under a deadline (`Settings.graphql_timeout`): past it the work is cancelled, its statement
+with it (`db/interrupt.py`), and the answer is a 504 with code TIMEOUT. The per-request
+session is closed, and its connection back in the pool, whatever happens inside execution.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
-from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import process_result
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 
 from evalql.auth import AuthError, authenticate
 from evalql.busy import PoolTimeout, is_outage, outage_response, pool_timeout_response
-from evalql.core.json import dumps
+from evalql.db.interrupt import deadline
 from evalql.db.tenant import Tenant
 from evalql.graphiql import graphiql_html
+from evalql.graphql_http import (
+    Params,
+    RequestError,
+    answer_response,
+    check_content_type,
+    coded_response,
+    error_response,
+    parse_body,
+    response_media_type,
+)
 from evalql.loaders import Loaders
 from evalql.schema.context import Context
 
 MAX_GRAPHQL_BODY = 1024 * 1024
 MAX_QUERY_CHARS = 15_000
+DEFAULT_TIMEOUT = 30.0  # seconds; Settings.graphql_timeout
 
+log = logging.getLogger("evalql.graphql")
 
-def _error(status: int, message: str, code: str) -> Response:
-    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
-class EvalqlGraphQL(GraphQL[Context, None]):
-    def encode_json(self, data: object) -> bytes:
-        # The same encoder as REST answers (orjson; the stdlib for integers beyond 64 bits):
-        # Strawberry's default, the stdlib's, costs a millisecond on a comparison page.
-        return dumps(data)
-
-    async def process_result(self, request: Any, result: Any) -> Any:
-        # A database outage inside a resolver is the whole request's 503, as on REST, not
-        # a field error in a 200 (`GraphQLEndpoint.__call__` answers it).
-        for error in result.errors or ():
-            if is_outage(error.original_error):
-                raise error.original_error
-        return await super().process_result(request, result)
-
-    async def get_context(self, request: Any, response: Any) -> Context:
-        tenant: Tenant = request.scope["evalql.tenant"]
-        return Context(tenant=tenant, loaders=Loaders(tenant), comparisons=request.app.state.comparisons,
-                       request=request, response=response)
+# Over HTTP: queries and mutations (subscriptions are served over WebSocket, graphql_ws.py).
+HTTP_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 
 class GraphQLEndpoint:
-    def __init__(self, schema: Any, db_sessions: Any, *, graphiql: bool) -> None:
-        self.graphql = EvalqlGraphQL(schema, graphql_ide=None, allow_queries_via_get=False)
+    def __init__(self, schema: object, db_sessions: object, *, graphiql: bool,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.schema = schema
         self.db_sessions = db_sessions
         self.graphiql = graphiql
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
@@ -69,59 +68,79 @@ class GraphQLEndpoint:
         try:
             await self._serve(scope, receive, send_once_started)
         except Exception as exc:
-            if started or not is_outage(exc):  # evalql/busy.py
+            if started or not is_outage(exc):  # evalql/db/outage.py
                 raise
             await outage_response()(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
+        media_type = response_media_type(request.headers.get("accept"))
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
-            page = HTMLResponse(graphiql_html()) if self.graphiql else _error(404, "GraphiQL is disabled", "NOT_FOUND")
+            page = (HTMLResponse(graphiql_html()) if self.graphiql
+                    else error_response(404, "GraphiQL is disabled", "NOT_FOUND", media_type))
             await page(scope, receive, send)
             return
-        response, body = await self._read_limited(request)
-        if response is not None:
-            await response(scope, receive, send)
+        try:
+            params = await self._read(request)
+        except RequestError as exc:
+            log.info("GraphQL request refused: %s %s", exc.status, exc.message)
+            await error_response(exc.status, exc.message, exc.code, media_type, exc.headers)(scope, receive, send)
             return
-        async with self.db_sessions() as db:
+        response = await self._answer(request, params, media_type)
+        await response(scope, receive, send)
+
+    async def _answer(self, request: Request, params: Params, media_type: str) -> Response:
+        async with self.db_sessions() as db:  # type: ignore[operator]
             try:
                 principal = await authenticate(db, request.headers)
             except AuthError as exc:
-                await _error(exc.status, exc.detail, exc.code)(scope, receive, send)
-                return
+                return error_response(exc.status, exc.detail, exc.code, media_type)
             except PoolTimeout:
-                await pool_timeout_response()(scope, receive, send)
-                return
-            scope["evalql.tenant"] = Tenant(principal.workspace_id, principal.read_only, db)
-            await self.graphql(scope, _replay(body), send)
+                return pool_timeout_response()
+            tenant = Tenant(principal.workspace_id, principal.read_only, db)
+            context = Context(tenant=tenant, loaders=Loaders(tenant), comparisons=request.app.state.comparisons,
+                              request=request)
+            try:
+                async with deadline(db, self.timeout):
+                    result = await self.schema.execute(  # type: ignore[attr-defined]
+                        params.query, variable_values=params.variables, context_value=context,
+                        operation_name=params.operation_name, allowed_operation_types=HTTP_OPERATIONS,
+                        operation_extensions=params.extensions)
+            except TimeoutError:
+                log.warning("GraphQL operation cancelled after %g s (operationName %r)", self.timeout,
+                            params.operation_name)
+                return coded_response("TIMEOUT", f"The operation took longer than {self.timeout:g} s and was "
+                                                 "cancelled: ask for less (smaller pages, fewer fields)", media_type)
+            except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError) as exc:
+                return error_response(400, _operation_problem(exc), "BAD_USER_INPUT", media_type)
+        # A database outage inside a resolver is the whole request's 503, as on REST, not a
+        # field error in a 200 (`__call__` answers it).
+        for error in result.errors or ():
+            if is_outage(error.original_error):
+                raise error.original_error
+        return answer_response(dict(process_result(result)), media_type)
 
-    async def _read_limited(self, request: Request) -> tuple[Response | None, bytes]:
-        if request.method not in ("POST", "GET"):
-            return Response(status_code=405, headers={"Allow": "GET, POST"}), b""
+    @staticmethod
+    async def _read(request: Request) -> Params:
+        if request.method != "POST":
+            # GraphiQL is the only GET; operations (mutations above all) are never sent by GET.
+            raise RequestError(405, "Send GraphQL operations with POST and a JSON body (GET serves GraphiQL to "
+                                    "browsers)", headers={"Allow": "POST"})
+        check_content_type(request.headers.get("content-type"))
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > MAX_GRAPHQL_BODY:
-                return _error(413, f"Request body exceeds {MAX_GRAPHQL_BODY} bytes", "BAD_USER_INPUT"), b""
+                raise RequestError(413, f"Request body exceeds {MAX_GRAPHQL_BODY} bytes")
             chunks.append(chunk)
-        body = b"".join(chunks)
-        try:
-            query = orjson.loads(body).get("query") if body else None
-        except (orjson.JSONDecodeError, AttributeError):
-            query = None
-        if isinstance(query, str) and len(query) > MAX_QUERY_CHARS:
-            return _error(400, f"Query exceeds {MAX_QUERY_CHARS} characters", "BAD_USER_INPUT"), b""
-        return None, body
+        return parse_body(b"".join(chunks), MAX_QUERY_CHARS)
 
 
-def _replay(body: bytes) -> Receive:
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
+def _operation_problem(exc: Exception) -> str:
+    """Strawberry's words for a document without the operation to run over HTTP."""
+    if isinstance(exc, InvalidOperationTypeError):
+        return (exc.as_http_error_reason("POST")
+                + "; subscriptions are served over WebSocket (graphql-transport-ws) at /graphql")
+    if isinstance(exc, CannotGetOperationTypeError):
+        return exc.as_http_error_reason()
+    return "No GraphQL query found in the request"

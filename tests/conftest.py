@@ -58,6 +58,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backends(*names): run this test only on these backends")
     config.addinivalue_line("markers", "needs_all_backends: compares backends; collected only with --db all")
+    config.addinivalue_line("markers", "settings(**fields): Settings fields of the `api` fixture's app")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -127,8 +128,9 @@ async def database_url(new_database) -> str:
 
 
 @pytest.fixture
-async def api(database_url: str) -> AsyncIterator[Api]:
-    app = create_app(Settings(database_url=database_url))
+async def api(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Api]:
+    marker = request.node.get_closest_marker("settings")
+    app = create_app(Settings(database_url=database_url, **(marker.kwargs if marker else {})))
     async with app.router.lifespan_context(app):
         db_sessions = app.state.db_sessions
         async with db_sessions() as db:

@@ -188,7 +188,7 @@ async def test_graphql_other_workspace_is_null_not_forbidden(api, world):
     _, other_key, _ = await second_workspace(api.db_sessions)
     response = await api.graphql(QUERY, {"id": str(world.dataset_id)}, key=other_key)
     assert response.status_code == 200
-    assert response.json() == {"data": {"dataset": None}}
+    assert response.json()["data"] == {"dataset": None}
     query = """query($ds: UUID!, $input: GroupRunsInput!) { groupRuns(datasetId: $ds, input: $input) { groupKey } }"""
     variables = {"ds": str(world.dataset_id), "input": {"sessionIds": [str(world.sessions["A"])],
                                                         "groupBy": "EXAMPLE_METADATA", "metadataKey": "category"}}

@@ -14,11 +14,13 @@ import uuid
 
 import pytest
 
-from tests.support.gql import DATASET_RUNS, dataset_runs_input
+from tests.support.gql import DATASET_RUNS, EVERY_FIELD_BUDGET, dataset_runs_input
 from tests.support.world import build_world
 from tests.test_rest_dataset_runs import BODIES, DATASET
 from tests.test_rest_equals_graphql import compare_examples, example_with_runs_from_graphql
 from tests.worlds import rich, worked_example
+
+pytestmark = pytest.mark.settings(graphql_max_cost=EVERY_FIELD_BUDGET)  # every field, largest pages
 
 
 async def both(api, dataset_id, body: dict) -> tuple[list[dict], list[dict]]:

@@ -11,7 +11,7 @@ QUERY = "{ viewer { workspaceId readOnly } }"
 async def test_viewer_names_the_keys_workspace_and_scope(api):
     for key, read_only in ((api.key, False), (api.read_key, True)):
         answer = (await api.graphql(QUERY, key=key)).json()
-        assert answer == {"data": {"viewer": {"workspaceId": str(api.workspace_id), "readOnly": read_only}}}
+        assert answer["data"] == {"viewer": {"workspaceId": str(api.workspace_id), "readOnly": read_only}}
     async with api.db_sessions() as db:
         other = await writes.create_workspace(db, "other")
         other_key = await writes.create_api_key(db, other.id)

@@ -15,7 +15,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "evalql"
 
-INTERFACES = ("evalql.rest", "evalql.schema", "evalql.graphql_app", "evalql.graphql_ws", "evalql.graphiql")
+INTERFACES = ("evalql.rest", "evalql.schema", "evalql.graphql_app", "evalql.graphql_http", "evalql.graphql_ws",
+              "evalql.graphiql")
 ENTRY_POINTS = ("evalql.app", "evalql.cli", "evalql.demo")
 
 # package -> packages it must not import
@@ -24,6 +25,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
                     *ENTRY_POINTS),
     "evalql.schema": ("evalql.rest", "evalql.graphql_app", "evalql.graphql_ws", *ENTRY_POINTS),
     "evalql.graphql_app": ("evalql.rest.", "evalql.graphql_ws", *ENTRY_POINTS),
+    "evalql.graphql_http": ("evalql.rest.", "evalql.schema", "evalql.graphql_app", "evalql.graphql_ws", *ENTRY_POINTS),
     "evalql.graphql_ws": ("evalql.rest.", *ENTRY_POINTS),
     "evalql.loaders": (*INTERFACES, "evalql.ingest", *ENTRY_POINTS),
     "evalql.ingest": (*INTERFACES, "evalql.loaders", *ENTRY_POINTS),

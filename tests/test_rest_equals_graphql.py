@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.gql import GROUP_RUNS, graphql_input
+from tests.support.gql import EVERY_FIELD_BUDGET, GROUP_RUNS, graphql_input
 from tests.support.world import build_world
 from tests.worlds import worked_example
+
+pytestmark = pytest.mark.settings(graphql_max_cost=EVERY_FIELD_BUDGET)  # every field, largest pages
 
 
 def stats_dict(items: list[dict]) -> dict:

@@ -11,7 +11,7 @@ import pytest
 from evalql.config import Settings
 from evalql.db import writes
 from tests.support.app import app_client
-from tests.support.gql import DATASET_RUNS, GROUP_RUNS, dataset_runs_input, graphql_input
+from tests.support.gql import DATASET_RUNS, EVERY_FIELD_BUDGET, GROUP_RUNS, dataset_runs_input, graphql_input
 from tests.support.statements import counting
 from tests.support.world import build_world
 from tests.test_rest_dataset_runs import count_bodies
@@ -22,7 +22,7 @@ BIG = (200, 6)
 
 @pytest.fixture
 async def env(database_url):
-    async with app_client(Settings(database_url=database_url)) as (client, app):
+    async with app_client(Settings(database_url=database_url, graphql_max_cost=EVERY_FIELD_BUDGET)) as (client, app):
         async with app.state.db_sessions() as db:
             ws = await writes.create_workspace(db, "counts")
             key = await writes.create_api_key(db, ws.id)

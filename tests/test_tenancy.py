@@ -130,7 +130,7 @@ async def test_each_key_sees_only_its_own_graphql(api, two):
         v = variables(foreign)
         del v["input"]
         response = await api.graphql(single, v, key=key)
-        assert response.json() == {"data": {"dataset": None, "session": None, "example": None, "run": None}}
+        assert response.json()["data"] == {"dataset": None, "session": None, "example": None, "run": None}
 
 
 async def test_identical_worlds_give_identical_answers_except_ids(api, two):

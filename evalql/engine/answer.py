@@ -192,9 +192,16 @@ class ComparisonEngine:
         lock = self._locks.setdefault(tenant.workspace_id, asyncio.Lock())
         async with lock:
             clock.lap("queued")
-            state = await self._current(tenant, version.version)
-            clock.lap("sync")
-            result = await work(state, clock)
+            try:
+                state = await self._current(tenant, version.version)
+                clock.lap("sync")
+                result = await work(state, clock)
+            except asyncio.CancelledError:
+                # A cancelled request (the GraphQL execution timeout) may stop between two
+                # statements of a load or of a change set: the state could hold half of one.
+                # It is dropped, to be rebuilt (or restored from its snapshot) when next asked.
+                self._states.pop(tenant.workspace_id, None)
+                raise
             self._maybe_save(state)
         self._bound_memory(tenant.workspace_id)
         answer = Answer(result, timings=clock.laps)

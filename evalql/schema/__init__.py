@@ -18,6 +18,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from evalql.schema.cost import DEFAULT_MAX_COST, CostLimit
 from evalql.schema.errors import EXPECTED_CODES
 from evalql.schema.execution import EvalqlExecutionContext
 from evalql.schema.mutation import Mutation
@@ -121,7 +122,7 @@ class UserErrorCodes(SchemaExtension):
                 error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+def build_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST) -> strawberry.Schema:
     # Factories, not instances: extensions keep per-operation state, so each request
     # gets fresh ones.
     extensions: list = [
@@ -129,6 +130,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: CostLimit(budget=max_cost),
         UserErrorCodes,
         lambda: CodedMaskErrors(should_mask_error=_unexpected, error_message="Internal error"),
     ]

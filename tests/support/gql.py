@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+EVERY_FIELD_BUDGET = 1_000_000
+"""The documents here select every field of the schema (each run's children, feedback with its
+run and session, every statistics block with its value counts) over the largest pages: an
+estimate (evalql/schema/cost.py) far past what the default budget lets a client ask at once.
+The tests that send them, to compare answers and count statements, raise the budget to this
+(`pytest.mark.settings(graphql_max_cost=EVERY_FIELD_BUDGET)`); the budget itself is tested in
+tests/test_hardening_graphql.py."""
+
 FEEDBACK_STATS = "feedbackStats { key n avg stdev min max errors values { value count } comments }"
 SESSION_FEEDBACK_STATS = "sessionFeedbackStats { key n avg stdev min max errors values { value count } comments }"
 
