@@ -47,6 +47,16 @@ def _int(env: os._Environ[str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
 
+def _float(env: os._Environ[str], name: str, default: float) -> float:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=default_database_url)
@@ -74,6 +84,20 @@ class Settings:
     # Processes that parse and apply ingest batches (evalql/ingest/workers.py); 0: in the
     # server process. From the environment the default is one per core (up to 4).
     ingest_workers: int = 0
+    # A request body must arrive within `body_timeout` seconds plus one second per
+    # `body_min_rate` bytes received, else 408 (evalql/body_limits.py): it is read whole
+    # before any database connection is drawn, so a slow or stalled upload costs a socket.
+    body_timeout: float = 10.0
+    body_min_rate: int = 8192  # bytes per second
+    # Comparisons (group queries, §6 dataset runs, exports; evalql/admission.py) running at
+    # once, in all and per workspace; past them up to `comparison_queue` wait (at most
+    # `comparison_workspace_queue` of one workspace), each at most `comparison_wait` seconds;
+    # beyond, 503 with Retry-After. Cheap requests never wait for them.
+    comparisons: int = 4
+    comparisons_per_workspace: int = 2
+    comparison_queue: int = 32
+    comparison_workspace_queue: int = 8
+    comparison_wait: float = 30.0
 
     def snapshot_directory(self) -> Path | None:
         if self.engine_snapshots == "off":
@@ -103,4 +127,11 @@ class Settings:
             change_log_horizon=_int(env, "EVALQL_CHANGE_LOG_HORIZON", 600),
             engine_snapshots=env.get("EVALQL_ENGINE_SNAPSHOTS") or None,
             ingest_workers=_int(env, "EVALQL_INGEST_WORKERS", default_ingest_workers()),
+            body_timeout=_float(env, "EVALQL_BODY_TIMEOUT", 10.0),
+            body_min_rate=_int(env, "EVALQL_BODY_MIN_RATE", 8192),
+            comparisons=_int(env, "EVALQL_COMPARISONS", 4),
+            comparisons_per_workspace=_int(env, "EVALQL_COMPARISONS_PER_WORKSPACE", 2),
+            comparison_queue=_int(env, "EVALQL_COMPARISON_QUEUE", 32),
+            comparison_workspace_queue=_int(env, "EVALQL_COMPARISON_WORKSPACE_QUEUE", 8),
+            comparison_wait=_float(env, "EVALQL_COMPARISON_WAIT", 30.0),
         )

@@ -32,7 +32,8 @@ def dataset_runs_request(raw: Any) -> tuple[Any, list[Problem]]:
 async def dataset_runs_route(request: Request) -> Response:
     async with request_tenant(request) as tenant:
         dataset_id, body = await path_id_and_body(request, "dataset_id", dataset_runs_request)
-        answer = await request.app.state.comparisons.dataset_runs(tenant, to_query(dataset_id, body))
+        async with request.app.state.admission.admitted(tenant):  # evalql/admission.py
+            answer = await request.app.state.comparisons.dataset_runs(tenant, to_query(dataset_id, body))
         # A repeated request at an unchanged data version gets the same answer: its body is
         # rendered once per `preview`.
         rendered = answer.renderings.get(("rest", body.preview))

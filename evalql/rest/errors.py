@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from evalql.admission import Overloaded
 from evalql.auth import AuthError
 from evalql.busy import PoolTimeout, busy_response, pool_timeout_response
 from evalql.core.errors import NotFoundError
@@ -60,6 +61,11 @@ async def operational_error_handler(_request: Request, exc: Exception) -> Respon
     raise exc
 
 
+async def overloaded_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Overloaded)
+    return busy_response(exc.detail)
+
+
 async def worker_lost_handler(_request: Request, exc: Exception) -> Response:
     return busy_response(str(exc))
 
@@ -68,4 +74,5 @@ HANDLERS = {
     ApiError: api_error_handler, InvalidInput: invalid_input_handler, NotFoundError: not_found_handler,
     AuthError: auth_error_handler, HTTPException: http_error_handler, PoolTimeout: pool_timeout_handler,
     OperationalError: operational_error_handler, WorkerLost: worker_lost_handler,
+    Overloaded: overloaded_handler,
 }

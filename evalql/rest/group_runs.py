@@ -25,7 +25,8 @@ async def group_runs_route(request: Request) -> Response:
     async with request_tenant(request) as tenant:
         dataset_id, body = await path_id_and_body(request, "dataset_id", group_request)
         query = to_query(dataset_id, body)
-        answer = await request.app.state.comparisons.group_query(tenant, query)
+        async with request.app.state.admission.admitted(tenant):  # evalql/admission.py
+            answer = await request.app.state.comparisons.group_query(tenant, query)
         # A repeated request at an unchanged data version gets the same answer: its body is
         # rendered once per `preview`.
         body = answer.renderings.get(("rest", query.preview))
