@@ -30,6 +30,7 @@ import pytest
 from evalql.config import Settings
 from evalql.db import writes
 from evalql.db.engine import create_engine, session_factory
+from tests.support.app import app_client
 from tests.support.world import World, build_world
 from tests.test_langsmith_sdk import ServerThread
 
@@ -311,3 +312,31 @@ async def test_a_comparison_that_waits_too_long_is_refused(live: Live):
     finally:
         live.in_server(_release(admission, a.workspace_id))
     assert admission.running == 0
+
+
+# -- memory ---------------------------------------------------------------------------------
+
+
+async def test_answers_of_older_data_versions_are_dropped(database_url: str):
+    """Under steady ingest every comparison is at a new data version: the answers of older
+    versions (never asked for again) are dropped as a newer one is kept, not left to fill
+    the answer cache."""
+    async with app_client(Settings(database_url=database_url)) as (client, app):
+        tenant = await _tenant(app.state.db_sessions, "a")
+        headers = {"X-API-Key": tenant.key}
+        body = {"session_ids": [str(s) for s in tenant.world.session_ids], "group_by": "example_metadata",
+                "metadata_key": "category"}
+        engine = app.state.comparisons
+
+        def kept() -> int:
+            return sum(1 for key in engine._answers if key[0] == tenant.workspace_id)
+
+        for i in range(3):
+            response = await client.post(f"/api/v1/datasets/{tenant.world.dataset_id}/group/runs", json=body,
+                                         headers=headers)
+            assert response.status_code == 200, response.text[:300]
+            assert kept() == 1
+            written = await client.post("/api/v1/runs/batch", headers=headers, json={"post": [{
+                "id": str(uuid.uuid4()), "name": f"write {i}", "run_type": "chain", "session_name": "writes",
+                "start_time": "2026-11-30T12:00:00+00:00"}]})
+            assert written.status_code == 202, written.text

@@ -116,7 +116,8 @@ class ComparisonEngine:
         self.restored = 0  # states read back from snapshots (a restart's first answers)
         self._states: OrderedDict[uuid.UUID, WorkspaceState] = OrderedDict()
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
-        self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
+        # (workspace, data version, request) -> answer
+        self._answers: OrderedDict[tuple[uuid.UUID, int, tuple], Answer] = OrderedDict()
 
     async def group_query(self, tenant: Tenant, query: GroupQuery) -> Answer[list[Group]]:
         async def work(state: WorkspaceState, clock: Clock) -> list[Group]:
@@ -201,6 +202,11 @@ class ComparisonEngine:
         log.debug("%s %s", request[0], clock)
         if not keep:
             return answer
+        # Answers of this workspace at older versions will not be asked for again (every
+        # request reads the current version first): under steady ingest they would fill the
+        # cache with dead answers and their renderings, a few hundred KiB each.
+        for old in [k for k in self._answers if k[0] == tenant.workspace_id and k[1] < version.version]:
+            del self._answers[old]
         self._answers[key] = answer
         while len(self._answers) > CACHED_ANSWERS:
             self._answers.popitem(last=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -11,6 +12,8 @@ from starlette.routing import Route
 from evalql.core.group_request import to_query, validate_group_request
 from evalql.core.json import dumps
 from evalql.core.problems import Problem
+from evalql.queries.candidates import GroupQuery
+from evalql.queries.results import Group
 from evalql.rest.body import path_id_and_body
 from evalql.rest.context import request_tenant
 from evalql.rest.group_shape import group_json
@@ -27,14 +30,20 @@ async def group_runs_route(request: Request) -> Response:
         query = to_query(dataset_id, body)
         async with request.app.state.admission.admitted(tenant):  # evalql/admission.py
             answer = await request.app.state.comparisons.group_query(tenant, query)
-        # A repeated request at an unchanged data version gets the same answer: its body is
-        # rendered once per `preview`.
-        body = answer.renderings.get(("rest", query.preview))
-        if body is None:
-            body = answer.renderings[("rest", query.preview)] = dumps(
-                {"groups": [group_json(g, query.preview, query.baseline_session_id is not None)
-                            for g in answer.result]})
+            # A repeated request at an unchanged data version gets the same answer: its body is
+            # rendered once per `preview`. A page of a few hundred runs takes tens of
+            # milliseconds to render: in a worker thread, so the event loop goes on serving
+            # other requests meanwhile (the GIL changes hands every few milliseconds).
+            body = answer.renderings.get(("rest", query.preview))
+            if body is None:
+                body = answer.renderings[("rest", query.preview)] = await asyncio.to_thread(
+                    _render, answer.result, query)
         return Response(body, media_type="application/json")
+
+
+def _render(groups: list[Group], query: GroupQuery) -> bytes:
+    deltas = query.baseline_session_id is not None
+    return dumps({"groups": [group_json(g, query.preview, deltas) for g in groups]})
 
 
 ROUTES: list[Route] = [Route("/datasets/{dataset_id}/group/runs", group_runs_route, methods=["POST"])]
