@@ -94,7 +94,8 @@ def nearest_rank(values: list[float], p: float) -> float:
 
 
 def rss_mb(pid: int | None) -> tuple[float, float] | None:
-    """(the server process, its children: the ingest workers) in MB, from /proc."""
+    """(the server process, its children: the ingest workers, or with --server-workers the
+    server processes and theirs) in MB, from /proc."""
     if pid is None:
         return None
 
@@ -105,14 +106,17 @@ def rss_mb(pid: int | None) -> tuple[float, float] | None:
         except OSError:
             return 0.0
 
-    children: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                children += [int(c) for c in f.read().split()]
-    except OSError:
-        pass
-    return one(pid), sum(one(c) for c in children)
+    def children(p: int) -> list[int]:
+        found: list[int] = []
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    found += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+        return found + [d for c in found for d in children(c)]
+
+    return one(pid), sum(one(c) for c in children(pid))
 
 
 def parse_mix(text: str | None) -> dict[str, float]:
@@ -233,7 +237,7 @@ def report(tally: Tally, seconds: float, rss: list[tuple[str, tuple[float, float
     print(f"errors by status: {dict(tally.statuses) or 'none'}; deliberate 503s (busy): {sum(tally.busy.values())}")
     parts = []
     for label, value in rss:
-        parts.append(f"{label} {value[0]:.0f} MB (+ ingest workers {value[1]:.0f} MB)" if value else f"{label} ?")
+        parts.append(f"{label} {value[0]:.0f} MB (+ child processes {value[1]:.0f} MB)" if value else f"{label} ?")
     print("server RSS: " + ", ".join(parts))
 
 
@@ -304,11 +308,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(database_url: str, port: int, tmp: str) -> subprocess.Popen[bytes]:
+def start_server(database_url: str, port: int, tmp: str, workers: int) -> subprocess.Popen[bytes]:
     # Engine snapshots in the run's temporary directory (not the user's cache), unless set.
     env = {"EVALQL_ENGINE_SNAPSHOTS": f"{tmp}/engine", **os.environ, "EVALQL_DATABASE_URL": database_url}
+    if workers > 1:  # as README's production setup advises: one ingest worker per server process
+        env.setdefault("EVALQL_INGEST_WORKERS", "1")
     return subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "evalql.app:create_app", "--host",
-                             "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env)
+                             "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+                             "--workers", str(workers)], env=env)
 
 
 def wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
@@ -335,6 +342,8 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="a running server instead (with --key)")
     parser.add_argument("--key", default=None)
     parser.add_argument("--server-pid", type=int, default=None, help="with --url: the server's pid, for its RSS")
+    parser.add_argument("--server-workers", type=int, default=1,
+                        help="uvicorn --workers of the server the script starts (default 1, as `evalql serve`)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean seconds a client pauses before each request (default 0: back to back)")
@@ -358,7 +367,7 @@ def main() -> None:
               f"{args.clients} clients for {args.seconds:g} s")
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        server = start_server(database_url, port, tmp)
+        server = start_server(database_url, port, tmp, args.server_workers)
         try:
             wait_until_up(url, server)
             print(f"evalql load: server pid {server.pid} at {url}", file=sys.stderr)
