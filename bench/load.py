@@ -246,8 +246,14 @@ async def drive(target: Target, clients: int, seconds: float, seed: int, mix: di
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=target.url, timeout=60, limits=limits) as http:
         warm = Client(http, target, Tally(), random.Random(seed))
-        for request in (warm.group_runs, warm.graphql_group_runs, warm.dataset_runs):  # the engine's state
-            response = await request()
+        for kind in ("group/runs", "graphql groupRuns", "dataset runs"):  # the engine builds its state
+            for _ in range(30 if mix[kind] else 0):
+                response = await warm.requests[kind]()
+                if response.status_code != 503:  # busy: another run's clients are at it
+                    break
+                await asyncio.sleep(1)
+            else:
+                continue
             if response.status_code != 200:
                 raise SystemExit(f"warm-up failed: HTTP {response.status_code}: {response.text[:500]}")
         tally = Tally()
