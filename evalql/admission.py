@@ -9,7 +9,9 @@ workspace cannot take them all). Past that it waits in a first-come-first-served
 at most `waiting` requests (`waiting_per_workspace` of one workspace), each for at most
 `wait` seconds; a request that finds the queue full, or waits too long, is refused with
 `Overloaded`, which both interfaces answer as busy (503 and `Retry-After`; GraphQL's code
-`BUSY`). Nothing else is limited here: cheap requests never take a slot.
+`BUSY`). Nothing else is limited here: cheap requests never take a slot, nor does a
+comparison whose answer the engine already holds at the current data version (the
+callers ask it first: `ComparisonEngine.cached_group_query`).
 
 A request that must wait first gives its database connection back (`Tenant.db.commit()`
 ends its read transaction; no object is expired), so the queue holds no connection that

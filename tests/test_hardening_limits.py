@@ -254,6 +254,9 @@ async def test_comparisons_past_their_limits_are_refused_while_cheap_requests_an
     rest_group = f"/api/v1/datasets/{ds}/group/runs"
     headers = {"X-API-Key": a.read_key}
     async with httpx.AsyncClient(base_url=live.url, timeout=15) as client:
+        # An answer computed now (and kept: no write follows) ...
+        cached_body = {**live.group_body(a), "limit": 3}
+        assert (await client.post(rest_group, json=cached_body, headers=headers)).status_code == 200
         # Workspace a at its limit (one comparison, as if a long one ran).
         live.in_server(admission.acquire(a.workspace_id))
         try:
@@ -276,6 +279,9 @@ async def test_comparisons_past_their_limits_are_refused_while_cheap_requests_an
             _graphql_busy(await client.post("/graphql", headers=headers, json={
                 "query": GRAPHQL_DATASET_RUNS, "variables": {"ds": str(ds), "input": {
                     "sessionIds": gql_input["sessionIds"]}}}), "datasetRuns")
+            # ... is served again at once, taking no slot: it costs nothing.
+            cached = await client.post(rest_group, json=cached_body, headers=headers)
+            assert cached.status_code == 200 and len(cached.json()["groups"]) == 3, cached.text[:300]
             # b is under its own limit and a global slot is free: it runs, queue or not.
             again = await client.post(f"/api/v1/datasets/{b.world.dataset_id}/runs",
                                       json={"session_ids": live.group_body(b)["session_ids"]},

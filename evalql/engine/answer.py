@@ -153,6 +153,25 @@ class ComparisonEngine:
 
         return await self._answer(tenant, dataset_runs_key(query), work)
 
+    async def cached_group_query(self, tenant: Tenant, query: GroupQuery) -> Answer[list[Group]] | None:
+        """The answer of `group_query` if it is cached at the current data version: costs one
+        statement, so callers that bound concurrent comparisons (evalql/admission.py) serve it
+        without waiting for a turn."""
+        return await self._cached(tenant, request_key(query))
+
+    async def cached_dataset_runs(self, tenant: Tenant, query: DatasetRunsQuery
+                                  ) -> Answer[list[ExampleWithRuns]] | None:
+        """`dataset_runs`' answer if cached at the current data version (as `cached_group_query`)."""
+        return await self._cached(tenant, dataset_runs_key(query))
+
+    async def _cached(self, tenant: Tenant, request: tuple) -> Answer | None:
+        version = await current_version(tenant.db, tenant.workspace_id)
+        key = (tenant.workspace_id, version.version, request)
+        found = self._answers.get(key)
+        if found is not None:
+            self._answers.move_to_end(key)
+        return found
+
     async def export_plan(self, tenant: Tenant, query: GroupQuery) -> export.Plan:
         """Every group's runs R(g) in export order (`engine/export.py`), at the data version
         `tenant.db` reads; not cached (it is as long as the runs), and not paged."""
