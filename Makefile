@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: serve test lint setup assets bench bench-ingest clean
+.PHONY: serve test lint setup assets bench bench-ingest bench-load clean
 
 # Silent recipe: the key a first start prints is the first line after the set-up.
 serve: setup
@@ -40,6 +40,10 @@ bench: setup
 
 bench-ingest: setup
 	$(PY) bench/ingest.py
+
+# 32 clients mixing comparisons, single reads and ingest for 60 s (bench/README.md); BENCH_ARGS narrows it.
+bench-load: setup
+	$(PY) bench/load.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) assets/node_modules evalql/static/graphiql evalql/static/docs web/node_modules evalql/static/web .pytest_cache .hypothesis

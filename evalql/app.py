@@ -13,6 +13,8 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from evalql import api_docs, web
+from evalql.admission import Admission, Limits
+from evalql.body_limits import BodyLimits
 from evalql.config import Settings
 from evalql.db.change_feed import ChangeFeed
 from evalql.db.engine import create_engine, session_factory
@@ -23,6 +25,8 @@ from evalql.graphiql import graphiql_static_app
 from evalql.graphql_app import GraphQLEndpoint
 from evalql.graphql_ws import GraphQLWebSocket
 from evalql.ingest.workers import ingest_for
+from evalql.rest.body import MAX_BODY_BYTES
+from evalql.rest.encoding import FRAMING_ALLOWANCE
 from evalql.rest.errors import HANDLERS
 from evalql.rest.routes import API_PREFIX
 from evalql.rest.routes import ROUTES as REST_ROUTES
@@ -81,7 +85,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", graphql),  # every method: the endpoint answers 405 in JSON itself
         WebSocketRoute("/graphql", graphql_ws),
     ]
-    middleware = [Middleware(CanonicalPath)]
+    middleware = [
+        Middleware(CanonicalPath),
+        # Bodies read whole (bounded in size and time) before any route draws a connection.
+        Middleware(BodyLimits, max_bytes=MAX_BODY_BYTES, encoded_allowance=FRAMING_ALLOWANCE,
+                   timeout=settings.body_timeout, min_rate=settings.body_min_rate),
+    ]
     if settings.cors_origins:
         middleware.insert(0, Middleware(
             CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "PATCH", "DELETE"],
@@ -96,6 +105,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # The group query's in-memory state and answers (evalql/engine): one per process.
     app.state.comparisons = ComparisonEngine(max_bytes=settings.engine_memory_mb * 2**20,
                                              snapshots=settings.snapshot_directory())
+    # Slots for comparisons (evalql/admission.py), so cheap requests never queue behind them.
+    app.state.admission = Admission(Limits(
+        running=settings.comparisons, running_per_workspace=settings.comparisons_per_workspace,
+        waiting=settings.comparison_queue, waiting_per_workspace=settings.comparison_workspace_queue,
+        wait=settings.comparison_wait))
     app.state.ingest = ingest_for(settings.database_url, settings.ingest_workers, db_sessions,
                                   check_tenancy=settings.check_tenancy)
     return app

@@ -94,6 +94,20 @@ class Settings:
     # cancelled, its SQL with it, and answered 504 (evalql/graphql_app.py).
     graphql_max_cost: int = 25_000
     graphql_timeout: float = 30.0
+    # A request body must arrive within `body_timeout` seconds plus one second per
+    # `body_min_rate` bytes received, else 408 (evalql/body_limits.py): it is read whole
+    # before any database connection is drawn, so a slow or stalled upload costs a socket.
+    body_timeout: float = 10.0
+    body_min_rate: int = 8192  # bytes per second
+    # Comparisons (group queries, §6 dataset runs, exports; evalql/admission.py) running at
+    # once, in all and per workspace; past them up to `comparison_queue` wait (at most
+    # `comparison_workspace_queue` of one workspace), each at most `comparison_wait` seconds;
+    # beyond, 503 with Retry-After. Cheap requests never wait for them.
+    comparisons: int = 4
+    comparisons_per_workspace: int = 2
+    comparison_queue: int = 32
+    comparison_workspace_queue: int = 8
+    comparison_wait: float = 30.0
 
     def snapshot_directory(self) -> Path | None:
         if self.engine_snapshots == "off":
@@ -127,4 +141,11 @@ class Settings:
             header_timeout=_float(env, "EVALQL_HEADER_TIMEOUT", 10.0),
             graphql_max_cost=_int(env, "EVALQL_GRAPHQL_MAX_COST", 25_000),
             graphql_timeout=_float(env, "EVALQL_GRAPHQL_TIMEOUT", 30.0),
+            body_timeout=_float(env, "EVALQL_BODY_TIMEOUT", 10.0),
+            body_min_rate=_int(env, "EVALQL_BODY_MIN_RATE", 8192),
+            comparisons=_int(env, "EVALQL_COMPARISONS", 4),
+            comparisons_per_workspace=_int(env, "EVALQL_COMPARISONS_PER_WORKSPACE", 2),
+            comparison_queue=_int(env, "EVALQL_COMPARISON_QUEUE", 32),
+            comparison_workspace_queue=_int(env, "EVALQL_COMPARISON_WORKSPACE_QUEUE", 8),
+            comparison_wait=_float(env, "EVALQL_COMPARISON_WAIT", 30.0),
         )

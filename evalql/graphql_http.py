@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from evalql.busy import RETRY_AFTER_SECONDS
 from evalql.core.json import dumps
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -38,6 +39,8 @@ STATUS_BY_CODE: dict[str, tuple[int, Mapping[str, str]]] = {
     # Our execution deadline passed (Settings.graphql_timeout): the work was cancelled. 504,
     # not 503: asking again at once would time out again; a smaller request may not.
     "TIMEOUT": (504, {}),
+    # Too many comparisons at once (evalql/admission.py): come back, as REST's 503 says.
+    "BUSY": (503, {"Retry-After": str(RETRY_AFTER_SECONDS)}),
 }
 """The HTTP status (and headers) of an answer with an error of this `extensions.code`, for both
 media types; the first error with a listed code decides. One entry per kind of failure that is

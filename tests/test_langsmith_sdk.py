@@ -4,6 +4,7 @@ create_dataset, create_examples, list_examples, read_dataset."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import threading
 import time
@@ -27,11 +28,12 @@ def bound_socket() -> socket.socket:
 
 
 class ServerThread:
-    def __init__(self, database_url: str, wrap=None) -> None:
-        """`wrap`, if given, wraps the app (e.g. to record requests)."""
+    def __init__(self, database_url: str, wrap=None, settings: Settings | None = None) -> None:
+        """`wrap`, if given, wraps the app (e.g. to record requests); `settings` replace the
+        defaults (their database URL is `database_url`)."""
         self.sock = bound_socket()
         self.port = self.sock.getsockname()[1]
-        app = create_app(Settings(database_url=database_url))
+        app = create_app(dataclasses.replace(settings or Settings(), database_url=database_url))
         config = uvicorn.Config(wrap(app) if wrap else app, host="127.0.0.1", port=self.port,
                                 log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)

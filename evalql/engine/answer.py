@@ -116,7 +116,8 @@ class ComparisonEngine:
         self.restored = 0  # states read back from snapshots (a restart's first answers)
         self._states: OrderedDict[uuid.UUID, WorkspaceState] = OrderedDict()
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
-        self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
+        # (workspace, data version, request) -> answer
+        self._answers: OrderedDict[tuple[uuid.UUID, int, tuple], Answer] = OrderedDict()
 
     async def group_query(self, tenant: Tenant, query: GroupQuery) -> Answer[list[Group]]:
         async def work(state: WorkspaceState, clock: Clock) -> list[Group]:
@@ -151,6 +152,25 @@ class ComparisonEngine:
             return out
 
         return await self._answer(tenant, dataset_runs_key(query), work)
+
+    async def cached_group_query(self, tenant: Tenant, query: GroupQuery) -> Answer[list[Group]] | None:
+        """The answer of `group_query` if it is cached at the current data version: costs one
+        statement, so callers that bound concurrent comparisons (evalql/admission.py) serve it
+        without waiting for a turn."""
+        return await self._cached(tenant, request_key(query))
+
+    async def cached_dataset_runs(self, tenant: Tenant, query: DatasetRunsQuery
+                                  ) -> Answer[list[ExampleWithRuns]] | None:
+        """`dataset_runs`' answer if cached at the current data version (as `cached_group_query`)."""
+        return await self._cached(tenant, dataset_runs_key(query))
+
+    async def _cached(self, tenant: Tenant, request: tuple) -> Answer | None:
+        version = await current_version(tenant.db, tenant.workspace_id)
+        key = (tenant.workspace_id, version.version, request)
+        found = self._answers.get(key)
+        if found is not None:
+            self._answers.move_to_end(key)
+        return found
 
     async def export_plan(self, tenant: Tenant, query: GroupQuery) -> export.Plan:
         """Every group's runs R(g) in export order (`engine/export.py`), at the data version
@@ -208,6 +228,11 @@ class ComparisonEngine:
         log.debug("%s %s", request[0], clock)
         if not keep:
             return answer
+        # Answers of this workspace at older versions will not be asked for again (every
+        # request reads the current version first): under steady ingest they would fill the
+        # cache with dead answers and their renderings, a few hundred KiB each.
+        for old in [k for k in self._answers if k[0] == tenant.workspace_id and k[1] < version.version]:
+            del self._answers[old]
         self._answers[key] = answer
         while len(self._answers) > CACHED_ANSWERS:
             self._answers.popitem(last=False)

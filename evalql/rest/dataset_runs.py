@@ -9,6 +9,8 @@ the cached answer, as group/runs is.
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import nullcontext
 from typing import Any
 
 from starlette.requests import Request
@@ -18,6 +20,7 @@ from starlette.routing import Route
 from evalql.core.dataset_runs_request import to_query, validate_dataset_runs_request
 from evalql.core.json import dumps
 from evalql.core.problems import Problem
+from evalql.queries.results import ExampleWithRuns
 from evalql.rest.body import path_id_and_body
 from evalql.rest.context import request_tenant
 from evalql.rest.group_shape import example_with_runs_json
@@ -32,14 +35,25 @@ def dataset_runs_request(raw: Any) -> tuple[Any, list[Problem]]:
 async def dataset_runs_route(request: Request) -> Response:
     async with request_tenant(request) as tenant:
         dataset_id, body = await path_id_and_body(request, "dataset_id", dataset_runs_request)
-        answer = await request.app.state.comparisons.dataset_runs(tenant, to_query(dataset_id, body))
-        # A repeated request at an unchanged data version gets the same answer: its body is
-        # rendered once per `preview`.
-        rendered = answer.renderings.get(("rest", body.preview))
-        if rendered is None:
-            rendered = answer.renderings[("rest", body.preview)] = dumps(
-                [example_with_runs_json(e, body.preview) for e in answer.result])
+        comparisons, query = request.app.state.comparisons, to_query(dataset_id, body)
+        # An answer already computed at this data version is served at once; anything else
+        # takes a comparison slot (evalql/admission.py).
+        answer = await comparisons.cached_dataset_runs(tenant, query)
+        async with nullcontext() if answer is not None else request.app.state.admission.admitted(tenant):
+            if answer is None:
+                answer = await comparisons.dataset_runs(tenant, query)
+            # A repeated request at an unchanged data version gets the same answer: its body is
+            # rendered once per `preview`, in a worker thread (as group/runs' is: tens of
+            # milliseconds that the event loop spends on other requests meanwhile).
+            rendered = answer.renderings.get(("rest", body.preview))
+            if rendered is None:
+                rendered = answer.renderings[("rest", body.preview)] = await asyncio.to_thread(
+                    _render, answer.result, body.preview)
         return Response(rendered, media_type="application/json")
+
+
+def _render(examples: list[ExampleWithRuns], preview: bool) -> bytes:
+    return dumps([example_with_runs_json(e, preview) for e in examples])
 
 
 ROUTES: list[Route] = [Route("/datasets/{dataset_id}/runs", dataset_runs_route, methods=["POST"])]

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from evalql.admission import Overloaded
 from evalql.auth import AuthError
 from evalql.busy import OUTAGE_TYPES, PoolTimeout, busy_response, is_outage, outage_response, pool_timeout_response
 from evalql.core.errors import NotFoundError
@@ -79,6 +80,9 @@ async def client_disconnect_handler(request: Request, _exc: Exception) -> Respon
     with the server. Noted at INFO (uvicorn would log it as "Exception in ASGI application")."""
     log.info("client disconnected before sending its whole body: %s %s", request.method, request.url.path)
     return Response(status_code=400)  # never sent: uvicorn drops what is sent to a closed connection
+async def overloaded_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Overloaded)
+    return busy_response(exc.detail)
 
 
 async def worker_lost_handler(_request: Request, exc: Exception) -> Response:
@@ -91,4 +95,5 @@ HANDLERS: dict[type[Exception], Any] = {
     AuthError: auth_error_handler, HTTPException: http_error_handler, PoolTimeout: pool_timeout_handler,
     OperationalError: operational_error_handler, WorkerLost: worker_lost_handler,
     ClientDisconnect: client_disconnect_handler,
+    Overloaded: overloaded_handler,
 }

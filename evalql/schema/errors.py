@@ -30,4 +30,15 @@ class Forbidden(CodedError):
     code = "FORBIDDEN"
 
 
-EXPECTED_CODES = frozenset({"BAD_USER_INPUT", "NOT_FOUND", "UNAUTHENTICATED", "FORBIDDEN"})
+class Busy(CodedError):
+    """Too many comparisons at once (evalql/admission.py): HTTP 503 with `Retry-After`
+    in REST; here `extensions.retryAfter` says the same seconds."""
+
+    code = "BUSY"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.extensions = {"code": self.code, "retryAfter": retry_after}
+
+
+EXPECTED_CODES = frozenset({"BAD_USER_INPUT", "NOT_FOUND", "UNAUTHENTICATED", "FORBIDDEN", "BUSY"})

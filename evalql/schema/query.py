@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import strawberry
 
+from evalql.admission import Overloaded
 from evalql.core import dataset_runs_request, group_request
 from evalql.core.errors import NotFoundError
 from evalql.db import models
@@ -18,7 +20,7 @@ from evalql.queries import results
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.dataset import Dataset
-from evalql.schema.errors import NotFound
+from evalql.schema.errors import Busy, NotFound
 from evalql.schema.example import Example
 from evalql.schema.group import ExampleGroupWithSessions, ExampleWithRuns
 from evalql.schema.inputs import DatasetRunsInput, GroupRunsInput
@@ -88,8 +90,15 @@ class Query:
                              description="A score difference up to this counts as unchanged (>= 0).")] = 0.0,
                          ) -> list[ExampleGroupWithSessions]:
         query = group_request.to_query(dataset_id, input.request(baseline_session_id, delta_tolerance))
+        comparisons, tenant = info.context.comparisons, info.context.tenant
         try:
-            groups = (await info.context.comparisons.group_query(info.context.tenant, query)).result
+            # An answer already computed at this data version is served at once; anything else
+            # takes a comparison slot (evalql/admission.py).
+            answer = await comparisons.cached_group_query(tenant, query)
+            if answer is None:
+                async with _admitted(info):
+                    answer = await comparisons.group_query(tenant, query)
+            groups = answer.result
         except NotFoundError as exc:
             raise NotFound(exc.detail) from None
         _prime(info, (item for group in groups for item in group.examples))
@@ -103,12 +112,32 @@ class Query:
                            ) -> list[ExampleWithRuns]:
         request = input.request()
         query = dataset_runs_request.to_query(dataset_id, request)
+        comparisons, tenant = info.context.comparisons, info.context.tenant
         try:
-            examples = (await info.context.comparisons.dataset_runs(info.context.tenant, query)).result
+            answer = await comparisons.cached_dataset_runs(tenant, query)  # as in group_runs
+            if answer is None:
+                async with _admitted(info):
+                    answer = await comparisons.dataset_runs(tenant, query)
+            examples = answer.result
         except NotFoundError as exc:
             raise NotFound(exc.detail) from None
         _prime(info, examples)
         return [ExampleWithRuns.of(item, request.preview) for item in examples]
+
+
+@asynccontextmanager
+async def _admitted(info: Info) -> AsyncIterator[None]:
+    """A comparison slot (evalql/admission.py) for the block, else the error BUSY."""
+    admission = info.context.request.app.state.admission
+    tenant = info.context.tenant
+    try:
+        await admission.acquire(tenant.workspace_id, tenant.db)
+    except Overloaded as exc:
+        raise Busy(exc.detail, exc.retry_after) from None
+    try:
+        yield
+    finally:
+        admission.release(tenant.workspace_id)
 
 
 def _prime(info: Info, examples: Iterable[results.ExampleWithRuns]) -> None:

@@ -1,0 +1,144 @@
+"""Admission of comparisons: a bounded number run at once, in all and per workspace.
+
+A comparison (the group query, §6's examples with runs, an export) can take a core for a
+second or more; cheap requests (`/info`, single reads, ingest) take milliseconds. Without
+a bound, a few dozen comparisons at once queue the cheap requests behind them on the event
+loop, the worker threads and the pool. So a comparison first takes a slot: at most
+`running` at once in the process and `running_per_workspace` per workspace (one busy
+workspace cannot take them all). Past that it waits in a first-come-first-served queue of
+at most `waiting` requests (`waiting_per_workspace` of one workspace), each for at most
+`wait` seconds; a request that finds the queue full, or waits too long, is refused with
+`Overloaded`, which both interfaces answer as busy (503 and `Retry-After`; GraphQL's code
+`BUSY`). Nothing else is limited here: cheap requests never take a slot, nor does a
+comparison whose answer the engine already holds at the current data version (the
+callers ask it first: `ComparisonEngine.cached_group_query`).
+
+A request that must wait first gives its database connection back (`Tenant.db.commit()`
+ends its read transaction; no object is expired), so the queue holds no connection that
+cheap requests need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter, deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evalql.busy import RETRY_AFTER_SECONDS
+from evalql.db.tenant import Tenant
+
+
+@dataclass(frozen=True)
+class Limits:
+    running: int = 4
+    running_per_workspace: int = 2
+    waiting: int = 32
+    waiting_per_workspace: int = 8
+    wait: float = 30.0  # seconds in the queue before giving up
+
+
+class Overloaded(Exception):
+    """Too many comparisons running and waiting: come back in `retry_after` seconds."""
+
+    retry_after = RETRY_AFTER_SECONDS
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(eq=False)
+class _Waiter:
+    workspace_id: uuid.UUID
+    granted: asyncio.Future[None]
+
+
+class Admission:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._running: Counter[uuid.UUID] = Counter()
+        self._total = 0
+        self._queue: deque[_Waiter] = deque()
+        self._waiting: Counter[uuid.UUID] = Counter()
+
+    @property
+    def running(self) -> int:
+        return self._total
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    @asynccontextmanager
+    async def admitted(self, tenant: Tenant) -> AsyncIterator[None]:
+        """Holds a slot of the caller's workspace for the block; raises `Overloaded`."""
+        await self.acquire(tenant.workspace_id, tenant.db)
+        try:
+            yield
+        finally:
+            self.release(tenant.workspace_id)
+
+    async def acquire(self, workspace_id: uuid.UUID, db: AsyncSession | None = None) -> None:
+        """A slot of the workspace, taken at once or after waiting; `db`, the caller's
+        session, gives its connection back before waiting. Raises `Overloaded`."""
+        if self._free(workspace_id):
+            self._take(workspace_id)
+            return
+        limits = self.limits
+        if len(self._queue) >= limits.waiting or self._waiting[workspace_id] >= limits.waiting_per_workspace:
+            raise Overloaded(f"The server is busy: {self._total} comparisons are running and {len(self._queue)} "
+                             "waiting. Retry shortly.")
+        waiter = _Waiter(workspace_id, asyncio.get_running_loop().create_future())
+        self._queue.append(waiter)
+        self._waiting[workspace_id] += 1
+        try:
+            if db is not None:
+                await db.commit()  # the connection goes back to the pool while this waits
+            async with asyncio.timeout(limits.wait):
+                await asyncio.shield(waiter.granted)
+        except BaseException as exc:
+            if waiter.granted.done():  # granted as the wait ended: hand the slot on
+                self.release(workspace_id)
+            else:
+                waiter.granted.cancel()
+                self._unqueue(waiter)
+            if isinstance(exc, TimeoutError):
+                raise Overloaded(f"The server is busy: no comparison slot was free within {limits.wait:g} s. "
+                                 "Retry shortly.") from None
+            raise
+
+    def release(self, workspace_id: uuid.UUID) -> None:
+        self._running[workspace_id] -= 1
+        if self._running[workspace_id] <= 0:
+            del self._running[workspace_id]
+        self._total -= 1
+        self._dispatch()
+
+    def _free(self, workspace_id: uuid.UUID) -> bool:
+        return self._total < self.limits.running and self._running[workspace_id] < self.limits.running_per_workspace
+
+    def _take(self, workspace_id: uuid.UUID) -> None:
+        self._running[workspace_id] += 1
+        self._total += 1
+
+    def _unqueue(self, waiter: _Waiter) -> None:
+        self._queue.remove(waiter)
+        self._waiting[waiter.workspace_id] -= 1
+        if self._waiting[waiter.workspace_id] <= 0:
+            del self._waiting[waiter.workspace_id]
+
+    def _dispatch(self) -> None:
+        """Slots go to the first waiters that may run: in queue order, skipping those
+        whose workspace is at its own limit (they keep their place)."""
+        for waiter in list(self._queue):
+            if self._total >= self.limits.running:
+                return
+            if self._free(waiter.workspace_id):
+                self._unqueue(waiter)
+                self._take(waiter.workspace_id)
+                waiter.granted.set_result(None)
