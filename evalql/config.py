@@ -74,6 +74,13 @@ class Settings:
     # Processes that parse and apply ingest batches (evalql/ingest/workers.py); 0: in the
     # server process. From the environment the default is one per core (up to 4).
     ingest_workers: int = 0
+    # PostgreSQL: `evalql migrate` (and `keys list|revoke`) connect with the admin URL, the
+    # tables' owner, when it is set; `serve` connects with `database_url` as the service's
+    # role, which migrate makes and row-level security binds (evalql/db/roles.py). An empty
+    # role name leaves roles alone (a DBA manages them).
+    admin_database_url: str | None = None
+    app_role: str = "evalql_app"
+    app_password: str | None = None
 
     def snapshot_directory(self) -> Path | None:
         if self.engine_snapshots == "off":
@@ -103,4 +110,7 @@ class Settings:
             change_log_horizon=_int(env, "EVALQL_CHANGE_LOG_HORIZON", 600),
             engine_snapshots=env.get("EVALQL_ENGINE_SNAPSHOTS") or None,
             ingest_workers=_int(env, "EVALQL_INGEST_WORKERS", default_ingest_workers()),
+            admin_database_url=env.get("EVALQL_ADMIN_DATABASE_URL") or None,
+            app_role=env.get("EVALQL_APP_ROLE", "evalql_app").strip(),
+            app_password=env.get("EVALQL_APP_PASSWORD") or None,
         )
