@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.config import Settings
-from evalql.db.backend import is_postgresql
 from evalql.db import keys, rls, writes
+from evalql.db.backend import is_postgresql
 from evalql.db.engine import DatabaseUrlError, create_engine, session_factory
 from evalql.db.migrate import SchemaOutOfDate, ensure_schema, upgrade
 from evalql.db.roles import RoleError, ensure_app_role

@@ -31,8 +31,8 @@ import asyncpg
 
 from evalql.db.engine import create_engine
 from evalql.db.migrate import upgrade
-from evalql.db.roles import DEFAULT_APP_ROLE, ensure_app_role
 from evalql.db.models import Base, DataChange, DataVersionCounter
+from evalql.db.roles import DEFAULT_APP_ROLE, ensure_app_role
 
 BACKENDS = ("sqlite", "postgresql")
 # The server the PostgreSQL tests use (a maintenance database on it; tests create their own).

@@ -13,6 +13,7 @@ import uvicorn
 
 from evalql.app import create_app
 from evalql.config import Settings
+from tests import databases
 
 langsmith = pytest.importorskip("langsmith")
 
@@ -31,7 +32,7 @@ class ServerThread:
         """`wrap`, if given, wraps the app (e.g. to record requests)."""
         self.sock = bound_socket()
         self.port = self.sock.getsockname()[1]
-        app = create_app(Settings(database_url=database_url))
+        app = create_app(Settings(database_url=databases.app_url(database_url)))  # as the service's role
         config = uvicorn.Config(wrap(app) if wrap else app, host="127.0.0.1", port=self.port,
                                 log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
