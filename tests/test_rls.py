@@ -27,6 +27,7 @@ from tests import databases
 from tests.support.app import second_workspace
 from tests.support.whole_database import everywhere
 from tests.support.world import build_world
+from tests.test_cli_keys import serve_output, status
 
 pytestmark = pytest.mark.backends("postgresql")
 
@@ -190,3 +191,24 @@ async def test_concurrent_migrations_make_the_role_once(new_database):
         for url in urls:  # its grants go with the databases; then the role can go
             await databases.drop_database(url)
         await databases._admin(f'DROP ROLE IF EXISTS "{name}"')
+
+
+def test_serve_as_the_service_role_makes_the_first_key(database_url):
+    """`evalql serve` on a fresh database as the service's role: it makes the default
+    workspace and its key (bound to it), the key works, and no warning is printed (it is
+    for a role the policies do not bind, as the superuser's: see the next test)."""
+    as_service = databases.app_url(database_url)
+    lines, _ = serve_output(as_service, merged=True)
+    said = "".join(lines)
+    assert lines[0].startswith("evq_"), said
+    assert "bypasses row-level security" not in said
+    assert asyncio.run(status(as_service, lines[0].strip())) == 200
+
+
+async def test_the_superuser_is_not_bound_so_serve_would_warn(database_url):
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            assert not await rls.row_security_active(conn)
+    finally:
+        await engine.dispose()
