@@ -27,7 +27,7 @@ from tests import databases
 from tests.support.app import second_workspace
 from tests.support.whole_database import everywhere
 from tests.support.world import build_world
-from tests.test_cli_keys import serve_output, status
+from tests.test_cli_keys import status
 
 pytestmark = pytest.mark.backends("postgresql")
 
@@ -173,7 +173,7 @@ async def test_concurrent_migrations_make_the_role_once(new_database):
     """Roles belong to the whole server: migrations of several databases at once (the
     suite's processes) all succeed, whichever makes the role."""
     name = f"evalql_rls_{uuid.uuid4().hex[:12]}"
-    urls = [await new_database() for _ in range(3)]
+    urls = [await new_database() for _ in range(2)]
     engines = [create_engine(url) for url in urls]
     try:
         made = await asyncio.gather(*(ensure_app_role(engine, name) for engine in engines))
@@ -193,16 +193,19 @@ async def test_concurrent_migrations_make_the_role_once(new_database):
         await databases._admin(f'DROP ROLE IF EXISTS "{name}"')
 
 
-def test_serve_as_the_service_role_makes_the_first_key(database_url):
-    """`evalql serve` on a fresh database as the service's role: it makes the default
-    workspace and its key (bound to it), the key works, and no warning is printed (it is
-    for a role the policies do not bind, as the superuser's: see the next test)."""
-    as_service = databases.app_url(database_url)
-    lines, _ = serve_output(as_service, merged=True)
-    said = "".join(lines)
-    assert lines[0].startswith("evq_"), said
-    assert "bypasses row-level security" not in said
-    assert asyncio.run(status(as_service, lines[0].strip())) == 200
+async def test_serve_and_seed_as_the_service_role_make_the_first_key_and_the_demo(database_url):
+    """What `evalql serve --demo` (and `seed --demo`) do before serving, as the service's
+    role on a fresh database: the default workspace, its key (bound to it) and the demo;
+    the key then works, and the policies bind the role (no warning: see the next test)."""
+    engine = create_engine(databases.app_url(database_url))
+    try:
+        key, summary = await cli._default_workspace(engine, demo=True)
+        async with engine.connect() as conn:
+            assert await rls.row_security_active(conn)  # `serve` warns when this is false
+    finally:
+        await engine.dispose()
+    assert key is not None and summary is not None
+    assert await status(databases.app_url(database_url), key) == 200
 
 
 async def test_the_superuser_is_not_bound_so_serve_would_warn(database_url):
