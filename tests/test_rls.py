@@ -20,6 +20,7 @@ from evalql.db import rls
 from evalql.db.changes import current_version
 from evalql.db.engine import create_engine, session_factory
 from evalql.db.models import TENANT_MODELS, ApiKey, Dataset, Run
+from evalql.db.read_snapshot import begin_read_snapshot
 from evalql.db.roles import ensure_app_role
 from evalql.db.tenant import Tenant, owned, readable
 from evalql.engine.log_pruner import LogPruner
@@ -215,3 +216,15 @@ async def test_the_superuser_is_not_bound_so_serve_would_warn(database_url):
             assert not await rls.row_security_active(conn)
     finally:
         await engine.dispose()
+
+
+async def test_a_read_snapshot_begun_after_binding_keeps_its_isolation_and_its_workspace(api, two_worlds):
+    """An export binds its session after authentication, then ends that transaction and
+    begins a REPEATABLE READ one (evalql/db/read_snapshot.py): that one is bound too, and
+    its isolation level is not lost to the workspace's setting."""
+    async with session_factory(api.app_engine)() as db:
+        await authenticate(db, Headers({"x-api-key": api.key}))
+        Tenant(api.workspace_id, True, db)
+        await begin_read_snapshot(db)
+        assert await db.scalar(text("SELECT current_setting('transaction_isolation')")) == "repeatable read"
+        assert len((await db.execute(everywhere(select(Run.id)))).all()) == await my_run_count(api)

@@ -211,9 +211,12 @@ class SerializedSession(AsyncSession):
             return await super().run_sync(*args, **kwargs)
 
     async def connection(self, *args: Any, **kwargs: Any) -> Any:
+        # The connection first: execution options (an isolation level) apply only to the
+        # statement that begins the transaction.
+        connection = await super().connection(*args, **kwargs)
         async with self._serial:
             await self._set_workspace()
-        return await super().connection(*args, **kwargs)
+        return connection
 
     async def flush(self, *args: Any, **kwargs: Any) -> None:
         if self.new or self.dirty or self.deleted:

@@ -59,6 +59,8 @@ def pending(session: Any) -> dict[str, str] | None:
     sync = _sync(session)
     if not sync.info.pop(_PENDING, False) or sync.bind is None or not is_postgresql(sync.bind):
         return None
+    if not sync.in_transaction():  # ended since (commit, rollback): the next one begins bound
+        return None
     return {"workspace": str(sync.info[_WORKSPACE])}
 
 
