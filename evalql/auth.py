@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 
-from evalql.db.models import ApiKey
+from evalql.db.keys import key_by_hash
 from evalql.db.writes import hash_api_key
 
 
@@ -37,10 +36,7 @@ async def authenticate(db: AsyncSession, headers: Headers) -> Principal:
     key = presented_key(headers)
     if not key:
         raise AuthError(401, "Missing API key: send the X-API-Key header", "UNAUTHENTICATED")
-    found = (await db.execute(
-        select(ApiKey.workspace_id, ApiKey.read_only)
-        .where(ApiKey.key_hash == hash_api_key(key), ApiKey.revoked_at.is_(None))
-    )).first()
+    found = await key_by_hash(db, hash_api_key(key))
     if found is None:
         raise AuthError(401, "Invalid API key", "UNAUTHENTICATED")
     tenant = headers.get("x-tenant-id")

@@ -15,9 +15,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.config import Settings
-from evalql.db import keys, writes
+from evalql.db import keys, rls, writes
+from evalql.db.backend import is_postgresql
 from evalql.db.engine import DatabaseUrlError, create_engine, session_factory
 from evalql.db.migrate import SchemaOutOfDate, ensure_schema, upgrade
+from evalql.db.roles import RoleError, ensure_app_role
 
 T = TypeVar("T")
 
@@ -33,9 +35,13 @@ def _safe(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _database(url: str | None) -> tuple[Settings, Any]:
+def _database(url: str | None, *, admin: bool = False) -> tuple[Settings, Any]:
+    """`admin`: a command for the tables' owner (migrate, keys), which takes
+    EVALQL_ADMIN_DATABASE_URL before EVALQL_DATABASE_URL."""
     try:
         settings = Settings.from_env(url)
+        if admin and url is None and settings.admin_database_url:
+            settings = Settings.from_env(settings.admin_database_url)
         engine = create_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=settings.max_overflow,
                                pool_timeout=settings.pool_timeout, check_tenancy=settings.check_tenancy)
     except (DatabaseUrlError, ValueError) as exc:
@@ -62,6 +68,7 @@ async def _default_workspace(engine: Any, *, demo: bool) -> tuple[str | None, An
 
     async with session_factory(engine)() as db:
         workspace, created = await writes.get_or_create_workspace(db, writes.DEFAULT_WORKSPACE)
+        rls.bind(db, workspace.id)
         key = await writes.create_api_key(db, workspace.id) if created else None
         summary = await load_demo(db, workspace.id) if demo else None
         await db.commit()
@@ -94,20 +101,25 @@ def cmd_serve(args: argparse.Namespace) -> None:
                  if getattr(args, name) is not None}
     settings = dataclasses.replace(settings, **overrides)
 
-    async def prepare() -> tuple[str | None, Any]:
+    async def prepare() -> tuple[str | None, Any, bool]:
         await _prepare(engine)
         try:
-            return await _default_workspace(engine, demo=args.demo)
+            async with engine.connect() as conn:
+                bypasses = is_postgresql(conn) and not await rls.row_security_active(conn)
+            return (*await _default_workspace(engine, demo=args.demo), bypasses)
         finally:
             await engine.dispose()
 
-    key, summary = asyncio.run(prepare())
+    key, summary, bypasses = asyncio.run(prepare())
     base = f"http://{args.host}:{args.port}"
     if key is not None:  # the first line, alone on stdout: the one thing to copy
         print(key, flush=True)
         print("evalql: ^ the API key of the new default workspace, shown once: keep it", file=sys.stderr)
         print(f"evalql: send it as the header  X-API-Key: {key}", file=sys.stderr)
     print(f"evalql: database {_safe(settings.database_url)}", file=sys.stderr)
+    if bypasses:
+        print("evalql: warning: this database role bypasses row-level security (a superuser, BYPASSRLS, or "
+              "the tables' owner): serve as the role `evalql migrate` makes (see the README)", file=sys.stderr)
     if summary is not None:
         print(f"evalql: demo dataset {summary.dataset_id} with {len(summary.session_ids)} sessions", file=sys.stderr)
     if key is None:  # the key was printed by the first start only
@@ -137,10 +149,10 @@ def cmd_seed(args: argparse.Namespace) -> None:
     print(f"evalql: demo dataset {summary.dataset_id} loaded in {_safe(settings.database_url)}", file=sys.stderr)
 
 
-def _in_session(url: str | None, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def _in_session(url: str | None, work: Callable[[AsyncSession], Awaitable[T]], *, admin: bool = False) -> T:
     """`work` in a session of the database (checked or migrated first, as every command does);
     it commits what it writes."""
-    _settings, engine = _database(url)
+    _settings, engine = _database(url, admin=admin)
 
     async def run() -> T:
         await _prepare(engine)
@@ -151,6 +163,15 @@ def _in_session(url: str | None, work: Callable[[AsyncSession], Awaitable[T]]) -
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+async def _across_workspaces(db: AsyncSession) -> None:
+    """Listing and revoking keys reads every workspace's: row-level security shows the
+    service's role none of them (PostgreSQL)."""
+    if await rls.row_security_active(db):
+        raise CliError("`evalql keys list|revoke` reads keys of every workspace: connect as the tables' owner "
+                       "(EVALQL_ADMIN_DATABASE_URL, or --database-url), not as the service's role, which "
+                       "row-level security confines to one workspace")
 
 
 def cmd_keys_create(args: argparse.Namespace) -> None:
@@ -164,11 +185,12 @@ def cmd_keys_create(args: argparse.Namespace) -> None:
                 raise CliError(f"No workspace named {args.workspace!r} (workspaces: {names}); "
                                "pass --create-workspace to create it")
             workspace = await writes.create_workspace(db, args.workspace)
+        rls.bind(db, workspace.id)  # the service's role may add keys to one workspace at a time
         key = await writes.create_api_key(db, workspace.id, read_only=args.read_only)
         await db.commit()
         return key, workspace.name
 
-    key, workspace = _in_session(args.database_url, create)
+    key, workspace = _in_session(args.database_url, create, admin=True)
     print(key)
     scope = "read-only" if args.read_only else "read-write"
     print(f"evalql: a {scope} key of workspace {workspace!r}, shown once: keep it "
@@ -176,8 +198,11 @@ def cmd_keys_create(args: argparse.Namespace) -> None:
 
 
 def cmd_keys_list(args: argparse.Namespace) -> None:
-    found = _in_session(args.database_url,
-                        lambda db: keys.list_keys(db, args.workspace, include_revoked=args.all))
+    async def listing(db: AsyncSession) -> list[keys.KeyInfo]:
+        await _across_workspaces(db)
+        return await keys.list_keys(db, args.workspace, include_revoked=args.all)
+
+    found = _in_session(args.database_url, listing, admin=True)
     if not found:
         print("evalql: no API keys" + (f" in workspace {args.workspace!r}" if args.workspace else "")
               + "; `evalql keys create` makes one", file=sys.stderr)
@@ -192,6 +217,7 @@ def cmd_keys_list(args: argparse.Namespace) -> None:
 
 def cmd_keys_revoke(args: argparse.Namespace) -> None:
     async def revoke(db: AsyncSession) -> keys.KeyInfo:
+        await _across_workspaces(db)
         try:
             revoked = await keys.revoke_key(db, args.key)
         except keys.KeyNotFound as exc:
@@ -199,22 +225,35 @@ def cmd_keys_revoke(args: argparse.Namespace) -> None:
         await db.commit()
         return revoked
 
-    revoked = _in_session(args.database_url, revoke)
+    revoked = _in_session(args.database_url, revoke, admin=True)
     print(f"evalql: revoked the {revoked.scope} key {revoked.prefix}… (id {revoked.id}) of workspace "
           f"{revoked.workspace!r}; it is refused from the next request on", file=sys.stderr)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
-    settings, engine = _database(args.database_url)
+    settings, engine = _database(args.database_url, admin=True)
 
-    async def run() -> None:
+    async def run() -> Any:
         try:
             await _prepare(engine, migrate=True)
+            if not settings.app_role:
+                return None
+            try:
+                return await ensure_app_role(engine, settings.app_role, settings.app_password)
+            except RoleError as exc:
+                raise CliError(str(exc)) from None
         finally:
             await engine.dispose()
 
-    asyncio.run(run())
+    role = asyncio.run(run())
     print(f"evalql: schema is up to date in {_safe(settings.database_url)}", file=sys.stderr)
+    if role is not None:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(settings.database_url).set(username=role.name, password="***" if settings.app_password else None)
+        print(f"evalql: the service's role {role.name!r} ({'created' if role.created else 'already there'}; "
+              "row-level security confines it to one workspace per transaction): serve with", file=sys.stderr)
+        print(f"  EVALQL_DATABASE_URL='{url.render_as_string(hide_password=False)}'", file=sys.stderr)
 
 
 # The group request's fields, as `export` spells them.

@@ -108,6 +108,13 @@ class Settings:
     comparison_queue: int = 32
     comparison_workspace_queue: int = 8
     comparison_wait: float = 30.0
+    # PostgreSQL: `evalql migrate` (and `keys list|revoke`) connect with the admin URL, the
+    # tables' owner, when it is set; `serve` connects with `database_url` as the service's
+    # role, which migrate makes and row-level security binds (evalql/db/roles.py). An empty
+    # role name leaves roles alone (a DBA manages them).
+    admin_database_url: str | None = None
+    app_role: str = "evalql_app"
+    app_password: str | None = None
 
     def snapshot_directory(self) -> Path | None:
         if self.engine_snapshots == "off":
@@ -148,4 +155,7 @@ class Settings:
             comparison_queue=_int(env, "EVALQL_COMPARISON_QUEUE", 32),
             comparison_workspace_queue=_int(env, "EVALQL_COMPARISON_WORKSPACE_QUEUE", 8),
             comparison_wait=_float(env, "EVALQL_COMPARISON_WAIT", 30.0),
+            admin_database_url=env.get("EVALQL_ADMIN_DATABASE_URL") or None,
+            app_role=env.get("EVALQL_APP_ROLE", "evalql_app").strip(),
+            app_password=env.get("EVALQL_APP_PASSWORD") or None,
         )

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from evalql.app import create_app
 from evalql.config import Settings
 from evalql.db import tenancy_check, writes
+from evalql.db.engine import create_engine, session_factory
 from tests import databases
 
 # Every statement of every engine the tests create (apps, migrations, seeders, the
@@ -37,6 +38,9 @@ class Api:
     workspace_id: uuid.UUID
     key: str
     read_key: str
+    # The app's own engine (on PostgreSQL the service's role); `db_sessions` are the test's,
+    # as the server's superuser, for seeding and inspecting every workspace.
+    app_engine: AsyncEngine | None = None
 
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"X-API-Key": key or self.key}
@@ -130,14 +134,20 @@ async def database_url(new_database) -> str:
 @pytest.fixture
 async def api(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Api]:
     marker = request.node.get_closest_marker("settings")
-    app = create_app(Settings(database_url=database_url, **(marker.kwargs if marker else {})))
-    async with app.router.lifespan_context(app):
-        db_sessions = app.state.db_sessions
-        async with db_sessions() as db:
-            workspace = await writes.create_workspace(db, "tests")
-            key = await writes.create_api_key(db, workspace.id)
-            read_key = await writes.create_api_key(db, workspace.id, read_only=True)
-            await db.commit()
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://evalql.test") as client:
-            yield Api(client, db_sessions, workspace.id, key, read_key)
+    app = create_app(Settings(database_url=databases.app_url(database_url), **(marker.kwargs if marker else {})))
+    # PostgreSQL: the test's own engine, as the superuser; SQLite (no roles): the app's.
+    own = None if databases.app_url(database_url) == database_url else create_engine(database_url)
+    try:
+        async with app.router.lifespan_context(app):
+            db_sessions = app.state.db_sessions if own is None else session_factory(own)
+            async with db_sessions() as db:
+                workspace = await writes.create_workspace(db, "tests")
+                key = await writes.create_api_key(db, workspace.id)
+                read_key = await writes.create_api_key(db, workspace.id, read_only=True)
+                await db.commit()
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://evalql.test") as client:
+                yield Api(client, db_sessions, workspace.id, key, read_key, app.state.engine)
+    finally:
+        if own is not None:
+            await own.dispose()

@@ -10,7 +10,13 @@ many rows (dead tuples would slow later tests; autovacuum may be off), is droppe
 
 All state here is per process: under pytest-xdist each worker builds its own templates (the
 PostgreSQL names carry the worker's pid, the SQLite template lives in its own temp dir) and
-drops what it made at the end; the controller, which runs no test, makes and drops nothing."""
+drops what it made at the end; the controller, which runs no test, makes and drops nothing.
+
+The tests (and the template's migrations) connect as the server's superuser; apps under test
+connect as the service's role (`app_url`), which the template's migration makes and grants,
+as `evalql migrate` does, so row-level security binds every app of the PostgreSQL suite.
+Roles belong to the whole server: it is made once by whichever process comes first, and
+never dropped (other processes, and other checkouts, use it)."""
 
 from __future__ import annotations
 
@@ -26,10 +32,13 @@ import asyncpg
 from evalql.db.engine import create_engine
 from evalql.db.migrate import upgrade
 from evalql.db.models import Base, DataChange, DataVersionCounter
+from evalql.db.roles import DEFAULT_APP_ROLE, ensure_app_role
 
 BACKENDS = ("sqlite", "postgresql")
 # The server the PostgreSQL tests use (a maintenance database on it; tests create their own).
 PG_ADMIN_DSN = os.environ.get("EVALQL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The service's role apps under test connect as (no password: the test server trusts local users).
+APP_ROLE = os.environ.get("EVALQL_TEST_APP_ROLE", DEFAULT_APP_ROLE)
 
 _templates: dict[str, str] = {}
 # PostgreSQL databases (the template and test copies) this process created and has not dropped
@@ -55,8 +64,19 @@ async def _migrated(url: str) -> None:
     engine = create_engine(url)
     try:
         await upgrade(engine)
+        await ensure_app_role(engine, APP_ROLE)  # nothing on SQLite
     finally:
         await engine.dispose()
+
+
+def app_url(url: str) -> str:
+    """The URL an app under test connects with: on PostgreSQL as the service's role."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return url
+    return parsed.set(username=APP_ROLE, password=None).render_as_string(hide_password=False)
 
 
 async def _admin(sql: str) -> None:

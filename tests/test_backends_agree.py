@@ -11,7 +11,7 @@ import pytest
 
 from evalql.app import create_app
 from evalql.config import Settings
-from evalql.db import writes
+from evalql.db import rls, writes
 from tests import databases, oracle
 from tests.test_group_runs_oracle import BODIES, DATASET
 from tests.worlds import rich
@@ -23,11 +23,12 @@ EMPTY = {"rm-missing-key", "rm-model-offset-past-end", "rm-model-Z-only"}
 @asynccontextmanager
 async def loaded_backend(backend: str, tmp_path):
     url = await databases.new_database(backend, tmp_path)
-    app = create_app(Settings(database_url=url))
+    app = create_app(Settings(database_url=databases.app_url(url)))  # as the service's role
     try:
         async with app.router.lifespan_context(app):
             async with app.state.db_sessions() as db:
                 workspace = await writes.create_workspace(db, "agree")
+                rls.bind(db, workspace.id)
                 key = await writes.create_api_key(db, workspace.id)
                 await db.commit()
                 await rich.load(db, workspace.id, rich.build())

@@ -21,6 +21,7 @@ from evalql.config import Settings
 from evalql.db.engine import create_engine, session_factory
 from evalql.db.models import ApiKey
 from evalql.db.writes import create_workspace, hash_api_key
+from tests import databases
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -35,7 +36,7 @@ def table(out: str) -> list[list[str]]:
 
 
 async def status(url: str, key: str) -> int:
-    app = create_app(Settings(database_url=url))
+    app = create_app(Settings(database_url=databases.app_url(url)))  # as the service's role
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://evalql.test") as client:
             return (await client.get("/api/v1/sessions", headers={"X-API-Key": key})).status_code

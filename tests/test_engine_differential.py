@@ -33,7 +33,7 @@ from evalql.core import dataset_runs_request
 from evalql.core.errors import NotFoundError
 from evalql.core.group_request import to_query, validate_group_request
 from evalql.core.json import dumps
-from evalql.db import writes
+from evalql.db import rls, writes
 from evalql.db.tenant import Tenant
 from evalql.engine.answer import ComparisonEngine
 from evalql.queries.dataset_runs import answer_dataset_runs
@@ -253,13 +253,15 @@ async def run_scenario(database_url: str, spec: dict, ops: list[tuple], bodies: 
                        dataset_runs: Sequence[dict] = ()) -> None:
     """Group bodies are checked one per step, in turn; §6 bodies all at every step."""
     rec = random_world(spec)
-    app = create_app(Settings(database_url=database_url))
+    app = create_app(Settings(database_url=databases.app_url(database_url)))  # as the service's role
     async with app.router.lifespan_context(app):
         async with app.state.db_sessions() as db:
             workspace = await writes.create_workspace(db, "diff")
+            rls.bind(db, workspace.id)
             key = await writes.create_api_key(db, workspace.id)
             await db.commit()
         async with app.state.db_sessions() as db:
+            rls.bind(db, workspace.id)
             await rich.load(db, workspace.id, rec)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://evalql.test") as client:

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from evalql.config import Settings
-from evalql.db import models, writes
+from evalql.db import models, rls, writes
 from evalql.db.tenant import readable
 from tests.support.app import app_client
 from tests.support.world import build_world
@@ -570,6 +570,7 @@ async def test_introspection_off_disables_suggestions(database_url):
     async with app_client(Settings(database_url=database_url, introspection=False)) as (client, app):
         async with app.state.db_sessions() as db:
             ws = await writes.create_workspace(db, "closed")
+            rls.bind(db, ws.id)
             key = await writes.create_api_key(db, ws.id)
             await db.commit()
         headers = {"X-API-Key": key}

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from evalql.app import create_app
 from evalql.config import Settings
-from evalql.db import writes
+from evalql.db import rls, writes
 from tests import databases, oracle
 from tests.oracle import MISSING, Records
 from tests.worlds import rich
@@ -321,13 +321,15 @@ def random_world(spec: dict[str, Any]) -> Records:
 
 
 async def answer(database_url: str, rec: Records, body_spec: dict[str, Any]) -> tuple[dict, dict, dict]:
-    app = create_app(Settings(database_url=database_url))
+    app = create_app(Settings(database_url=databases.app_url(database_url)))  # as the service's role
     async with app.router.lifespan_context(app):
         async with app.state.db_sessions() as db:
             workspace = await writes.create_workspace(db, "h")
+            rls.bind(db, workspace.id)
             key = await writes.create_api_key(db, workspace.id)
             await db.commit()
         async with app.state.db_sessions() as db:
+            rls.bind(db, workspace.id)
             await rich.load(db, workspace.id, rec)
         sessions = [rec.sessions[i % len(rec.sessions)]["id"] for i in body_spec["sessions"]]
         body = {"session_ids": [str(s) for s in sessions], "group_by": body_spec["group_by"], "metadata_key": "m",

@@ -15,6 +15,7 @@ from sqlalchemy import event, func, select
 
 from evalql.db.models import Feedback, PendingRun, Run, RunAttachment, RunMetadata
 from evalql.db.tenant import readable
+from tests.support.statements import engine_of
 from tests.support.whole_database import everywhere
 from tests.test_ingest_runs import at, new_id, post, stored
 
@@ -105,7 +106,7 @@ async def test_bulk_inserts_are_one_execution_per_page_not_per_row(api):
         per_row = executemany and isinstance(parameters[0], (tuple, list, dict))
         executions.append((statement.split("(")[0].strip(), len(parameters) if per_row else 1))
 
-    engine = api.db_sessions.kw["bind"].sync_engine
+    engine = engine_of(api)  # the app's
     event.listen(engine, "before_cursor_execute", record)
     try:
         response = await send(api, body_of(*parts))

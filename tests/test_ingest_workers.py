@@ -19,10 +19,12 @@ from sqlalchemy import select
 from evalql.app import create_app
 from evalql.config import MAX_INGEST_WORKERS, Settings, default_ingest_workers
 from evalql.db import writes
+from evalql.db.engine import create_engine, session_factory
 from evalql.db.models import Feedback, Run, RunMetadata
 from evalql.ingest import lock
 from evalql.ingest.apply import Prepared, prepare
 from evalql.ingest.workers import InProcess, Workers, can_use_workers
+from tests import databases
 from tests.conftest import Api
 from tests.support.whole_database import everywhere
 from tests.test_ingest_multipart import body_of, part, send
@@ -35,15 +37,23 @@ UNCOMPARED = {"workspace_id", "session_id", "created_at", "modified_at"}
 
 @asynccontextmanager
 async def served(database_url: str, workers: int) -> AsyncIterator[Api]:
-    app = create_app(Settings(database_url=database_url, ingest_workers=workers, check_tenancy=True))
-    async with app.router.lifespan_context(app):
-        async with app.state.db_sessions() as db:
-            workspace = await writes.create_workspace(db, "tests")
-            key = await writes.create_api_key(db, workspace.id)
-            read_key = await writes.create_api_key(db, workspace.id, read_only=True)
-            await db.commit()
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://evalql.test") as client:
-            yield Api(client, app.state.db_sessions, workspace.id, key, read_key)
+    # The server and its worker processes connect as the service's role (PostgreSQL); the
+    # test seeds and reads every workspace with its own engine.
+    app = create_app(Settings(database_url=databases.app_url(database_url), ingest_workers=workers,
+                              check_tenancy=True))
+    own = create_engine(database_url)
+    try:
+        async with app.router.lifespan_context(app):
+            async with session_factory(own)() as db:
+                workspace = await writes.create_workspace(db, "tests")
+                key = await writes.create_api_key(db, workspace.id)
+                read_key = await writes.create_api_key(db, workspace.id, read_only=True)
+                await db.commit()
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                         base_url="http://evalql.test") as client:
+                yield Api(client, session_factory(own), workspace.id, key, read_key, app.state.engine)
+    finally:
+        await own.dispose()
 
 
 async def stored_rows(api: Api) -> dict[str, list[dict]]:

@@ -14,6 +14,7 @@ import uvicorn
 
 from evalql.app import create_app
 from evalql.config import Settings
+from tests import databases
 
 langsmith = pytest.importorskip("langsmith")
 
@@ -33,7 +34,8 @@ class ServerThread:
         defaults (their database URL is `database_url`)."""
         self.sock = bound_socket()
         self.port = self.sock.getsockname()[1]
-        app = create_app(dataclasses.replace(settings or Settings(), database_url=database_url))
+        # As the service's role (tests/databases.py::app_url).
+        app = create_app(dataclasses.replace(settings or Settings(), database_url=databases.app_url(database_url)))
         config = uvicorn.Config(wrap(app) if wrap else app, host="127.0.0.1", port=self.port,
                                 log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)

@@ -7,15 +7,17 @@ import pytest
 
 from evalql.app import create_app
 from evalql.config import Settings
-from evalql.db import writes
+from evalql.db import rls, writes
+from tests import databases
 
 
 @pytest.mark.backends("postgresql")
 async def test_pool_exhausted_gives_503(database_url):
-    app = create_app(Settings(database_url=database_url, pool_size=1, max_overflow=0, pool_timeout=0.2))
+    app = create_app(Settings(database_url=databases.app_url(database_url), pool_size=1, max_overflow=0, pool_timeout=0.2))
     async with app.router.lifespan_context(app):
         async with app.state.db_sessions() as db:
             workspace = await writes.create_workspace(db, "pool")
+            rls.bind(db, workspace.id)
             key = await writes.create_api_key(db, workspace.id)
             await db.commit()
         transport = httpx.ASGITransport(app=app)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from evalql.config import Settings
-from evalql.db import writes
+from evalql.db import rls, writes
 from evalql.engine.answer import ComparisonEngine
 from tests import oracle
 from tests.oracle import Derived, Records, as_dt, eval_filter, example_json, parse_filter, run_json, score_of
@@ -571,11 +571,13 @@ async def test_statement_count_is_constant(database_url):
     async with app_client(Settings(database_url=database_url)) as (client, app):
         async with app.state.db_sessions() as db:
             workspace = await writes.create_workspace(db, "counts")
+            rls.bind(db, workspace.id)
             headers = {"X-API-Key": await writes.create_api_key(db, workspace.id)}
             await db.commit()
         worlds = {}
         for label, (n_examples, n_sessions) in {"small": (20, 2), "big": (200, 6)}.items():
             async with app.state.db_sessions() as db:
+                rls.bind(db, workspace.id)
                 worlds[label] = await build_world(db, workspace.id, n_examples=n_examples, n_sessions=n_sessions,
                                                   seed=3, name=label)
         for i in range(3):

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from evalql.config import Settings
-from evalql.db import writes
+from evalql.db import rls, writes
 from tests.support.app import app_client
 from tests.support.gql import DATASET_RUNS, EVERY_FIELD_BUDGET, GROUP_RUNS, dataset_runs_input, graphql_input
 from tests.support.statements import counting
@@ -25,11 +25,13 @@ async def env(database_url):
     async with app_client(Settings(database_url=database_url, graphql_max_cost=EVERY_FIELD_BUDGET)) as (client, app):
         async with app.state.db_sessions() as db:
             ws = await writes.create_workspace(db, "counts")
+            rls.bind(db, ws.id)
             key = await writes.create_api_key(db, ws.id)
             await db.commit()
         worlds = {}
         for label, (n_examples, n_sessions) in (("small", SMALL), ("big", BIG)):
             async with app.state.db_sessions() as db:
+                rls.bind(db, ws.id)
                 worlds[label] = await build_world(db, ws.id, n_examples=n_examples, n_sessions=n_sessions,
                                                   seed=3, name=label)
         yield client, app, {"X-API-Key": key}, worlds
@@ -170,6 +172,7 @@ async def test_datasets_with_their_sessions_take_constant_statements(env):
     for edge in two["datasets"]["edges"]:
         dataset_id = edge["node"]["id"]
         async with app.state.db_sessions() as db:
+            rls.bind(db, workspace)
             expected = [str(s) for s in await db.scalars(
                 readable(workspace, TracerSession, TracerSession.id)
                 .where(TracerSession.reference_dataset_id == uuid.UUID(dataset_id))

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from evalql.db import tenancy_check
+from evalql.db import rls, tenancy_check
 from evalql.db.backend import is_sqlite
 from evalql.db.outage import is_outage
 
@@ -184,28 +184,50 @@ class SerializedSession(AsyncSession):
             self._writer.release()
             self._writer = None
 
+    async def _set_workspace(self) -> None:
+        """A session bound to a workspace in the middle of its transaction (after
+        authentication) tells the transaction before its next statement (evalql/db/rls.py)."""
+        params = rls.pending(self)
+        if params is not None:
+            # Before anything pending is flushed: that is what the setting must cover.
+            with self.no_autoflush:
+                await super().execute(rls.SET_WORKSPACE, params)
+
     async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
         if _writes_database(statement):
             await self.claim_writer()
         async with self._serial:
+            await self._set_workspace()
             return await super().execute(statement, *args, **kwargs)
 
     async def scalar(self, *args: Any, **kwargs: Any) -> Any:
         async with self._serial:
+            await self._set_workspace()
             return await super().scalar(*args, **kwargs)
 
     async def get(self, *args: Any, **kwargs: Any) -> Any:
         async with self._serial:
+            await self._set_workspace()
             return await super().get(*args, **kwargs)
 
     async def run_sync(self, *args: Any, **kwargs: Any) -> Any:
         async with self._serial:
+            await self._set_workspace()
             return await super().run_sync(*args, **kwargs)
+
+    async def connection(self, *args: Any, **kwargs: Any) -> Any:
+        # The connection first: execution options (an isolation level) apply only to the
+        # statement that begins the transaction.
+        connection = await super().connection(*args, **kwargs)
+        async with self._serial:
+            await self._set_workspace()
+        return connection
 
     async def flush(self, *args: Any, **kwargs: Any) -> None:
         if self.new or self.dirty or self.deleted:
             await self.claim_writer()
         async with self._serial:
+            await self._set_workspace()
             await super().flush(*args, **kwargs)
 
     async def commit(self) -> None:
@@ -213,6 +235,7 @@ class SerializedSession(AsyncSession):
             await self.claim_writer()
         try:
             async with self._serial:
+                await self._set_workspace()
                 await super().commit()
         finally:
             self._release_writer()

@@ -12,9 +12,10 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Boolean, Uuid, column, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evalql.db.backend import is_postgresql
 from evalql.db.models import ApiKey, Workspace
 from evalql.db.types import utcnow
 
@@ -38,6 +39,28 @@ class KeyNotFound(LookupError):
 
 
 _COLUMNS = (ApiKey.id, Workspace.name, ApiKey.prefix, ApiKey.read_only, ApiKey.created_at, ApiKey.revoked_at)
+
+
+@dataclass(frozen=True)
+class FoundKey:
+    workspace_id: uuid.UUID
+    read_only: bool
+
+
+async def key_by_hash(db: AsyncSession, key_hash: str) -> FoundKey | None:
+    """The unrevoked key with this hash, read before any workspace is known. On PostgreSQL
+    through `evalql_key_lookup` (migration 0006): row-level security hides every key
+    from the service's role until a workspace is bound, and that function (its owner's
+    rights) answers for the one key presented, and nothing else."""
+    if is_postgresql(db):
+        lookup = func.evalql_key_lookup(key_hash).table_valued(column("workspace_id", Uuid),
+                                                               column("read_only", Boolean))
+        stmt = select(lookup.c.workspace_id, lookup.c.read_only)
+    else:
+        stmt = select(ApiKey.workspace_id, ApiKey.read_only).where(ApiKey.key_hash == key_hash,
+                                                                   ApiKey.revoked_at.is_(None))
+    found = (await db.execute(stmt)).first()
+    return None if found is None else FoundKey(found.workspace_id, found.read_only)
 
 
 async def workspace_names(db: AsyncSession) -> list[str]:
@@ -80,4 +103,4 @@ async def revoke_key(db: AsyncSession, reference: str) -> KeyInfo:
     return KeyInfo(key.id, key.workspace, key.prefix, key.read_only, key.created_at, now)
 
 
-__all__ = ["KeyInfo", "KeyNotFound", "list_keys", "revoke_key", "workspace_names"]
+__all__ = ["FoundKey", "KeyInfo", "key_by_hash", "KeyNotFound", "list_keys", "revoke_key", "workspace_names"]

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Delete, Select, Update, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evalql.db import rls
 from evalql.db.models import Base
 
 # Every tenant model has `workspace_id` (and `id`, `deleted_at` where `live` is used), but they
@@ -25,11 +26,17 @@ M = TypeVar("M", bound=Base)
 
 @dataclass(frozen=True)
 class Tenant:
-    """Who is asking: the caller's workspace, whether its key may write, and the DB session."""
+    """Who is asking: the caller's workspace, whether its key may write, and the DB session.
+    Making one binds the session to the workspace: on PostgreSQL, row-level security then
+    confines its transactions to that workspace (evalql/db/rls.py)."""
 
     workspace_id: uuid.UUID
     read_only: bool
     db: AsyncSession
+
+    def __post_init__(self) -> None:
+        if self.db is not None:  # None: a tenant that never reads (signing a URL)
+            rls.bind(self.db, self.workspace_id)
 
 
 Owner = Tenant | uuid.UUID

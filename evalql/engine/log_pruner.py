@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from evalql.db import rls
 from evalql.db.changes import current_version, prune_changes
 from evalql.db.models import Workspace
 from evalql.db.outage import is_outage
@@ -38,6 +39,9 @@ class LogPruner:
             # Marked, so that what counts a request's statements (the tests) can leave it out.
             await db.connection(execution_options={"evalql_background": True})
             for workspace_id in list(await db.scalars(select(Workspace.id))):
+                # Row-level security (PostgreSQL) shows one workspace at a time: the same
+                # transaction moves on to each in turn (the setting is transaction-local).
+                rls.bind(db, workspace_id)
                 version = await current_version(db, workspace_id)
                 seen = self._seen.setdefault(workspace_id, deque())
                 seen.append((now, version.version))

@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from evalql.core.problems import InvalidInput, Problem
+from evalql.db import rls
 from evalql.db.engine import create_engine, session_factory
 from evalql.ingest.lock import apply_and_commit
 from evalql.ingest.wire import batch_of
@@ -69,6 +70,7 @@ class InProcess:
                     run_id: uuid.UUID | None = None) -> None:
         batch = batch_of(route, body, content_type, run_id)
         async with self.sessions() as db:
+            rls.bind(db, workspace_id)  # PostgreSQL's row-level security: this workspace only
             await apply_and_commit(db, workspace_id, batch)
 
     async def start(self) -> None:

@@ -5,17 +5,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import httpx
 
 from evalql.app import create_app
 from evalql.config import Settings
 from evalql.db import writes
+from tests import databases
 
 
 @asynccontextmanager
 async def app_client(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
-    app = create_app(settings)
+    """The app connects as the service's role on PostgreSQL (`databases.app_url`): a test
+    that writes through `app.state.db_sessions` binds them to its workspace (`rls.bind`)."""
+    app = create_app(replace(settings, database_url=databases.app_url(settings.database_url)))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://evalql.test") as client:

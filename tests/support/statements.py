@@ -12,7 +12,7 @@ from sqlalchemy import event
 def engine_of(owner: Any) -> Any:
     """The sync engine behind an app (`app.state.engine`) or an `Api` fixture (its session factory)."""
     state = getattr(owner, "state", None)
-    engine = state.engine if state is not None else owner.db_sessions.kw["bind"]
+    engine = state.engine if state is not None else owner.app_engine or owner.db_sessions.kw["bind"]
     return engine.sync_engine
 
 
