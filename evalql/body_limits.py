@@ -17,12 +17,15 @@ Then the app reads the buffered body as if from the socket; what the client send
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evalql.core.json import dumps
+
+log = logging.getLogger("evalql.http")
 
 
 class BodyLimits:
@@ -61,8 +64,9 @@ class BodyLimits:
             except TimeoutError:
                 await _refusal(408, self._too_slow())(scope, receive, send)
                 return
-            if message["type"] == "http.disconnect":
-                return  # the client hung up mid-body: nobody to answer
+            if message["type"] == "http.disconnect":  # the client hung up mid-body: nobody to answer
+                log.info("client disconnected before sending its whole body: %s %s", scope["method"], scope["path"])
+                return
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:

@@ -115,7 +115,7 @@ async def test_api_paths_still_reach_their_routes(client):
 
 def test_serve_names_the_reference(monkeypatch, capsys, tmp_path):
     started = []
-    monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: started.append(kwargs))
+    monkeypatch.setattr("evalql.serving.serve", lambda app, settings, **kwargs: started.append(kwargs))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

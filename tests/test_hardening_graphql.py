@@ -33,7 +33,7 @@ from sqlalchemy import func, select, text
 from starlette.routing import Route
 
 from evalql.config import Settings
-from evalql.db import models, writes
+from evalql.db import models, rls, writes
 from evalql.db.backend import is_postgresql
 from evalql.graphql_app import GraphQLEndpoint
 from evalql.graphql_http import GRAPHQL_RESPONSE, response_media_type
@@ -205,6 +205,7 @@ async def test_the_budget_is_a_setting(database_url, monkeypatch):
     async with app_client(dataclasses.replace(configured, ingest_workers=0, engine_snapshots="off")) as (client, app):
         async with app.state.db_sessions() as db:
             workspace = await writes.create_workspace(db, "budget")
+            rls.bind(db, workspace.id)  # the app connects as the service's role (row-level security)
             key = await writes.create_api_key(db, workspace.id)
             await db.commit()
         headers = {"X-API-Key": key}

@@ -28,7 +28,7 @@ import orjson
 import pytest
 
 from evalql.config import Settings
-from evalql.db import writes
+from evalql.db import rls, writes
 from evalql.db.engine import create_engine, session_factory
 from tests.support.app import app_client
 from tests.support.world import World, build_world
@@ -93,6 +93,7 @@ class Live:
 async def _tenant(db_sessions: Any, name: str) -> Tenant:
     async with db_sessions() as db:
         workspace = await writes.create_workspace(db, name)
+        rls.bind(db, workspace.id)  # the app connects as the service's role (row-level security)
         key = await writes.create_api_key(db, workspace.id)
         read_key = await writes.create_api_key(db, workspace.id, read_only=True)
         world = await build_world(db, workspace.id, n_examples=12, n_sessions=2, name=name)

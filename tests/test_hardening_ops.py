@@ -189,8 +189,10 @@ async def test_sessions_terminated_under_load_answer_503_never_500(outage, datab
             for name, response in (await outage.answers()).items():
                 answered[response.status_code] += 1
                 assert response.status_code in (200, 202, 503), (name, response.status_code, response.text)
-                if response.status_code == 503:
-                    assert response.headers["retry-after"] == "2" and "unavailable" in response.json()["detail"]
+                if response.status_code == 503:  # the outage, or comparisons past their limits (admission.py)
+                    detail = response.json()["detail"]
+                    assert (response.headers["retry-after"], "unavailable" in detail) in (("2", True), ("1", False)), \
+                        (response.headers, detail)
 
     admin = await asyncpg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(False))
     try:

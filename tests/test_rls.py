@@ -147,7 +147,7 @@ async def test_requests_as_the_service_role_see_their_workspace(api, two_worlds)
     assert response.status_code == 200, response.text
     assert [d["name"] for d in response.json()] == ["mine"]
     response = await api.graphql("{ datasets(first: 10) { edges { node { name } } } }")
-    assert response.json() == {"data": {"datasets": {"edges": [{"node": {"name": "mine"}}]}}}
+    assert response.json()["data"] == {"datasets": {"edges": [{"node": {"name": "mine"}}]}}
 
 
 def test_migrate_makes_the_role_and_keys_list_needs_the_owner(database_url, capsys, monkeypatch):
