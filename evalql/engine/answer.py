@@ -302,7 +302,12 @@ class ComparisonEngine:
         self._saving[workspace_id] = asyncio.create_task(asyncio.to_thread(snapshot.save, self.snapshots, frozen))
 
     async def close(self) -> None:
-        """At shutdown: finish the snapshots being written, and write those that lag."""
+        """At shutdown: stop the comparisons no request waits for any more (their states are
+        dropped, `_computed`), finish the snapshots being written, and write those that lag."""
+        running = list(self._running.values())
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
         for task in list(self._saving.values()):
             try:
                 await task
