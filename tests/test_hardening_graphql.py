@@ -35,6 +35,7 @@ from starlette.routing import Route
 from evalql.config import Settings
 from evalql.db import models, rls, writes
 from evalql.db.backend import is_postgresql
+from evalql.engine import load as engine_load
 from evalql.graphql_app import GraphQLEndpoint
 from evalql.graphql_http import GRAPHQL_RESPONSE, response_media_type
 from evalql.schema import build_schema
@@ -304,6 +305,44 @@ async def test_cancelled_comparisons_leave_the_engine_sound(api, database_url):
     async with app_client(Settings(database_url=database_url, engine_snapshots="off")) as (client, _):
         fresh = await client.post("/graphql", json={"query": GROUPS, "variables": variables}, headers=api.headers())
     assert answer["data"] == fresh.json()["data"] and answer["data"]["groupRuns"]
+
+
+async def test_a_comparison_cut_by_the_deadline_finishes_for_the_next_request(api, monkeypatch):
+    """The engine computes on a task and a session of its own (engine/answer.py `detached`):
+    a request the deadline cancels while the engine loads leaves the load to finish, so a
+    first comparison that takes longer than the deadline is not started over (and cut
+    again) by every request."""
+    async with api.db_sessions() as db:
+        world = await build_world(db, api.workspace_id, n_examples=30, n_sessions=3, seed=3)
+        await db.commit()
+    variables = {"ds": str(world.dataset_id), "input": {
+        "sessionIds": [str(s) for s in world.session_ids], "groupBy": "EXAMPLE_METADATA", "metadataKey": "category"}}
+    app = api.client._transport.app  # type: ignore[attr-defined]
+    graphql, comparisons = endpoint(app), app.state.comparisons
+    # The first load of a session waits until the request that asked for it was cut.
+    cut, loads = asyncio.Event(), []
+    session_runs = engine_load.session_runs
+
+    async def slow_session_runs(tenant, session_id):
+        loads.append(session_id)
+        await cut.wait()
+        return await session_runs(tenant, session_id)
+
+    monkeypatch.setattr(engine_load, "session_runs", slow_session_runs)
+    graphql.timeout = 0.5
+    assert (await api.graphql(GROUPS, variables)).status_code == 504
+    assert loads and comparisons._running  # the load goes on without the request
+    cut.set()
+    for _ in range(200):
+        if not comparisons._running:
+            break
+        await asyncio.sleep(0.05)
+    assert not comparisons._running and len(comparisons._answers) == 1  # its answer, for the next request
+    graphql.timeout = 30.0
+    loaded = len(loads)
+    answer = await api.graphql(GROUPS, variables)
+    assert answer.status_code == 200 and answer.json()["data"]["groupRuns"]
+    assert len(loads) == loaded == len(world.session_ids)  # each session loaded once, none again
 
 
 # --- GraphQL over HTTP -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import logging
 import time
@@ -29,10 +30,12 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import numpy as np
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from evalql.core.enums import GroupBy
 from evalql.db.changes import ChangesPruned, changes_between, current_version
 from evalql.db.chunks import id_chunks
+from evalql.db.engine import session_factory
 from evalql.db.models import Example, Run
 from evalql.db.tenant import Tenant, readable
 from evalql.db.types import units_to_cost
@@ -57,6 +60,8 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 CACHED_ANSWERS = 256  # per process; an answer holds the runs of at most 200 examples (§5: 20 groups × 10; §6: 100)
 SAVE_EVERY = 60.0  # seconds between snapshots of a state that only follows the change log
 T = TypeVar("T")
+# A comparison's work on the state, with the tenant whose session it reads by.
+Work = Callable[[Tenant, "WorkspaceState", "Clock"], Awaitable[T]]
 
 
 @dataclass
@@ -118,9 +123,10 @@ class ComparisonEngine:
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
         # (workspace, data version, request) -> answer
         self._answers: OrderedDict[tuple[uuid.UUID, int, tuple], Answer] = OrderedDict()
+        self._running: dict[tuple[uuid.UUID, int, tuple], asyncio.Future] = {}  # detached computations
 
     async def group_query(self, tenant: Tenant, query: GroupQuery) -> Answer[list[Group]]:
-        async def work(state: WorkspaceState, clock: Clock) -> list[Group]:
+        async def work(tenant: Tenant, state: WorkspaceState, clock: Clock) -> list[Group]:
             sessions = await state.page.checked_sessions(tenant, query.dataset_id, query.session_ids)
             clock.lap("checks")
             page, identities, run_ids, cells = await self._compute(tenant, state, query, clock)
@@ -136,7 +142,7 @@ class ComparisonEngine:
 
     async def dataset_runs(self, tenant: Tenant, query: DatasetRunsQuery) -> Answer[list[ExampleWithRuns]]:
         """Spec §6: the examples the sessions ran, each with its candidate runs, paged."""
-        async def work(state: WorkspaceState, clock: Clock) -> list[ExampleWithRuns]:
+        async def work(tenant: Tenant, state: WorkspaceState, clock: Clock) -> list[ExampleWithRuns]:
             await state.page.checked_sessions(tenant, query.dataset_id, query.session_ids)
             clock.lap("checks")
             page = await self._examples_page(tenant, state, query, clock)
@@ -175,7 +181,7 @@ class ComparisonEngine:
     async def export_plan(self, tenant: Tenant, query: GroupQuery) -> export.Plan:
         """Every group's runs R(g) in export order (`engine/export.py`), at the data version
         `tenant.db` reads; not cached (it is as long as the runs), and not paged."""
-        async def work(state: WorkspaceState, clock: Clock) -> export.Plan:
+        async def work(tenant: Tenant, state: WorkspaceState, clock: Clock) -> export.Plan:
             sessions = await state.page.checked_sessions(tenant, query.dataset_id, query.session_ids)
             clock.lap("checks")
             inputs = await self._group_inputs(tenant, state, query, clock)
@@ -188,7 +194,8 @@ class ComparisonEngine:
                                found, sorted(state.feedback_keys.values[k] for k in found.feedback_keys),
                                state, [i.state for i in inputs])
 
-        return (await self._answer(tenant, ("export", *request_key(query)), work, keep=False)).result
+        # On the request's own session: the plan is read at its snapshot (db/read_snapshot.py).
+        return (await self._answer(tenant, ("export", *request_key(query)), work, keep=False, detached=False)).result
 
     def held_version(self, workspace_id: uuid.UUID) -> int | None:
         """The data version of the workspace's state, if one is held: a reader whose
@@ -196,11 +203,18 @@ class ComparisonEngine:
         state = self._states.get(workspace_id)
         return None if state is None else state.version
 
-    async def _answer(self, tenant: Tenant, request: tuple,
-                      work: Callable[[WorkspaceState, Clock], Awaitable[T]], keep: bool = True) -> Answer[T]:
+    async def _answer(self, tenant: Tenant, request: tuple, work: Work[T], keep: bool = True,
+                      detached: bool = True) -> Answer[T]:
         """The answer cached for `request` (a key whose first item names the query) at the
         current data version, else `work`'s on the state brought to that version, computed
-        under the workspace's lock (and cached unless not `keep`)."""
+        under the workspace's lock (and cached unless not `keep`).
+
+        `detached`: computed by a task of its own, on a database session of its own, which
+        the request awaits without owning it. A request cancelled on the way (the GraphQL
+        execution deadline) so leaves the work to finish: the state it loads is never left
+        half-built (a first comparison of a large workspace takes longer than a deadline
+        once, not on every try), and the next request finds the answer ready. Identical
+        requests at the same data version share one task."""
         clock = Clock()
         version = await current_version(tenant.db, tenant.workspace_id)
         key = (tenant.workspace_id, version.version, request)
@@ -209,29 +223,53 @@ class ComparisonEngine:
             self._answers.move_to_end(key)
             return found
         clock.lap("version")
+        if not detached or not isinstance(tenant.db.bind, AsyncEngine):  # a session on one connection
+            return await self._computed(tenant, version.version, key, work, keep, clock)
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._detached(tenant, version.version, key, work, keep, clock))
+            self._running[key] = task
+            task.add_done_callback(functools.partial(self._finished, key))
+        return await asyncio.shield(task)
+
+    def _finished(self, key: tuple, task: asyncio.Future) -> None:
+        self._running.pop(key, None)
+        if not task.cancelled() and task.exception() is not None:  # retrieved: its requests may be gone
+            log.debug("comparison %s failed", key[2][0], exc_info=task.exception())
+
+    async def _detached(self, tenant: Tenant, version: int, key: tuple, work: Work[T], keep: bool,
+                        clock: Clock) -> Answer[T]:
+        assert isinstance(tenant.db.bind, AsyncEngine)
+        async with session_factory(tenant.db.bind)() as db:
+            own = Tenant(tenant.workspace_id, tenant.read_only, db)
+            return await self._computed(own, version, key, work, keep, clock)
+
+    async def _computed(self, tenant: Tenant, version: int, key: tuple, work: Work[T], keep: bool,
+                        clock: Clock) -> Answer[T]:
         lock = self._locks.setdefault(tenant.workspace_id, asyncio.Lock())
         async with lock:
             clock.lap("queued")
             try:
-                state = await self._current(tenant, version.version)
+                state = await self._current(tenant, version)
                 clock.lap("sync")
-                result = await work(state, clock)
+                result = await work(tenant, state, clock)
             except asyncio.CancelledError:
-                # A cancelled request (the GraphQL execution timeout) may stop between two
-                # statements of a load or of a change set: the state could hold half of one.
-                # It is dropped, to be rebuilt (or restored from its snapshot) when next asked.
+                # Cancelled between two statements of a load or of a change set (the server
+                # stopping, or a request that computes on its own session): the state could
+                # hold half of one. It is dropped, to be rebuilt (or restored from its
+                # snapshot) when next asked.
                 self._states.pop(tenant.workspace_id, None)
                 raise
             self._maybe_save(state)
         self._bound_memory(tenant.workspace_id)
         answer = Answer(result, timings=clock.laps)
-        log.debug("%s %s", request[0], clock)
+        log.debug("%s %s", key[2][0], clock)
         if not keep:
             return answer
         # Answers of this workspace at older versions will not be asked for again (every
         # request reads the current version first): under steady ingest they would fill the
         # cache with dead answers and their renderings, a few hundred KiB each.
-        for old in [k for k in self._answers if k[0] == tenant.workspace_id and k[1] < version.version]:
+        for old in [k for k in self._answers if k[0] == tenant.workspace_id and k[1] < version]:
             del self._answers[old]
         self._answers[key] = answer
         while len(self._answers) > CACHED_ANSWERS:
@@ -264,7 +302,12 @@ class ComparisonEngine:
         self._saving[workspace_id] = asyncio.create_task(asyncio.to_thread(snapshot.save, self.snapshots, frozen))
 
     async def close(self) -> None:
-        """At shutdown: finish the snapshots being written, and write those that lag."""
+        """At shutdown: stop the comparisons no request waits for any more (their states are
+        dropped, `_computed`), finish the snapshots being written, and write those that lag."""
+        running = list(self._running.values())
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
         for task in list(self._saving.values()):
             try:
                 await task
