@@ -171,12 +171,16 @@ class ComparisonEngine:
         return await self._cached(tenant, dataset_runs_key(query))
 
     async def _cached(self, tenant: Tenant, request: tuple) -> Answer | None:
+        return (await self._lookup(tenant, request))[1]
+
+    async def _lookup(self, tenant: Tenant, request: tuple) -> tuple[tuple[uuid.UUID, int, tuple], Answer | None]:
+        """The answer's key at the current data version, and the answer if it is cached."""
         version = await current_version(tenant.db, tenant.workspace_id)
         key = (tenant.workspace_id, version.version, request)
         found = self._answers.get(key)
         if found is not None:
             self._answers.move_to_end(key)
-        return found
+        return key, found
 
     async def export_plan(self, tenant: Tenant, query: GroupQuery) -> export.Plan:
         """Every group's runs R(g) in export order (`engine/export.py`), at the data version
@@ -216,18 +220,16 @@ class ComparisonEngine:
         once, not on every try), and the next request finds the answer ready. Identical
         requests at the same data version share one task."""
         clock = Clock()
-        version = await current_version(tenant.db, tenant.workspace_id)
-        key = (tenant.workspace_id, version.version, request)
-        found = self._answers.get(key)
+        key, found = await self._lookup(tenant, request)
         if found is not None:
-            self._answers.move_to_end(key)
             return found
         clock.lap("version")
+        version = key[1]
         if not detached or not isinstance(tenant.db.bind, AsyncEngine):  # a session on one connection
-            return await self._computed(tenant, version.version, key, work, keep, clock)
+            return await self._computed(tenant, version, key, work, keep, clock)
         task = self._running.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._detached(tenant, version.version, key, work, keep, clock))
+            task = asyncio.ensure_future(self._detached(tenant, version, key, work, keep, clock))
             self._running[key] = task
             task.add_done_callback(functools.partial(self._finished, key))
         return await asyncio.shield(task)

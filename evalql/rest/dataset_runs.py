@@ -9,8 +9,6 @@ the cached answer, as group/runs is.
 
 from __future__ import annotations
 
-import asyncio
-from contextlib import nullcontext
 from typing import Any
 
 from starlette.requests import Request
@@ -22,6 +20,7 @@ from evalql.core.json import dumps
 from evalql.core.problems import Problem
 from evalql.queries.results import ExampleWithRuns
 from evalql.rest.body import path_id_and_body
+from evalql.rest.comparison_body import comparison_body
 from evalql.rest.context import request_tenant
 from evalql.rest.group_shape import example_with_runs_json
 
@@ -36,19 +35,9 @@ async def dataset_runs_route(request: Request) -> Response:
     async with request_tenant(request) as tenant:
         dataset_id, body = await path_id_and_body(request, "dataset_id", dataset_runs_request)
         comparisons, query = request.app.state.comparisons, to_query(dataset_id, body)
-        # An answer already computed at this data version is served at once; anything else
-        # takes a comparison slot (evalql/admission.py).
-        answer = await comparisons.cached_dataset_runs(tenant, query)
-        async with nullcontext() if answer is not None else request.app.state.admission.admitted(tenant):
-            if answer is None:
-                answer = await comparisons.dataset_runs(tenant, query)
-            # A repeated request at an unchanged data version gets the same answer: its body is
-            # rendered once per `preview`, in a worker thread (as group/runs' is: tens of
-            # milliseconds that the event loop spends on other requests meanwhile).
-            rendered = answer.renderings.get(("rest", body.preview))
-            if rendered is None:
-                rendered = answer.renderings[("rest", body.preview)] = await asyncio.to_thread(
-                    _render, answer.result, body.preview)
+        rendered = await comparison_body(request, tenant, lambda: comparisons.cached_dataset_runs(tenant, query),
+                                         lambda: comparisons.dataset_runs(tenant, query), ("rest", body.preview),
+                                         lambda examples: _render(examples, body.preview))
         return Response(rendered, media_type="application/json")
 
 
