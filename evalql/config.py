@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from platformdirs import user_cache_dir, user_data_dir
 from sqlalchemy.engine import make_url
+
+T = TypeVar("T")
 
 
 def default_database_url() -> str:
@@ -38,23 +42,22 @@ def _flag(value: str | None, default: bool) -> bool:
 
 
 def _int(env: os._Environ[str], name: str, default: int) -> int:
-    value = env.get(name)
-    if value is None or value.strip() == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+    return _parsed(env, name, default, int, "an integer")
 
 
 def _float(env: os._Environ[str], name: str, default: float) -> float:
+    return _parsed(env, name, default, float, "a number")
+
+
+def _parsed(env: os._Environ[str], name: str, default: T, parse: Callable[[str], T], what: str) -> T:
+    """`name`'s value read by `parse`; `default` when unset or blank."""
     value = env.get(name)
     if value is None or value.strip() == "":
         return default
     try:
-        return float(value)
+        return parse(value)
     except ValueError:
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+        raise ValueError(f"{name} must be {what}, got {value!r}") from None
 
 
 @dataclass(frozen=True)
