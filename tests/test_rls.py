@@ -26,6 +26,7 @@ from evalql.db.tenant import Tenant, owned, readable
 from evalql.engine.log_pruner import LogPruner
 from tests import databases
 from tests.support.app import second_workspace
+from tests.support.statements import counting
 from tests.support.whole_database import everywhere
 from tests.support.world import build_world
 from tests.test_cli_keys import status
@@ -148,6 +149,41 @@ async def test_requests_as_the_service_role_see_their_workspace(api, two_worlds)
     assert [d["name"] for d in response.json()] == ["mine"]
     response = await api.graphql("{ datasets(first: 10) { edges { node { name } } } }")
     assert response.json()["data"] == {"datasets": {"edges": [{"node": {"name": "mine"}}]}}
+
+
+async def test_authentication_binds_the_transaction_in_its_own_statement(api, two_worlds):
+    """The key lookup sets the transaction's workspace as it finds the key: a request sends
+    no `set_config` statement of its own, and still sees its rows, and only its own (the
+    policies would show none if the setting were missing)."""
+    async with api.db_sessions() as db:
+        run_id = await db.scalar(readable(api.workspace_id, Run, Run.id).limit(1))
+    with counting(api) as statements:
+        response = await api.client.get(f"/api/v1/runs/{run_id}", headers=api.headers())
+        listed = await api.client.get("/api/v1/datasets", headers=api.headers())
+    assert response.status_code == 200, response.text
+    assert [d["name"] for d in listed.json()] == ["mine"]
+    lookups = [s for s in statements if "evalql_key_lookup" in s]
+    assert len(lookups) == 2 and all("set_config" in s for s in lookups)
+    assert not [s for s in statements if "set_config" in s and "evalql_key_lookup" not in s], statements
+    # A bad key binds nothing, and is refused.
+    async with api.db_sessions() as db:
+        with pytest.raises(Exception, match="Invalid API key"):
+            await authenticate(db, Headers({"x-api-key": "evq_not-a-key"}))
+        assert rls.bound_workspace(db) is None
+
+
+async def test_a_session_bound_elsewhere_is_not_rebound_by_a_key_lookup(api, two_worlds):
+    """Authentication in a session already bound (a subscription checking its key again)
+    leaves the binding to the session's owner: the lookup sets nothing."""
+    async with api.db_sessions() as db:
+        rls.bind(db, two_worlds)
+        with counting(api) as statements:
+            principal = await authenticate(db, Headers(api.headers()))
+        assert principal.workspace_id == api.workspace_id
+        assert rls.bound_workspace(db) == two_worlds
+        assert not [s for s in statements if "set_config" in s and "evalql_key_lookup" in s]
+        setting = await db.scalar(text(f"SELECT current_setting('{rls.SETTING}', true)"))
+        assert setting == str(two_worlds)
 
 
 def test_migrate_makes_the_role_and_keys_list_needs_the_owner(database_url, capsys, monkeypatch):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Boolean, Uuid, column, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evalql.db import rls
 from evalql.db.backend import is_postgresql
 from evalql.db.models import ApiKey, Workspace
 from evalql.db.types import utcnow
@@ -48,18 +49,26 @@ class FoundKey:
 
 
 async def key_by_hash(db: AsyncSession, key_hash: str) -> FoundKey | None:
-    """The unrevoked key with this hash, read before any workspace is known. On PostgreSQL
+    """The unrevoked key with this hash. On PostgreSQL the lookup goes
     through `evalql_key_lookup` (migration 0006): row-level security hides every key
     from the service's role until a workspace is bound, and that function (its owner's
-    rights) answers for the one key presented, and nothing else."""
+    rights) answers for the one key presented, and nothing else. A session bound to no
+    workspace yet (a request's, at authentication) is bound to the key's by the same
+    statement: `set_config` in its select list tells the transaction, which saves the round
+    trip that binding would otherwise cost on every request (evalql/db/rls.py)."""
     if is_postgresql(db):
         lookup = func.evalql_key_lookup(key_hash).table_valued(column("workspace_id", Uuid),
                                                                column("read_only", Boolean))
-        stmt = select(lookup.c.workspace_id, lookup.c.read_only)
+        binds = rls.bound_workspace(db) is None
+        stmt = select(lookup.c.workspace_id, lookup.c.read_only,
+                      *([rls.set_workspace_column(lookup.c.workspace_id)] if binds else []))
+        found = (await db.execute(stmt)).first()
+        if found is not None and binds:
+            rls.bound_by_statement(db, found.workspace_id)
     else:
         stmt = select(ApiKey.workspace_id, ApiKey.read_only).where(ApiKey.key_hash == key_hash,
                                                                    ApiKey.revoked_at.is_(None))
-    found = (await db.execute(stmt)).first()
+        found = (await db.execute(stmt)).first()
     return None if found is None else FoundKey(found.workspace_id, found.read_only)
 
 

@@ -9,7 +9,9 @@ statement that forgets its workspace still sees and writes only the bound worksp
 rows, and no rows at all when no workspace is bound.
 
 A session is bound to a workspace with `bind` (a `Tenant` does it when it is made, ingest
-and the log pruner do it themselves). The setting is then set at the start of each of the
+and the log pruner do it themselves), or by authentication's key lookup itself, whose
+statement sets the setting as it finds the key (`set_workspace_column`, evalql/db/keys.py).
+The setting is then set at the start of each of the
 session's transactions (`after_begin`), and, when the session is bound in the middle of a
 transaction (after authentication read the key), by the session's next statement
 (`SerializedSession`, evalql/db/engine.py, asks `pending`). It is transaction-local
@@ -22,7 +24,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Text, cast, event, func, text, true
 from sqlalchemy.orm import Session
 
 from evalql.db.backend import is_postgresql
@@ -47,6 +49,20 @@ def bind(session: Any, workspace_id: uuid.UUID) -> None:
     sync.info[_WORKSPACE] = workspace_id
     if sync.in_transaction():
         sync.info[_PENDING] = True
+
+
+def set_workspace_column(workspace_id: Any) -> Any:
+    """A select-list column that binds the statement's transaction to `workspace_id` (an
+    expression), as `SET_WORKSPACE` does; see `bound_by_statement`."""
+    return func.set_config(SETTING, cast(workspace_id, Text), true()).label("bound_workspace")
+
+
+def bound_by_statement(session: Any, workspace_id: uuid.UUID) -> None:
+    """`session` is bound to `workspace_id`, and its open transaction already knows it (a
+    statement with `set_workspace_column` just ran in it): nothing is left pending."""
+    sync = _sync(session)
+    sync.info[_WORKSPACE] = workspace_id
+    sync.info.pop(_PENDING, None)
 
 
 def bound_workspace(session: Any) -> uuid.UUID | None:
@@ -85,4 +101,5 @@ async def row_security_active(conn: Any) -> bool:
     return bool((await conn.execute(ROW_SECURITY_ACTIVE)).scalar())
 
 
-__all__ = ["SETTING", "bind", "bound_workspace", "pending", "row_security_active"]
+__all__ = ["SETTING", "bind", "bound_by_statement", "bound_workspace", "pending", "row_security_active",
+           "set_workspace_column"]
