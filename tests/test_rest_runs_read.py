@@ -18,6 +18,7 @@ import pytest
 
 from evalql.db import writes
 from evalql.db.models import RunAttachment
+from evalql.queries import runs_query
 from tests.filter_oracle import FilterOracle, string_form
 from tests.oracle import COST_FIELDS, TOKEN_FIELDS, Derived, Records, compare, cost_text, feedback_stats, ts
 from tests.support.app import second_workspace
@@ -318,7 +319,10 @@ async def test_attachment_missing(api, shaped):
 
 # --- POST /runs/query: shape, select ------------------------------------------------------------
 
-async def test_query_every_field_read_key(api, shaped):
+@pytest.mark.parametrize("few", [1000, 0], ids=["python", "sql"])
+async def test_query_every_field_read_key(api, shaped, few, monkeypatch):
+    """Both ways of aggregating feedback statistics (few rows in Python, more in SQL)."""
+    monkeypatch.setattr(runs_query, "FEW_FEEDBACK", few)
     runs = await runs_of(api, {"session": [str(uid("S"))]}, key=api.read_key)
     d = Derived(shaped)
     assert [r["id"] for r in runs] == [str(x) for x in sorted(d.runs, key=lambda x: (d.start(x), x), reverse=True)]

@@ -103,6 +103,8 @@ class Example(TenantMixin, Base):
         Index("ix_examples_ws_dataset_created", "workspace_id", "dataset_id", "created_at", "id"),
         # Covers the "live example of dataset D" check of the group query's candidate scan.
         Index("ix_examples_ws_id_live", "workspace_id", "id", "dataset_id", "deleted_at"),
+        # `in_dataset` of a run: is some example made from it (migration 0007)?
+        Index("ix_examples_ws_source_run", "workspace_id", "source_run_id"),
     )
 
 
@@ -183,6 +185,8 @@ class Run(TenantMixin, Base):
         Index("ix_runs_ws_parent", "workspace_id", "parent_run_id"),
         Index("ix_runs_ws_example", "workspace_id", "reference_example_id"),
         Index("ix_runs_ws_session_start", "workspace_id", "session_id", "start_time", "id"),
+        # A session's last root run start (`last_run_start_time`): the last entry of its range.
+        Index("ix_runs_ws_session_root_start", "workspace_id", "session_id", "is_root", "start_time"),
         # POST /runs/query without a session (by trace, example or id): keyset pages in start order.
         Index("ix_runs_ws_start", "workspace_id", "start_time", "id"),
     )

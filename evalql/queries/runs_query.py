@@ -3,7 +3,7 @@ needs from other rows (spec §2.4, §7.5.5), loaded in batches.
 
 A request costs the same number of statements whatever the page size: one for the
 page, then one per kind of related value the selected fields need (feedback statistics
-take three, see `feedback_stats.partials_by_partition`), each over the whole page.
+take one, or three past FEW_FEEDBACK rows: `feedback_stats_by_run`), each over the whole page.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from evalql.queries.results import FeedbackStats
 from evalql.queries.run_details import trace_bounds
 
 ORDERS = ("desc", "asc")
+FEW_FEEDBACK = 1000  # feedback rows of a page of runs aggregated in Python, from one statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +120,17 @@ async def related_rows(tenant: Tenant, runs: Sequence[Run], fields: Collection[s
 
 
 async def feedback_stats_by_run(tenant: Tenant, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, FeedbackStats]:
-    """§3.1 over each run's run-level feedback, aggregated in SQL."""
+    """§3.1 over each run's run-level feedback. Runs mostly carry a few feedback rows: up
+    to FEW_FEEDBACK of them are read by one statement and aggregated here, as GraphQL's
+    `Run.feedbackStats` aggregates the rows it loads (`partials_from_rows`); past that,
+    SQL aggregates them (three statements), so neither memory nor time grows with them."""
     base = readable(tenant, Feedback, Feedback.run_id, *fbs.FEEDBACK_COLUMNS).where(Feedback.run_id.in_(run_ids))
+    rows = (await tenant.db.execute(base.limit(FEW_FEEDBACK + 1))).all()
+    if len(rows) <= FEW_FEEDBACK:
+        by_run: dict[uuid.UUID, list] = defaultdict(list)
+        for row in rows:
+            by_run[row.run_id].append(row)
+        return {run_id: fbs.finish(fbs.partials_from_rows(found)) for run_id, found in by_run.items()}
     partials = await fbs.partials_by_partition(tenant.db, base, ("run_id",))
     return {run_id: fbs.finish(by_key) for (run_id,), by_key in partials.items()}
 

@@ -118,12 +118,15 @@ def with_progress(extra: dict[str, Any] | None, progress: dict[str, Any] | None)
 
 async def last_root_starts(tenant: Tenant, ids: list[uuid.UUID]) -> dict[uuid.UUID, dt.datetime | None]:
     """`last_run_start_time_live` without the stats block: the same value, max start_time of
-    the root runs, in one grouped read."""
-    rows = await tenant.db.execute(
-        readable(tenant, Run, Run.session_id, func.max(Run.start_time))
-        .where(Run.session_id.in_(ids), Run.is_root.is_(True)).group_by(Run.session_id))
+    the root runs. Asked per session, the maximum is one probe of
+    `ix_runs_ws_session_root_start` (migration 0007); grouped over several sessions, both
+    databases would read every root run of each."""
+    last = (readable(tenant, Run, func.max(Run.start_time))
+            .where(Run.session_id == TracerSession.id, Run.is_root.is_(True)).scalar_subquery())
+    rows = await tenant.db.execute(readable(tenant, TracerSession, TracerSession.id, last)
+                                   .where(TracerSession.id.in_(ids)))
     # SQLite hands an aggregate of a timestamp column back as text.
-    return {session_id: derive.parse_timestamp(last) for session_id, last in rows}
+    return {session_id: derive.parse_timestamp(found) for session_id, found in rows if found is not None}
 
 
 async def sessions_json(tenant: Tenant, sessions: list[TracerSession], include_stats: bool) -> list[dict[str, Any]]:

@@ -32,3 +32,21 @@ def counting(owner: Any) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", before)
+
+
+@contextmanager
+def capturing(owner: Any) -> Iterator[list[tuple[str, Any]]]:
+    """Collects every statement sent to the database while open, with its parameters."""
+    sent: list[tuple[str, Any]] = []
+    engine = engine_of(owner)
+
+    def before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if context is not None and context.execution_options.get("evalql_background"):
+            return  # the server's background work (pruning the change log), not a request's
+        sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
