@@ -17,8 +17,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import ColumnElement, literal, tuple_
-from sqlalchemy.orm import defer
+from sqlalchemy import ColumnElement, func, literal, tuple_
+from sqlalchemy.orm import aliased, defer
 
 from evalql.db import derive
 from evalql.db.models import Example, Feedback, Run, RunAttachment
@@ -161,9 +161,47 @@ async def datasets_of_examples(tenant: Tenant, example_ids: list[uuid.UUID]) -> 
     return dict((await tenant.db.execute(stmt)).all())
 
 
-async def one_run(tenant: Tenant, run_id: uuid.UUID) -> Run | None:
-    return await tenant.db.scalar(readable(tenant, Run).where(Run.id == run_id)
-                                 .options(defer(Run.ingest_state, raiseload=True)))
+async def one_run(tenant: Tenant, run_id: uuid.UUID, fields: Collection[str]) -> tuple[Run, RelatedRows] | None:
+    """A run and what its selected fields need from other tables. For one run, each of
+    those is an index probe, asked in the run's own statement (a correlated subquery per
+    value), so a read costs two or three statements whatever it selects: the run, its
+    feedback statistics, and its attachments' names only if it has any."""
+    values: dict[str, ColumnElement] = {}
+    if "in_dataset" in fields:
+        values["in_dataset"] = (readable(tenant, Example, Example.id)
+                                .where(Example.source_run_id == Run.id, Example.deleted_at.is_(None)).exists())
+    if "s3_urls" in fields:
+        values["attached"] = readable(tenant, RunAttachment, RunAttachment.run_id).where(
+            RunAttachment.run_id == Run.id).exists()
+    if "trace_min_start_time" in fields or "trace_max_start_time" in fields:
+        trace = aliased(Run)
+        for name, bound in (("trace_min", func.min), ("trace_max", func.max)):
+            # Grouped by the trace, so that SQLite reads the trace's runs on its index
+            # rather than walking the workspace's runs in start order for the first match.
+            values[name] = readable(tenant, trace, bound(trace.start_time)).where(
+                trace.trace_id == Run.trace_id).group_by(trace.trace_id).scalar_subquery()
+    if "reference_dataset_id" in fields:
+        values["reference_dataset"] = readable(tenant, Example, Example.dataset_id).where(
+            Example.id == Run.reference_example_id, Example.deleted_at.is_(None)).scalar_subquery()
+    stmt = (readable(tenant, Run).add_columns(*(v.label(k) for k, v in values.items())).where(Run.id == run_id)
+            .options(defer(Run.ingest_state, raiseload=True)))
+    row = (await tenant.db.execute(stmt)).first()
+    if row is None:
+        return None
+    run, found = row[0], RelatedRows()
+    if row._mapping.get("in_dataset"):
+        found.in_dataset = {run.id}
+    if row._mapping.get("attached"):
+        found.attachments = await attachment_names(tenant, [run.id])
+    if "trace_min" in values:
+        # SQLite hands an aggregate of a timestamp column back as text.
+        found.trace_bounds = {run.trace_id: (derive.parse_timestamp(row.trace_min),
+                                             derive.parse_timestamp(row.trace_max))}
+    if row._mapping.get("reference_dataset") is not None:
+        found.reference_datasets = {run.reference_example_id: row.reference_dataset}
+    if "feedback_stats" in fields:
+        found.feedback_stats = await feedback_stats_by_run(tenant, [run.id])
+    return run, found
 
 
 async def attachment(tenant: Tenant, run_id: uuid.UUID, name: str) -> RunAttachment | None:

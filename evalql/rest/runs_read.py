@@ -202,10 +202,10 @@ async def query_route(request: Request) -> Response:
 async def read_route(request: Request) -> Response:
     async with request_tenant(request) as tenant:
         run_id = require_path_uuid(request, "run_id")
-        run = await one_run(tenant, run_id)
-        if run is None:
+        found = await one_run(tenant, run_id, RUN_FIELDS)
+        if found is None:
             raise NotFoundError(f"Run {run_id} not found")
-        rows = await related_rows(tenant, [run], RUN_FIELDS)
+        run, rows = found
         return json_response((await runs_json(request, tenant, [run], rows, RUN_FIELDS))[0])
 
 
