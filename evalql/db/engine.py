@@ -92,6 +92,13 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
         kwargs = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout,
                   "pool_pre_ping": True, **kwargs,
                   "connect_args": {"timeout": pool_timeout, **kwargs.get("connect_args", {})}}
+    elif make_url(url).database not in (None, "", ":memory:"):
+        # A SQLite connection costs a thread (aiosqlite's) and a few PRAGMAs to open, and
+        # nothing to keep: every connection opened is kept (SQLAlchemy's default pool keeps
+        # five and closes the overflow on return, so under load connections were opened
+        # and closed for most requests), and a request waits `pool_timeout` for one, as on
+        # PostgreSQL (the default pool waited 30 s).
+        kwargs = {"pool_size": pool_size + max_overflow, "max_overflow": 0, "pool_timeout": pool_timeout, **kwargs}
     engine = create_async_engine(url, **{"json_serializer": json_text, "json_deserializer": _json_loads, **kwargs})
     if is_sqlite(engine):
         event.listen(engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib))
