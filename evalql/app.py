@@ -12,7 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from evalql import api_docs, web
+from evalql import api_docs, gc_tuning, web
 from evalql.admission import Admission, Limits
 from evalql.body_limits import BodyLimits
 from evalql.config import Settings
@@ -66,6 +66,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await ensure_schema(engine)  # SQLite migrates itself; PostgreSQL refuses if behind
         pruner = asyncio.create_task(LogPruner(db_sessions, horizon=settings.change_log_horizon).run())
         await app.state.ingest.start()
+        if settings.gc_tuning:
+            gc_tuning.tune()  # last: what start-up made is frozen with the rest
         yield
         pruner.cancel()
         await app.state.changes.close()

@@ -118,6 +118,7 @@ class Settings:
     admin_database_url: str | None = None
     app_role: str = "evalql_app"
     app_password: str | None = None
+    gc_tuning: bool = True  # freeze start-up's objects and collect less often (evalql/gc_tuning.py)
 
     def snapshot_directory(self) -> Path | None:
         if self.engine_snapshots == "off":
@@ -161,4 +162,5 @@ class Settings:
             admin_database_url=env.get("EVALQL_ADMIN_DATABASE_URL") or None,
             app_role=env.get("EVALQL_APP_ROLE", "evalql_app").strip(),
             app_password=env.get("EVALQL_APP_PASSWORD") or None,
+            gc_tuning=_flag(env.get("EVALQL_GC_TUNING"), True),
         )
