@@ -345,6 +345,10 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=1000, help="N of W(N) (default 1000)")
     parser.add_argument("--database-url", default=None,
                         help="load W(N) into a new workspace of this database (default: a temporary SQLite file)")
+    parser.add_argument("--server-database-url", default=None,
+                        help="the URL the server connects with, if not --database-url's (PostgreSQL: the service "
+                             "role `evalql migrate` made, e.g. postgresql+asyncpg://evalql_app@127.0.0.1/DB, so that "
+                             "row-level security binds it as in production)")
     parser.add_argument("--url", default=None, help="a running server instead (with --key)")
     parser.add_argument("--key", default=None)
     parser.add_argument("--server-pid", type=int, default=None, help="with --url: the server's pid, for its RSS")
@@ -373,7 +377,7 @@ def main() -> None:
               f"{args.clients} clients for {args.seconds:g} s")
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        server = start_server(database_url, port, tmp, args.server_workers)
+        server = start_server(args.server_database_url or database_url, port, tmp, args.server_workers)
         try:
             wait_until_up(url, server)
             print(f"evalql load: server pid {server.pid} at {url}", file=sys.stderr)
