@@ -83,13 +83,14 @@ async def test_keys_and_counts_match_plain_python(api, world, n):
     assert {k["key"] for k in dataset["runMetadataKeys"]} == {"model", "temperature"}
 
 
-async def test_one_statement_each_whatever_the_keys(api, world, backend):
+async def test_one_statement_each_whatever_the_keys(api, world):
     variables = {"ds": str(world.dataset_id), "sessions": [str(s) for s in world.session_ids], "n": 5}
     with counting(api) as statements:
         assert "errors" not in (await api.graphql(QUERY, variables)).json()
-    # authentication, the workspace for row-level security (PostgreSQL, evalql/db/rls.py),
-    # the dataset, and one statement per field, whatever the keys and values
-    assert len(statements) == 4 + (backend == "postgresql"), statements
+    # authentication (which on PostgreSQL also binds the transaction's workspace for
+    # row-level security, evalql/db/keys.py), the dataset, and one statement per field,
+    # whatever the keys and values
+    assert len(statements) == 4, statements
 
 
 async def test_no_sessions_no_keys_and_bounds(api, world):
