@@ -46,7 +46,7 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes
-        if (headers.get("content-encoding") or "identity").strip().lower() not in ("identity", ""):
+        if content_encoding_of(headers) != "identity":
             limit += self.encoded_allowance
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -80,6 +80,11 @@ class BodyLimits:
     def _too_slow(self) -> str:
         return (f"The request body arrived too slowly: a body may take {self.timeout:g} s plus 1 s per "
                 f"{self.min_rate} bytes")
+
+
+def content_encoding_of(headers: Headers) -> str:
+    """The body's declared `Content-Encoding`, lower-case; `identity` when none is declared."""
+    return (headers.get("content-encoding") or "").strip().lower() or "identity"
 
 
 def _has_body(headers: Headers) -> bool:

@@ -36,10 +36,13 @@ class SortParams(TypedDict):
     sort_order: NotRequired[SortOrder]  # LangSmith's default: DESC
 
 
+DEFAULT_EXAMPLES, MAX_EXAMPLES = 10, 100  # examples per page (also GraphQL's cost estimate)
+
+
 class DatasetRunsRequest(BaseModel):
     session_ids: SessionIds
     offset: Annotated[Int, Field(ge=0)] = 0
-    limit: Annotated[Int, Field(ge=1, le=100)] = 10
+    limit: Annotated[Int, Field(ge=1, le=MAX_EXAMPLES)] = DEFAULT_EXAMPLES
     preview: bool = False
     filters: SessionFilters | None = None
     example_ids: Annotated[list[uuid.UUID], Field(max_length=1000)] | None = None

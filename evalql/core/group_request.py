@@ -25,8 +25,12 @@ from evalql.queries.candidates import GroupQuery
 SessionFilters = dict[str, list[str]]
 
 # The length is checked on the request as sent, before duplicates are dropped (spec §5.1).
-SessionIds = Annotated[list[uuid.UUID], Field(min_length=1, max_length=10)]
+MAX_SESSIONS = 10
+SessionIds = Annotated[list[uuid.UUID], Field(min_length=1, max_length=MAX_SESSIONS)]
 SESSION_IDS = TypeAdapter(list[uuid.UUID])
+# Groups per page and examples per group: defaults and maxima (also GraphQL's cost estimate).
+DEFAULT_GROUPS, MAX_GROUPS = 10, 20
+DEFAULT_PER_GROUP, MAX_PER_GROUP = 5, 10
 
 
 class GroupRequest(BaseModel):
@@ -34,8 +38,8 @@ class GroupRequest(BaseModel):
     group_by: GroupBy
     metadata_key: Annotated[str, Field(min_length=1, max_length=1024), NO_NUL]  # text in SQL: no NUL
     offset: Annotated[Int, Field(ge=0)] = 0
-    limit: Annotated[Int, Field(ge=1, le=20)] = 10
-    per_group_limit: Annotated[Int, Field(ge=1, le=10)] = 5
+    limit: Annotated[Int, Field(ge=1, le=MAX_GROUPS)] = DEFAULT_GROUPS
+    per_group_limit: Annotated[Int, Field(ge=1, le=MAX_PER_GROUP)] = DEFAULT_PER_GROUP
     preview: bool = False
     filters: SessionFilters | None = None
     # Baseline deltas (engine/deltas.py): off unless a baseline is named. Not LangSmith's:

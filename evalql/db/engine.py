@@ -83,7 +83,8 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
                   check_tenancy: bool = False, sqlite_cache_mib: int | None = None, **kwargs: Any) -> AsyncEngine:
     """`sqlite_cache_mib`: SQLite's page cache per connection (its default is 2 MiB)."""
     check_database_url(url)
-    if make_url(url).drivername.startswith("postgresql"):
+    parsed = make_url(url)
+    if parsed.drivername.startswith("postgresql"):
         # pre_ping: a connection the server closed (restart, idle timeout) is replaced
         # instead of failing the request that draws it.
         # connect timeout: asyncpg waits 60 s by default for a server that does not answer (a
@@ -92,7 +93,7 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
         kwargs = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout,
                   "pool_pre_ping": True, **kwargs,
                   "connect_args": {"timeout": pool_timeout, **kwargs.get("connect_args", {})}}
-    elif make_url(url).database not in (None, "", ":memory:"):
+    elif parsed.database not in (None, "", ":memory:"):
         # A SQLite connection costs a thread (aiosqlite's) and a few PRAGMAs to open, and
         # nothing to keep: every connection opened is kept (SQLAlchemy's default pool keeps
         # five and closes the overflow on return, so under load connections were opened

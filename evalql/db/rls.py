@@ -24,7 +24,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Text, cast, event, func, text, true
+from sqlalchemy import Text, bindparam, cast, event, func, select, text, true
 from sqlalchemy.orm import Session
 
 from evalql.db.backend import is_postgresql
@@ -32,9 +32,6 @@ from evalql.db.backend import is_postgresql
 SETTING = "evalql.workspace_id"  # read by the policies of migration 0006
 _WORKSPACE = "evalql.rls.workspace"  # session.info: the workspace the session is bound to
 _PENDING = "evalql.rls.pending"  # session.info: bound mid-transaction, not yet set in it
-
-SET_WORKSPACE = text(f"SELECT set_config('{SETTING}', :workspace, true)")
-
 
 def _sync(session: Any) -> Session:
     return getattr(session, "sync_session", session)
@@ -53,8 +50,12 @@ def bind(session: Any, workspace_id: uuid.UUID) -> None:
 
 def set_workspace_column(workspace_id: Any) -> Any:
     """A select-list column that binds the statement's transaction to `workspace_id` (an
-    expression), as `SET_WORKSPACE` does; see `bound_by_statement`."""
+    expression): `SET_WORKSPACE` alone, or beside what a statement reads (the key lookup,
+    then `bound_by_statement`)."""
     return func.set_config(SETTING, cast(workspace_id, Text), true()).label("bound_workspace")
+
+
+SET_WORKSPACE = select(set_workspace_column(bindparam("workspace", type_=Text)))
 
 
 def bound_by_statement(session: Any, workspace_id: uuid.UUID) -> None:

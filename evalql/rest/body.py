@@ -10,6 +10,7 @@ from typing import Any, cast
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 
+from evalql.body_limits import content_encoding_of
 from evalql.core.json import nul_problems, parse_json
 from evalql.core.problems import InvalidInput, Problem, problems_from
 from evalql.rest.errors import ApiError
@@ -64,8 +65,7 @@ def require_json(request: Request) -> None:
 def require_identity(request: Request) -> None:
     """Only the ingest routes decode compressed bodies (`encoding.py`, spec §1.3): elsewhere
     a compressed body is a 415 naming its encoding, not JSON that fails to parse."""
-    encoding = (request.headers.get("content-encoding") or "identity").strip().lower()
-    if encoding not in ("identity", ""):
+    if content_encoding_of(request.headers) != "identity":
         raise ApiError(415, f"Unsupported Content-Encoding: {request.headers.get('content-encoding')} "
                             "(this endpoint takes identity)")
 

@@ -13,6 +13,7 @@ import zlib
 import zstandard
 from starlette.requests import Request
 
+from evalql.body_limits import content_encoding_of
 from evalql.rest.body import MAX_BODY_BYTES, read_body
 from evalql.rest.errors import ApiError
 
@@ -92,8 +93,8 @@ DECODERS = {"gzip": _gunzip, "x-gzip": _gunzip, "zstd": _unzstd}
 
 def content_encoding(request: Request) -> str:
     """The body's encoding, refusing (415) the ones evalql cannot decode."""
-    encoding = (request.headers.get("content-encoding") or "identity").strip().lower()
-    if encoding not in ("identity", "", *DECODERS):
+    encoding = content_encoding_of(request.headers)
+    if encoding not in ("identity", *DECODERS):
         raise ApiError(415, f"Unsupported Content-Encoding: {request.headers.get('content-encoding')}")
     return encoding
 

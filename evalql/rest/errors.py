@@ -80,6 +80,8 @@ async def client_disconnect_handler(request: Request, _exc: Exception) -> Respon
     with the server. Noted at INFO (uvicorn would log it as "Exception in ASGI application")."""
     log.info("client disconnected before sending its whole body: %s %s", request.method, request.url.path)
     return Response(status_code=400)  # never sent: uvicorn drops what is sent to a closed connection
+
+
 async def overloaded_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Overloaded)
     return busy_response(exc.detail)

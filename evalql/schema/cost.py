@@ -56,6 +56,11 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+# The maxima the resolvers enforce (a larger value is refused there, so it costs no more)
+# and the defaults they apply, from where the requests declare them.
+from evalql.core import dataset_runs_request as dr
+from evalql.core import group_request as gr
+from evalql.queries.metadata_keys import MAX_VALUES_PER_KEY
 from evalql.schema.connection import MAX_FIRST
 
 DEFAULT_MAX_COST = 25_000
@@ -72,8 +77,6 @@ feedback, a run set's feedback keys, a metadata key list, a key's value counts."
 ASSUMED_REPETITIONS = 1
 """Runs assumed per example and session (repetitions are rare; the budget has room for them)."""
 
-# The maxima the resolvers enforce (a larger value is refused there, so it costs no more).
-MAX_GROUPS, MAX_PER_GROUP, MAX_EXAMPLES, MAX_SESSIONS, MAX_VALUES = 20, 10, 100, 10, 100
 
 
 @dataclass(frozen=True)
@@ -136,18 +139,19 @@ def _connection(args: Arguments, sizes: Sizes) -> tuple[int, Sizes]:
 
 
 def _group_runs(args: Arguments, sizes: Sizes) -> tuple[int, Sizes]:
-    sessions = min(_distinct(args.input_field("input", "sessionIds")), MAX_SESSIONS)
-    return (_count(args.input_field("input", "limit"), 10, MAX_GROUPS),
-            Sizes(sessions=sessions, per_group=_count(args.input_field("input", "perGroupLimit"), 5, MAX_PER_GROUP)))
+    sessions = min(_distinct(args.input_field("input", "sessionIds")), gr.MAX_SESSIONS)
+    return (_count(args.input_field("input", "limit"), gr.DEFAULT_GROUPS, gr.MAX_GROUPS),
+            Sizes(sessions=sessions,
+                  per_group=_count(args.input_field("input", "perGroupLimit"), gr.DEFAULT_PER_GROUP, gr.MAX_PER_GROUP)))
 
 
 def _dataset_runs(args: Arguments, sizes: Sizes) -> tuple[int, Sizes]:
-    sessions = min(_distinct(args.input_field("input", "sessionIds")), MAX_SESSIONS)
-    return _count(args.input_field("input", "limit"), 10, MAX_EXAMPLES), Sizes(sessions=sessions)
+    sessions = min(_distinct(args.input_field("input", "sessionIds")), gr.MAX_SESSIONS)
+    return _count(args.input_field("input", "limit"), dr.DEFAULT_EXAMPLES, dr.MAX_EXAMPLES), Sizes(sessions=sessions)
 
 
 def _metadata_keys(args: Arguments, sizes: Sizes) -> tuple[int, Sizes]:
-    return ASSUMED_LIST_SIZE, Sizes(values=_count(args.value("valuesPerKey"), 10, MAX_VALUES))
+    return ASSUMED_LIST_SIZE, Sizes(values=_count(args.value("valuesPerKey"), 10, MAX_VALUES_PER_KEY))
 
 
 RULES: dict[str, Rule] = {

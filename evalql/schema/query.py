@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Annotated, TypeVar
 
 import strawberry
 
@@ -14,6 +13,7 @@ from evalql.core import dataset_runs_request, group_request
 from evalql.core.errors import NotFoundError
 from evalql.db import models
 from evalql.db.tenant import readable
+from evalql.engine.answer import Answer
 from evalql.filters.errors import FilterError
 from evalql.filters.runs import validate_run_filter
 from evalql.queries import results
@@ -27,6 +27,8 @@ from evalql.schema.inputs import DatasetRunsInput, GroupRunsInput
 from evalql.schema.run import Run
 from evalql.schema.session import Session
 from evalql.schema.viewer import Viewer
+
+T = TypeVar("T")
 
 
 @strawberry.type(description="The answer of validateFilter: the §4.7 message and offset when not ok.")
@@ -92,13 +94,8 @@ class Query:
         query = group_request.to_query(dataset_id, input.request(baseline_session_id, delta_tolerance))
         comparisons, tenant = info.context.comparisons, info.context.tenant
         try:
-            # An answer already computed at this data version is served at once; anything else
-            # takes a comparison slot (evalql/admission.py).
-            answer = await comparisons.cached_group_query(tenant, query)
-            if answer is None:
-                async with _admitted(info):
-                    answer = await comparisons.group_query(tenant, query)
-            groups = answer.result
+            groups = await _answer(info, lambda: comparisons.cached_group_query(tenant, query),
+                                   lambda: comparisons.group_query(tenant, query))
         except NotFoundError as exc:
             raise NotFound(exc.detail) from None
         _prime(info, (item for group in groups for item in group.examples))
@@ -114,30 +111,26 @@ class Query:
         query = dataset_runs_request.to_query(dataset_id, request)
         comparisons, tenant = info.context.comparisons, info.context.tenant
         try:
-            answer = await comparisons.cached_dataset_runs(tenant, query)  # as in group_runs
-            if answer is None:
-                async with _admitted(info):
-                    answer = await comparisons.dataset_runs(tenant, query)
-            examples = answer.result
+            examples = await _answer(info, lambda: comparisons.cached_dataset_runs(tenant, query),
+                                     lambda: comparisons.dataset_runs(tenant, query))
         except NotFoundError as exc:
             raise NotFound(exc.detail) from None
         _prime(info, examples)
         return [ExampleWithRuns.of(item, request.preview) for item in examples]
 
 
-@asynccontextmanager
-async def _admitted(info: Info) -> AsyncIterator[None]:
-    """A comparison slot (evalql/admission.py) for the block, else the error BUSY."""
-    admission = info.context.request.app.state.admission
-    tenant = info.context.tenant
+async def _answer(info: Info, cached: Callable[[], Awaitable[Answer[T] | None]],
+                  compute: Callable[[], Awaitable[Answer[T]]]) -> T:
+    """An answer already computed at this data version is served at once; anything else
+    takes a comparison slot (evalql/admission.py) to `compute`, else the error BUSY."""
+    answer = await cached()
+    if answer is not None:
+        return answer.result
     try:
-        await admission.acquire(tenant.workspace_id, tenant.db)
+        async with info.context.request.app.state.admission.admitted(info.context.tenant):
+            return (await compute()).result
     except Overloaded as exc:
         raise Busy(exc.detail, exc.retry_after) from None
-    try:
-        yield
-    finally:
-        admission.release(tenant.workspace_id)
 
 
 def _prime(info: Info, examples: Iterable[results.ExampleWithRuns]) -> None:
