@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from evalql.db import rls, tenancy_check
+from evalql.db import rls, sqlite_driver, tenancy_check
 from evalql.db.backend import is_sqlite
 from evalql.db.outage import is_outage
 
@@ -100,6 +100,8 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
         # and closed for most requests), and a request waits `pool_timeout` for one, as on
         # PostgreSQL (the default pool waited 30 s).
         kwargs = {"pool_size": pool_size + max_overflow, "max_overflow": 0, "pool_timeout": pool_timeout, **kwargs}
+    if parsed.drivername == "sqlite+aiosqlite":
+        kwargs = {"module": sqlite_driver.dbapi(), **kwargs}  # one thread hop per statement
     engine = create_async_engine(url, **{"json_serializer": json_text, "json_deserializer": _json_loads, **kwargs})
     if is_sqlite(engine):
         event.listen(engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib))

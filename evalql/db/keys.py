@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Boolean, Uuid, column, func, select, update
+from sqlalchemy import Boolean, Uuid, bindparam, column, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.db import rls
@@ -48,6 +48,19 @@ class FoundKey:
     read_only: bool
 
 
+# Every request's first statement, so built once, the hash a parameter (as evalql/db/tenant.py
+# does for hot reads): {binds the session's workspace: statement}.
+_LOOKUP = select(ApiKey.workspace_id, ApiKey.read_only).where(ApiKey.key_hash == bindparam("key_hash"),
+                                                              ApiKey.revoked_at.is_(None))
+_KEY_FUNCTION = func.evalql_key_lookup(bindparam("key_hash")).table_valued(column("workspace_id", Uuid),
+                                                                          column("read_only", Boolean))
+_POSTGRESQL_LOOKUP = {
+    binds: select(_KEY_FUNCTION.c.workspace_id, _KEY_FUNCTION.c.read_only,
+                  *([rls.set_workspace_column(_KEY_FUNCTION.c.workspace_id)] if binds else []))
+    for binds in (False, True)
+}
+
+
 async def key_by_hash(db: AsyncSession, key_hash: str) -> FoundKey | None:
     """The unrevoked key with this hash. On PostgreSQL the lookup goes
     through `evalql_key_lookup` (migration 0006): row-level security hides every key
@@ -57,18 +70,12 @@ async def key_by_hash(db: AsyncSession, key_hash: str) -> FoundKey | None:
     statement: `set_config` in its select list tells the transaction, which saves the round
     trip that binding would otherwise cost on every request (evalql/db/rls.py)."""
     if is_postgresql(db):
-        lookup = func.evalql_key_lookup(key_hash).table_valued(column("workspace_id", Uuid),
-                                                               column("read_only", Boolean))
         binds = rls.bound_workspace(db) is None
-        stmt = select(lookup.c.workspace_id, lookup.c.read_only,
-                      *([rls.set_workspace_column(lookup.c.workspace_id)] if binds else []))
-        found = (await db.execute(stmt)).first()
+        found = (await db.execute(_POSTGRESQL_LOOKUP[binds], {"key_hash": key_hash})).first()
         if found is not None and binds:
             rls.bound_by_statement(db, found.workspace_id)
     else:
-        stmt = select(ApiKey.workspace_id, ApiKey.read_only).where(ApiKey.key_hash == key_hash,
-                                                                   ApiKey.revoked_at.is_(None))
-        found = (await db.execute(stmt)).first()
+        found = (await db.execute(_LOOKUP, {"key_hash": key_hash})).first()
     return None if found is None else FoundKey(found.workspace_id, found.read_only)
 
 

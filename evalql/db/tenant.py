@@ -4,17 +4,27 @@ read and write starts from, so that no statement can forget the workspace.
 Builders take an `Owner`: the request's `Tenant`, or a bare workspace id where no
 request is (ingest batches, seeders, the demo). evalql/db/tenancy_check.py verifies,
 in the test suite, that every statement sent is scoped this way.
+
+Hot reads (a run, a session, a dataset by id) build their statement once per process,
+with `EACH_EXECUTION` as the owner: the workspace is then a bound parameter that
+`execute` fills from the tenant on every run. Building a statement of a few correlated
+subqueries costs SQLAlchemy more than a millisecond of Python each time, and a rebuilt
+statement's cache key is computed again on every execution; a built one is reused as
+it is. The parameter has no default: a built statement run other than through
+`execute` is refused by SQLAlchemy, so it cannot read without a workspace.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Delete, Select, Update, delete, select, update
+from sqlalchemy import Delete, Result, Select, Update, Uuid, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from evalql.db import rls
 from evalql.db.models import Base
@@ -39,6 +49,16 @@ class Tenant:
             rls.bind(self.db, self.workspace_id)
 
 
+class _EachExecution:
+    """The owner of a statement built once: its workspace is bound when it runs (`execute`)."""
+
+    def __repr__(self) -> str:
+        return "EACH_EXECUTION"
+
+
+EACH_EXECUTION = _EachExecution()
+WORKSPACE_PARAMETER = "tenant_workspace_id"
+
 Owner = Tenant | uuid.UUID
 
 
@@ -46,10 +66,22 @@ def workspace_of(owner: Owner) -> uuid.UUID:
     return owner.workspace_id if isinstance(owner, Tenant) else owner
 
 
-def readable(owner: Owner, model: type[M], *columns: Any) -> Select[Any]:
+def _workspace_value(owner: Owner | _EachExecution) -> uuid.UUID | BindParameter[uuid.UUID]:
+    if isinstance(owner, _EachExecution):
+        return bindparam(WORKSPACE_PARAMETER, type_=Uuid(), required=True)
+    return workspace_of(owner)
+
+
+def readable(owner: Owner | _EachExecution, model: type[M], *columns: Any) -> Select[Any]:
     """`SELECT model (or columns) FROM model WHERE workspace_id = :tenant`."""
     stmt = select(*columns) if columns else select(model)
-    return stmt.select_from(model).where(model.workspace_id == workspace_of(owner))  # type: ignore[attr-defined]
+    return stmt.select_from(model).where(model.workspace_id == _workspace_value(owner))  # type: ignore[attr-defined]
+
+
+async def execute(tenant: Tenant, built: Any, **parameters: Any) -> Result[*tuple[Any, ...]]:
+    """A statement built once with `EACH_EXECUTION` as its owner, run for the tenant's
+    workspace with the given parameters."""
+    return await tenant.db.execute(built, {**parameters, WORKSPACE_PARAMETER: tenant.workspace_id})
 
 
 def updatable(owner: Owner, model: type[M]) -> Update:
@@ -86,5 +118,19 @@ def owned(owner: Owner, model: type[M], **fields: Any) -> M:
 async def live(tenant: Tenant, model: type[M], row_id: Any) -> M | None:
     """The workspace's row with this id unless soft-deleted: deleted and foreign rows
     behave as missing (spec §1.2)."""
-    stmt = readable(tenant, model).where(model.id == row_id, model.deleted_at.is_(None))  # type: ignore[attr-defined]
-    return await tenant.db.scalar(stmt)
+    return (await execute(tenant, _live_statement(model), row_id=row_id)).scalar()
+
+
+async def by_id(tenant: Tenant, model: type[M], row_id: Any) -> M | None:
+    """The workspace's row with this id, deleted or not (models without soft deletion)."""
+    return (await execute(tenant, _by_id_statement(model), row_id=row_id)).scalar()
+
+
+@functools.cache
+def _by_id_statement(model: type[M]) -> Select[Any]:
+    return readable(EACH_EXECUTION, model).where(model.id == bindparam("row_id"))  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _live_statement(model: type[M]) -> Select[Any]:
+    return _by_id_statement(model).where(model.deleted_at.is_(None))  # type: ignore[attr-defined]

@@ -8,11 +8,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 
 from evalql.db import derive
 from evalql.db.models import Example, TracerSession
-from evalql.db.tenant import Tenant, readable
+from evalql.db.tenant import EACH_EXECUTION, Tenant, execute, readable
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,19 +22,23 @@ class DatasetCounts:
     last_session_start_time: dt.datetime | None = None
 
 
+# Built once (evalql/db/tenant.py): per dataset, its live examples, and its sessions with the last start.
+_EXAMPLE_COUNTS = (readable(EACH_EXECUTION, Example, Example.dataset_id, func.count())
+                   .where(Example.dataset_id.in_(bindparam("dataset_ids", expanding=True)),
+                          Example.deleted_at.is_(None))
+                   .group_by(Example.dataset_id))
+_SESSION_COUNTS = (readable(EACH_EXECUTION, TracerSession, TracerSession.reference_dataset_id, func.count(),
+                            func.max(TracerSession.start_time))
+                   .where(TracerSession.reference_dataset_id.in_(bindparam("dataset_ids", expanding=True)))
+                   .group_by(TracerSession.reference_dataset_id))
+
+
 async def dataset_counts(tenant: Tenant, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, DatasetCounts]:
     """The counts of each dataset, in two grouped reads whatever the number of datasets."""
     if not ids:
         return {}
-    examples = dict((await tenant.db.execute(
-        readable(tenant, Example, Example.dataset_id, func.count())
-        .where(Example.dataset_id.in_(ids), Example.deleted_at.is_(None)).group_by(Example.dataset_id)
-    )).all())
-    sessions = {row[0]: row[1:] for row in (await tenant.db.execute(
-        readable(tenant, TracerSession, TracerSession.reference_dataset_id, func.count(),
-                 func.max(TracerSession.start_time))
-        .where(TracerSession.reference_dataset_id.in_(ids)).group_by(TracerSession.reference_dataset_id)
-    )).all()}
+    examples = dict((await execute(tenant, _EXAMPLE_COUNTS, dataset_ids=ids)).all())
+    sessions = {row[0]: row[1:] for row in (await execute(tenant, _SESSION_COUNTS, dataset_ids=ids)).all()}
     out = {}
     for dataset_id in ids:
         count, last = sessions.get(dataset_id, (0, None))

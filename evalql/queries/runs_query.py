@@ -11,18 +11,20 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, func, literal, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal, tuple_
 from sqlalchemy.orm import aliased, defer
 
 from evalql.db import derive
 from evalql.db.models import Example, Feedback, Run, RunAttachment
-from evalql.db.tenant import Tenant, readable
+from evalql.db.tenant import EACH_EXECUTION, Tenant, execute, readable
 from evalql.queries import feedback_stats as fbs
 from evalql.queries.results import FeedbackStats
 from evalql.queries.run_details import trace_bounds
@@ -119,18 +121,23 @@ async def related_rows(tenant: Tenant, runs: Sequence[Run], fields: Collection[s
     return found
 
 
+# Built once (evalql/db/tenant.py): up to FEW_FEEDBACK + 1 feedback rows of the runs.
+_FEEDBACK_ROWS = (readable(EACH_EXECUTION, Feedback, Feedback.run_id, *fbs.FEEDBACK_COLUMNS)
+                  .where(Feedback.run_id.in_(bindparam("run_ids", expanding=True))).limit(FEW_FEEDBACK + 1))
+
+
 async def feedback_stats_by_run(tenant: Tenant, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, FeedbackStats]:
     """§3.1 over each run's run-level feedback. Runs mostly carry a few feedback rows: up
     to FEW_FEEDBACK of them are read by one statement and aggregated here, as GraphQL's
     `Run.feedbackStats` aggregates the rows it loads (`partials_from_rows`); past that,
     SQL aggregates them (three statements), so neither memory nor time grows with them."""
-    base = readable(tenant, Feedback, Feedback.run_id, *fbs.FEEDBACK_COLUMNS).where(Feedback.run_id.in_(run_ids))
-    rows = (await tenant.db.execute(base.limit(FEW_FEEDBACK + 1))).all()
+    rows = (await execute(tenant, _FEEDBACK_ROWS, run_ids=run_ids)).all()
     if len(rows) <= FEW_FEEDBACK:
         by_run: dict[uuid.UUID, list] = defaultdict(list)
         for row in rows:
             by_run[row.run_id].append(row)
         return {run_id: fbs.finish(fbs.partials_from_rows(found)) for run_id, found in by_run.items()}
+    base = readable(tenant, Feedback, Feedback.run_id, *fbs.FEEDBACK_COLUMNS).where(Feedback.run_id.in_(run_ids))
     partials = await fbs.partials_by_partition(tenant.db, base, ("run_id",))
     return {run_id: fbs.finish(by_key) for (run_id,), by_key in partials.items()}
 
@@ -166,42 +173,50 @@ async def one_run(tenant: Tenant, run_id: uuid.UUID, fields: Collection[str]) ->
     those is an index probe, asked in the run's own statement (a correlated subquery per
     value), so a read costs two or three statements whatever it selects: the run, its
     feedback statistics, and its attachments' names only if it has any."""
-    values: dict[str, ColumnElement] = {}
-    if "in_dataset" in fields:
-        values["in_dataset"] = (readable(tenant, Example, Example.id)
-                                .where(Example.source_run_id == Run.id, Example.deleted_at.is_(None)).exists())
-    if "s3_urls" in fields:
-        values["attached"] = readable(tenant, RunAttachment, RunAttachment.run_id).where(
-            RunAttachment.run_id == Run.id).exists()
-    if "trace_min_start_time" in fields or "trace_max_start_time" in fields:
-        trace = aliased(Run)
-        for name, bound in (("trace_min", func.min), ("trace_max", func.max)):
-            # Grouped by the trace, so that SQLite reads the trace's runs on its index
-            # rather than walking the workspace's runs in start order for the first match.
-            values[name] = readable(tenant, trace, bound(trace.start_time)).where(
-                trace.trace_id == Run.trace_id).group_by(trace.trace_id).scalar_subquery()
-    if "reference_dataset_id" in fields:
-        values["reference_dataset"] = readable(tenant, Example, Example.dataset_id).where(
-            Example.id == Run.reference_example_id, Example.deleted_at.is_(None)).scalar_subquery()
-    stmt = (readable(tenant, Run).add_columns(*(v.label(k) for k, v in values.items())).where(Run.id == run_id)
-            .options(defer(Run.ingest_state, raiseload=True)))
-    row = (await tenant.db.execute(stmt)).first()
+    stmt = _one_run_statement("in_dataset" in fields, "s3_urls" in fields,
+                              "trace_min_start_time" in fields or "trace_max_start_time" in fields,
+                              "reference_dataset_id" in fields)
+    row = (await execute(tenant, stmt, run_id=run_id)).first()
     if row is None:
         return None
-    run, found = row[0], RelatedRows()
-    if row._mapping.get("in_dataset"):
+    run, found, values = row[0], RelatedRows(), row._mapping
+    if values.get("in_dataset"):
         found.in_dataset = {run.id}
-    if row._mapping.get("attached"):
+    if values.get("attached"):
         found.attachments = await attachment_names(tenant, [run.id])
     if "trace_min" in values:
         # SQLite hands an aggregate of a timestamp column back as text.
         found.trace_bounds = {run.trace_id: (derive.parse_timestamp(row.trace_min),
                                              derive.parse_timestamp(row.trace_max))}
-    if row._mapping.get("reference_dataset") is not None:
+    if values.get("reference_dataset") is not None:
         found.reference_datasets = {run.reference_example_id: row.reference_dataset}
     if "feedback_stats" in fields:
         found.feedback_stats = await feedback_stats_by_run(tenant, [run.id])
     return run, found
+
+
+@functools.cache
+def _one_run_statement(in_dataset: bool, attached: bool, trace: bool, reference: bool) -> Select[Any]:
+    """`one_run`'s statement for what the fields need, built once (evalql/db/tenant.py)."""
+    values: dict[str, ColumnElement] = {}
+    if in_dataset:
+        values["in_dataset"] = (readable(EACH_EXECUTION, Example, Example.id)
+                                .where(Example.source_run_id == Run.id, Example.deleted_at.is_(None)).exists())
+    if attached:
+        values["attached"] = readable(EACH_EXECUTION, RunAttachment, RunAttachment.run_id).where(
+            RunAttachment.run_id == Run.id).exists()
+    if trace:
+        alias = aliased(Run)
+        for name, bound in (("trace_min", func.min), ("trace_max", func.max)):
+            # Grouped by the trace, so that SQLite reads the trace's runs on its index
+            # rather than walking the workspace's runs in start order for the first match.
+            values[name] = readable(EACH_EXECUTION, alias, bound(alias.start_time)).where(
+                alias.trace_id == Run.trace_id).group_by(alias.trace_id).scalar_subquery()
+    if reference:
+        values["reference_dataset"] = readable(EACH_EXECUTION, Example, Example.dataset_id).where(
+            Example.id == Run.reference_example_id, Example.deleted_at.is_(None)).scalar_subquery()
+    return (readable(EACH_EXECUTION, Run).add_columns(*(v.label(k) for k, v in values.items()))
+            .where(Run.id == bindparam("run_id")).options(defer(Run.ingest_state, raiseload=True)))
 
 
 async def attachment(tenant: Tenant, run_id: uuid.UUID, name: str) -> RunAttachment | None:

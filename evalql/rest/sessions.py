@@ -8,7 +8,7 @@ import uuid
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Json, model_validator
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,7 +19,7 @@ from evalql.core.fields import Limit, Name, Offset, Text, Timestamp, TraceTier, 
 from evalql.core.formats import ts
 from evalql.db import derive, writes
 from evalql.db.models import Run, TracerSession
-from evalql.db.tenant import Tenant, readable
+from evalql.db.tenant import EACH_EXECUTION, Tenant, by_id, execute, readable
 from evalql.queries.session_stats import stats_for_sessions
 from evalql.queries.sessions import sessions_by_id
 from evalql.rest.body import json_body
@@ -102,7 +102,7 @@ class SessionListQuery(StatsQuery):
 
 
 async def find_session(tenant: Tenant, session_id: uuid.UUID) -> TracerSession:
-    found = await tenant.db.scalar(readable(tenant, TracerSession).where(TracerSession.id == session_id))
+    found = await by_id(tenant, TracerSession, session_id)
     if found is None:
         raise NotFoundError(f"Session {session_id} not found")
     return found
@@ -116,15 +116,19 @@ def with_progress(extra: dict[str, Any] | None, progress: dict[str, Any] | None)
     return extra if progress is None else {**(extra or {}), "__progress": progress}
 
 
+# Built once (evalql/db/tenant.py): each session's last root run start.
+_LAST_ROOT_START = (readable(EACH_EXECUTION, Run, func.max(Run.start_time))
+                    .where(Run.session_id == TracerSession.id, Run.is_root.is_(True)).scalar_subquery())
+_LAST_ROOT_STARTS = (readable(EACH_EXECUTION, TracerSession, TracerSession.id, _LAST_ROOT_START)
+                     .where(TracerSession.id.in_(bindparam("session_ids", expanding=True))))
+
+
 async def last_root_starts(tenant: Tenant, ids: list[uuid.UUID]) -> dict[uuid.UUID, dt.datetime | None]:
     """`last_run_start_time_live` without the stats block: the same value, max start_time of
     the root runs. Asked per session, the maximum is one probe of
     `ix_runs_ws_session_root_start` (migration 0007); grouped over several sessions, both
     databases would read every root run of each."""
-    last = (readable(tenant, Run, func.max(Run.start_time))
-            .where(Run.session_id == TracerSession.id, Run.is_root.is_(True)).scalar_subquery())
-    rows = await tenant.db.execute(readable(tenant, TracerSession, TracerSession.id, last)
-                                   .where(TracerSession.id.in_(ids)))
+    rows = await execute(tenant, _LAST_ROOT_STARTS, session_ids=ids)
     # SQLite hands an aggregate of a timestamp column back as text.
     return {session_id: derive.parse_timestamp(found) for session_id, found in rows if found is not None}
 
