@@ -11,6 +11,7 @@ without one.
 
 from __future__ import annotations
 
+import aiosqlite
 import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import StatementError
@@ -74,6 +75,26 @@ async def test_a_built_statement_reads_only_the_callers_workspace(api, what):
     for world, key in ((one, two_key), (two, one_key)):  # each id asked with the other workspace's key
         response = await api.client.get(paths(world)[what], headers={"X-API-Key": key})
         assert response.status_code == 404, response.text
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.parametrize("what", ["runs", "sessions"])
+async def test_on_sqlite_a_single_read_never_waits_for_a_connection_thread(api, what, monkeypatch):
+    """Its statements are index probes, run on the event loop's thread (tenant.probe), and
+    ending a transaction that only read is no hand-over either (evalql/db/sqlite_driver.py)."""
+    one, one_key = await world_of(api, "first")
+    await statements_of(api, paths(one)[what], one_key)  # the pool has a connection ready
+    queued: list[object] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self, fn, *args, **kwargs):  # noqa: ANN001
+        queued.append(fn)
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    response = await api.client.get(paths(one)[what], headers={"X-API-Key": one_key})
+    assert response.status_code == 200, response.text
+    assert queued == []
 
 
 async def test_a_built_statement_cannot_run_without_a_workspace(api):

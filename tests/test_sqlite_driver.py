@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from evalql.db.engine import create_engine
-from evalql.db.sqlite_driver import OneHopDBAPI
+from evalql.db.engine import create_engine, session_factory
+from evalql.db.sqlite_driver import INLINE, OneHopDBAPI
 
 
 @pytest.fixture
@@ -91,3 +91,36 @@ async def test_streamed_results_still_come_in_pages(engine):
         pages = [page async for page in result.partitions(100)]
     assert [len(page) for page in pages] == [100, 100, 50]
     assert [row.id for page in pages for row in page] == list(range(1, 251))
+
+
+async def test_a_statement_marked_inline_runs_on_the_callers_thread(engine, monkeypatch):
+    # Through a session, as every hot read runs (an AsyncConnection insists on an await).
+    async with session_factory(engine)() as db:
+        await db.execute(text("INSERT INTO t (name) VALUES ('a')"))
+        await db.commit()
+        with thread_calls(monkeypatch) as calls:
+            inline = await db.execute(text("SELECT id, name FROM t WHERE name = :name")
+                                      .execution_options(**{INLINE: True}), {"name": "a"})
+            assert inline.all() == [(1, "a")]
+            with pytest.raises(OperationalError, match="no such column"):  # errors as on the thread
+                await db.execute(text("SELECT nope FROM t").execution_options(**{INLINE: True}))
+            assert calls == []
+            await db.execute(text("SELECT name FROM t"))  # unmarked: the thread, as before
+            assert calls == ["_run"]
+
+
+async def test_ending_a_transaction_that_only_read_is_no_hand_over(engine, monkeypatch):
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+        with thread_calls(monkeypatch) as calls:
+            await conn.execute(text("SELECT name FROM t"))  # sqlite3 opens no transaction to read
+            await conn.rollback()
+            await conn.execute(text("SELECT name FROM t"))
+            await conn.commit()
+        assert calls == ["_run", "_run"]
+        with thread_calls(monkeypatch) as calls:
+            await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))  # a write opens one: it is ended
+            await conn.commit()
+        assert calls == ["_run", "commit"]
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT name FROM t"))).scalars().all() == ["a"]

@@ -101,10 +101,13 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
         # PostgreSQL (the default pool waited 30 s).
         kwargs = {"pool_size": pool_size + max_overflow, "max_overflow": 0, "pool_timeout": pool_timeout, **kwargs}
     if parsed.drivername == "sqlite+aiosqlite":
-        kwargs = {"module": sqlite_driver.dbapi(), **kwargs}  # one thread hop per statement
+        # One thread hand-over per statement, none for hot reads (db/sqlite_driver.py).
+        kwargs = {"module": sqlite_driver.dbapi(), **kwargs,
+                  "connect_args": {"check_same_thread": False, **kwargs.get("connect_args", {})}}
     engine = create_async_engine(url, **{"json_serializer": json_text, "json_deserializer": _json_loads, **kwargs})
     if is_sqlite(engine):
         event.listen(engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib))
+        event.listen(engine.sync_engine, "before_cursor_execute", sqlite_driver.mark_inline)
     # Bulk INSERTs (`insert(Model), rows`) as multi-row INSERT … VALUES statements, pages
     # of up to 1000 rows (fewer when 32,700 parameters come first), instead of one
     # execution per row. The change-log triggers (migration 0003) are why, on both:

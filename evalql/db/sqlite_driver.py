@@ -14,6 +14,20 @@ else changes: the same sqlite3 connection, the same thread, the same errors (rai
 the thread, re-raised by the adapter), the same isolation. Server-side cursors (rows
 fetched in pages as the caller iterates) keep the adapter's own class.
 
+Two more hand-overs are skipped where they carry nothing:
+- `rollback` and `commit` of a connection with no transaction open. The sqlite3 module
+  opens one only before a write, so a request that only read ends without a round trip.
+- a statement run with the execution option `INLINE` runs on the event loop's own thread.
+  It is for the statements of hot reads only (evalql/db/tenant.py's built-once
+  statements: the key lookup, a run, a session, a dataset by id), which are index probes of
+  tens of microseconds: less than a hand-over costs even on an idle server, and under load
+  a hand-over waits for the interpreter lock and for the loop (milliseconds each). A read
+  in WAL mode takes no lock that a writer holds, so it does not wait for one. Anything
+  that may scan (a page, a count, a comparison's rows) keeps to the thread.
+  The connections are opened with `check_same_thread=False` for this; a connection is
+  still used by one thread at a time (the session's statements are serial, and nothing
+  is queued on its thread while an inline statement runs).
+
 It is installed as the engine's DBAPI module (`create_async_engine(..., module=...)`),
 so URLs stay `sqlite+aiosqlite://`.
 """
@@ -33,6 +47,9 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
+
+# Execution option: run the statement on the calling (event loop) thread; see the docstring.
+INLINE = "evalql_sqlite_inline"
 
 # What one statement leaves behind: description, rows, rowcount, lastrowid.
 _Outcome = tuple[Any, Sequence[Any], int, int | None]
@@ -58,7 +75,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     """A buffered cursor that holds no aiosqlite cursor: each statement is one call on
     the connection's thread (see the module's docstring)."""
 
-    __slots__ = ("_description", "_rowcount", "_lastrowid", "_arraysize")
+    __slots__ = ("_description", "_rowcount", "_lastrowid", "_arraysize", "inline")
 
     def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
         # Not the base class's __init__: it opens an aiosqlite cursor, a round trip.
@@ -70,6 +87,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rowcount = -1
         self._lastrowid: int | None = None
         self._arraysize = 1
+        self.inline = False  # set for its next statement by `mark_inline`
 
     @property
     def description(self) -> Any:
@@ -103,6 +121,20 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     def nextset(self) -> None:
         raise self._adapt_connection.dbapi.NotSupportedError("SQLite statements have one result set")
 
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        if not self.inline:
+            return super().execute(operation, parameters)
+        self.inline = False
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        try:
+            self._keep(_run(connection._conn, operation, parameters, False))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    def _keep(self, outcome: _Outcome) -> None:
+        self._description, rows, self._rowcount, self._lastrowid = outcome
+        self._rows = collections.deque(rows)
+
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         await self._one_hop(operation, parameters, many=False)
 
@@ -114,14 +146,26 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
             # aiosqlite's own queue to its thread (`_execute`), as SQLAlchemy's adapter
             # uses it for what aiosqlite has no public call for.
-            outcome = await connection._execute(_run, connection._conn, operation, parameters, many)
-            self._description, rows, self._rowcount, self._lastrowid = outcome
-            self._rows = collections.deque(rows)
+            self._keep(await connection._execute(_run, connection._conn, operation, parameters, many))
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneHopCursor  # type: ignore[assignment]
+
+    def _idle(self) -> bool:
+        """No transaction open: there is nothing to end. (`in_transaction` reads a flag of
+        the connection, from any thread, while nothing runs on it.)"""
+        connection = self._connection._connection
+        return connection is None or not connection.in_transaction
+
+    def rollback(self) -> None:
+        if not self._idle():
+            super().rollback()
+
+    def commit(self) -> None:
+        if not self._idle():
+            super().commit()
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
@@ -135,3 +179,9 @@ class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
 
 def dbapi() -> OneHopDBAPI:
     return OneHopDBAPI(aiosqlite, sqlite3)
+
+
+def mark_inline(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+    """`before_cursor_execute`: a statement run with `INLINE` is run by its cursor inline."""
+    if context is not None and not executemany and context.execution_options.get(INLINE):
+        cursor.inline = True

@@ -28,6 +28,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from evalql.db import rls
 from evalql.db.models import Base
+from evalql.db.sqlite_driver import INLINE
 
 # Every tenant model has `workspace_id` (and `id`, `deleted_at` where `live` is used), but they
 # come from two mixins, so mypy sees only `Base`: the attribute lookups below are unchecked.
@@ -84,6 +85,15 @@ async def execute(tenant: Tenant, built: Any, **parameters: Any) -> Result[*tupl
     return await tenant.db.execute(built, {**parameters, WORKSPACE_PARAMETER: tenant.workspace_id})
 
 
+def probe(stmt: Any) -> Any:
+    """Marks a built-once statement as an index probe: a few rows found by index, whatever
+    the data's size (tests/test_single_read_work.py measures that). On SQLite it then runs
+    on the event loop's thread, without a hand-over (evalql/db/sqlite_driver.py). Run it
+    through a session (`execute`, `db.execute`), as every hot read is: SQLAlchemy's
+    `AsyncConnection.execute` refuses a statement that completes without awaiting."""
+    return stmt.execution_options(**{INLINE: True})
+
+
 def updatable(owner: Owner, model: type[M]) -> Update:
     """`UPDATE model … WHERE workspace_id = :tenant`; add the row conditions and `.values()`."""
     return update(model).where(model.workspace_id == workspace_of(owner))  # type: ignore[attr-defined]
@@ -128,7 +138,7 @@ async def by_id(tenant: Tenant, model: type[M], row_id: Any) -> M | None:
 
 @functools.cache
 def _by_id_statement(model: type[M]) -> Select[Any]:
-    return readable(EACH_EXECUTION, model).where(model.id == bindparam("row_id"))  # type: ignore[attr-defined]
+    return probe(readable(EACH_EXECUTION, model).where(model.id == bindparam("row_id")))  # type: ignore[attr-defined]
 
 
 @functools.cache

@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased, defer
 
 from evalql.db import derive
 from evalql.db.models import Example, Feedback, Run, RunAttachment
-from evalql.db.tenant import EACH_EXECUTION, Tenant, execute, readable
+from evalql.db.tenant import EACH_EXECUTION, Tenant, execute, probe, readable
 from evalql.queries import feedback_stats as fbs
 from evalql.queries.results import FeedbackStats
 from evalql.queries.run_details import trace_bounds
@@ -121,9 +121,9 @@ async def related_rows(tenant: Tenant, runs: Sequence[Run], fields: Collection[s
     return found
 
 
-# Built once (evalql/db/tenant.py): up to FEW_FEEDBACK + 1 feedback rows of the runs.
-_FEEDBACK_ROWS = (readable(EACH_EXECUTION, Feedback, Feedback.run_id, *fbs.FEEDBACK_COLUMNS)
-                  .where(Feedback.run_id.in_(bindparam("run_ids", expanding=True))).limit(FEW_FEEDBACK + 1))
+# Built once (evalql/db/tenant.py): up to FEW_FEEDBACK + 1 feedback rows of the runs, by index.
+_FEEDBACK_ROWS = probe(readable(EACH_EXECUTION, Feedback, Feedback.run_id, *fbs.FEEDBACK_COLUMNS)
+                       .where(Feedback.run_id.in_(bindparam("run_ids", expanding=True))).limit(FEW_FEEDBACK + 1))
 
 
 async def feedback_stats_by_run(tenant: Tenant, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, FeedbackStats]:
@@ -215,8 +215,8 @@ def _one_run_statement(in_dataset: bool, attached: bool, trace: bool, reference:
     if reference:
         values["reference_dataset"] = readable(EACH_EXECUTION, Example, Example.dataset_id).where(
             Example.id == Run.reference_example_id, Example.deleted_at.is_(None)).scalar_subquery()
-    return (readable(EACH_EXECUTION, Run).add_columns(*(v.label(k) for k, v in values.items()))
-            .where(Run.id == bindparam("run_id")).options(defer(Run.ingest_state, raiseload=True)))
+    return probe(readable(EACH_EXECUTION, Run).add_columns(*(v.label(k) for k, v in values.items()))
+                 .where(Run.id == bindparam("run_id")).options(defer(Run.ingest_state, raiseload=True)))
 
 
 async def attachment(tenant: Tenant, run_id: uuid.UUID, name: str) -> RunAttachment | None:

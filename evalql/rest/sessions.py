@@ -19,7 +19,7 @@ from evalql.core.fields import Limit, Name, Offset, Text, Timestamp, TraceTier, 
 from evalql.core.formats import ts
 from evalql.db import derive, writes
 from evalql.db.models import Run, TracerSession
-from evalql.db.tenant import EACH_EXECUTION, Tenant, by_id, execute, readable
+from evalql.db.tenant import EACH_EXECUTION, Tenant, by_id, execute, probe, readable
 from evalql.queries.session_stats import stats_for_sessions
 from evalql.queries.sessions import sessions_by_id
 from evalql.rest.body import json_body
@@ -119,8 +119,8 @@ def with_progress(extra: dict[str, Any] | None, progress: dict[str, Any] | None)
 # Built once (evalql/db/tenant.py): each session's last root run start.
 _LAST_ROOT_START = (readable(EACH_EXECUTION, Run, func.max(Run.start_time))
                     .where(Run.session_id == TracerSession.id, Run.is_root.is_(True)).scalar_subquery())
-_LAST_ROOT_STARTS = (readable(EACH_EXECUTION, TracerSession, TracerSession.id, _LAST_ROOT_START)
-                     .where(TracerSession.id.in_(bindparam("session_ids", expanding=True))))
+_LAST_ROOT_STARTS = probe(readable(EACH_EXECUTION, TracerSession, TracerSession.id, _LAST_ROOT_START)
+                          .where(TracerSession.id.in_(bindparam("session_ids", expanding=True))))
 
 
 async def last_root_starts(tenant: Tenant, ids: list[uuid.UUID]) -> dict[uuid.UUID, dt.datetime | None]:
