@@ -243,7 +243,10 @@ def report(tally: Tally, seconds: float, rss: list[tuple[str, tuple[float, float
 
 async def drive(target: Target, clients: int, seconds: float, seed: int, mix: dict[str, float],
                 think: float) -> None:
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections are dropped before the server would close them (uvicorn: 5 s, httpx's
+    # default expiry too): at equal timeouts a request can go out on a connection the server
+    # is closing, which fails as a ReadError that is the race's, not the server's.
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2)
     async with httpx.AsyncClient(base_url=target.url, timeout=60, limits=limits) as http:
         warm = Client(http, target, Tally(), random.Random(seed))
         for kind in ("group/runs", "graphql groupRuns", "dataset runs"):  # the engine builds its state

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from evalql.db import rls, sqlite_driver, tenancy_check
+from evalql.db import liveness, rls, sqlite_driver, tenancy_check
 from evalql.db.backend import is_sqlite
 from evalql.db.outage import is_outage
 
@@ -85,13 +85,14 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
     check_database_url(url)
     parsed = make_url(url)
     if parsed.drivername.startswith("postgresql"):
-        # pre_ping: a connection the server closed (restart, idle timeout) is replaced
-        # instead of failing the request that draws it.
+        # A connection the server closed (restart, idle timeout) is replaced instead of
+        # failing the request that draws it: pinged first if it has been idle (db/liveness.py;
+        # SQLAlchemy's pool_pre_ping pinged every checkout, three round trips each).
         # connect timeout: asyncpg waits 60 s by default for a server that does not answer (a
         # network partition); a request should not wait longer for a new connection than for
         # a pooled one (the answer is a 503 either way, evalql/db/outage.py).
         kwargs = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout,
-                  "pool_pre_ping": True, **kwargs,
+                  **kwargs,
                   "connect_args": {"timeout": pool_timeout, **kwargs.get("connect_args", {})}}
     elif parsed.database not in (None, "", ":memory:"):
         # A SQLite connection costs a thread (aiosqlite's) and a few PRAGMAs to open, and
@@ -105,6 +106,8 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
         kwargs = {"module": sqlite_driver.dbapi(), **kwargs,
                   "connect_args": {"check_same_thread": False, **kwargs.get("connect_args", {})}}
     engine = create_async_engine(url, **{"json_serializer": json_text, "json_deserializer": _json_loads, **kwargs})
+    if parsed.drivername.startswith("postgresql") and not kwargs.get("pool_pre_ping"):
+        liveness.install(engine)
     if is_sqlite(engine):
         event.listen(engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib))
         event.listen(engine.sync_engine, "before_cursor_execute", sqlite_driver.mark_inline)
