@@ -22,7 +22,8 @@ Two more hand-overs are skipped where they carry nothing:
   statements: the key lookup, a run, a session, a dataset by id), which are index probes of
   tens of microseconds: less than a hand-over costs even on an idle server, and under load
   a hand-over waits for the interpreter lock and for the loop (milliseconds each). A read
-  in WAL mode takes no lock that a writer holds, so it does not wait for one. Anything
+  in WAL mode does not wait for writers (checkpoints here are SQLite's automatic, passive
+  ones; only the recovery of a crashed database, at start-up, holds readers back). Anything
   that may scan (a page, a count, a comparison's rows) keeps to the thread.
   The connections are opened with `check_same_thread=False` for this; a connection is
   still used by one thread at a time (the session's statements are serial, and nothing
