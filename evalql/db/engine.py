@@ -84,33 +84,34 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
     """`sqlite_cache_mib`: SQLite's page cache per connection (its default is 2 MiB)."""
     check_database_url(url)
     parsed = make_url(url)
-    if parsed.drivername.startswith("postgresql"):
-        # A connection the server closed (restart, idle timeout) is replaced instead of
-        # failing the request that draws it: pinged first if it has been idle (db/liveness.py;
-        # SQLAlchemy's pool_pre_ping pinged every checkout, three round trips each).
+    postgresql = parsed.drivername.startswith("postgresql")  # else sqlite+aiosqlite (check_database_url)
+    if postgresql:
         # connect timeout: asyncpg waits 60 s by default for a server that does not answer (a
         # network partition); a request should not wait longer for a new connection than for
         # a pooled one (the answer is a 503 either way, evalql/db/outage.py).
         kwargs = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout,
                   **kwargs,
                   "connect_args": {"timeout": pool_timeout, **kwargs.get("connect_args", {})}}
-    elif parsed.database not in (None, "", ":memory:"):
-        # A SQLite connection costs a thread (aiosqlite's) and a few PRAGMAs to open, and
-        # nothing to keep: every connection opened is kept (SQLAlchemy's default pool keeps
-        # five and closes the overflow on return, so under load connections were opened
-        # and closed for most requests), and a request waits `pool_timeout` for one, as on
-        # PostgreSQL (the default pool waited 30 s).
-        kwargs = {"pool_size": pool_size + max_overflow, "max_overflow": 0, "pool_timeout": pool_timeout, **kwargs}
-    if parsed.drivername == "sqlite+aiosqlite":
+    else:
         # One thread hand-over per statement, none for hot reads (db/sqlite_driver.py).
         kwargs = {"module": sqlite_driver.dbapi(), **kwargs,
                   "connect_args": {"check_same_thread": False, **kwargs.get("connect_args", {})}}
+        if parsed.database not in (None, "", ":memory:"):
+            # A SQLite connection costs a thread (aiosqlite's) and a few PRAGMAs to open, and
+            # nothing to keep: every connection opened is kept (SQLAlchemy's default pool keeps
+            # five and closes the overflow on return, so under load connections were opened
+            # and closed for most requests), and a request waits `pool_timeout` for one, as on
+            # PostgreSQL (the default pool waited 30 s).
+            kwargs = {"pool_size": pool_size + max_overflow, "max_overflow": 0, "pool_timeout": pool_timeout,
+                      **kwargs}
     engine = create_async_engine(url, **{"json_serializer": json_text, "json_deserializer": _json_loads, **kwargs})
-    if parsed.drivername.startswith("postgresql") and not kwargs.get("pool_pre_ping"):
+    if postgresql:
+        # A connection the server closed (restart, idle timeout) is replaced instead of
+        # failing the request that draws it: pinged first if it has been idle.
         liveness.install(engine)
-    if is_sqlite(engine):
+    else:
         event.listen(engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib))
-        event.listen(engine.sync_engine, "before_cursor_execute", sqlite_driver.mark_inline)
+        sqlite_driver.install(engine)
     # Bulk INSERTs (`insert(Model), rows`) as multi-row INSERT … VALUES statements, pages
     # of up to 1000 rows (fewer when 32,700 parameters come first), instead of one
     # execution per row. The change-log triggers (migration 0003) are why, on both:

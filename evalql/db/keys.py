@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evalql.db import rls
 from evalql.db.backend import is_postgresql
 from evalql.db.models import ApiKey, Workspace
-from evalql.db.sqlite_driver import INLINE
+from evalql.db.tenant import probe
 from evalql.db.types import utcnow
 
 
@@ -52,8 +52,8 @@ class FoundKey:
 # Every request's first statement, so built once, the hash a parameter (as evalql/db/tenant.py
 # does for hot reads), and on SQLite run without a thread hand-over (a probe of a unique index).
 # PostgreSQL's: {binds the session's workspace: statement}.
-_LOOKUP = select(ApiKey.workspace_id, ApiKey.read_only).where(
-    ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)).execution_options(**{INLINE: True})
+_LOOKUP = probe(select(ApiKey.workspace_id, ApiKey.read_only).where(ApiKey.key_hash == bindparam("key_hash"),
+                                                                    ApiKey.revoked_at.is_(None)))
 _KEY_FUNCTION = func.evalql_key_lookup(bindparam("key_hash")).table_valued(column("workspace_id", Uuid),
                                                                           column("read_only", Boolean))
 _POSTGRESQL_LOOKUP = {

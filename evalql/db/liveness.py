@@ -28,7 +28,7 @@ _LAST_USED = "evalql_last_used"  # in the pool record's info: time.monotonic() o
 
 
 def install(engine: Any) -> None:
-    """On an engine created without `pool_pre_ping`."""
+    """On a PostgreSQL engine (created without `pool_pre_ping`, which would ping as well)."""
     sync_engine = getattr(engine, "sync_engine", engine)
     event.listen(sync_engine, "connect", _just_used)
     event.listen(sync_engine, "checkin", _checked_in)

@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
+from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -88,7 +89,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rowcount = -1
         self._lastrowid: int | None = None
         self._arraysize = 1
-        self.inline = False  # set for its next statement by `mark_inline`
+        self.inline = False  # set for its next statement by `_mark_inline`
 
     @property
     def description(self) -> Any:
@@ -182,7 +183,12 @@ def dbapi() -> OneHopDBAPI:
     return OneHopDBAPI(aiosqlite, sqlite3)
 
 
-def mark_inline(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-    """`before_cursor_execute`: a statement run with `INLINE` is run by its cursor inline."""
+def install(engine: Any) -> None:
+    """On an engine created with `dbapi()` as its module: statements run with `INLINE` run inline."""
+    event.listen(getattr(engine, "sync_engine", engine), "before_cursor_execute", _mark_inline)
+
+
+def _mark_inline(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+    # The cursor does not see the execution options; this event does, just before it runs.
     if context is not None and not executemany and context.execution_options.get(INLINE):
         cursor.inline = True

@@ -85,9 +85,16 @@ async def execute(tenant: Tenant, built: Any, **parameters: Any) -> Result[*tupl
     return await tenant.db.execute(built, {**parameters, WORKSPACE_PARAMETER: tenant.workspace_id})
 
 
+def bound(tenant: Tenant, built: Any, **parameters: Any) -> Any:
+    """A statement built once, with the tenant's workspace and `parameters` bound into a copy:
+    for code that builds on it further (a CTE over it), where `execute` cannot pass them."""
+    return built.params(**parameters, **{WORKSPACE_PARAMETER: tenant.workspace_id})
+
+
 def probe(stmt: Any) -> Any:
     """Marks a built-once statement as an index probe: a few rows found by index, whatever
-    the data's size (tests/test_single_read_work.py measures that). On SQLite it then runs
+    the data's size (tests/test_single_read_work.py measures that), built once (or a key
+    lookup, which no workspace scopes). On SQLite it then runs
     on the event loop's thread, without a hand-over (evalql/db/sqlite_driver.py). Run it
     through a session (`execute`, `db.execute`), as every hot read is: SQLAlchemy's
     `AsyncConnection.execute` refuses a statement that completes without awaiting."""

@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased, defer
 
 from evalql.db import derive
 from evalql.db.models import Example, Feedback, Run, RunAttachment
-from evalql.db.tenant import EACH_EXECUTION, Tenant, execute, probe, readable
+from evalql.db.tenant import EACH_EXECUTION, Tenant, bound, execute, probe, readable
 from evalql.queries import feedback_stats as fbs
 from evalql.queries.results import FeedbackStats
 from evalql.queries.run_details import trace_bounds
@@ -102,28 +102,46 @@ class RelatedRows:
     reference_datasets: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What of RelatedRows the selected fields need (a page's and one run's reads alike)."""
+
+    in_dataset: bool
+    attachments: bool
+    trace_bounds: bool
+    reference_datasets: bool
+    feedback_stats: bool
+
+    @classmethod
+    def of(cls, fields: Collection[str]) -> Needs:
+        return cls("in_dataset" in fields, "s3_urls" in fields,
+                   "trace_min_start_time" in fields or "trace_max_start_time" in fields,
+                   "reference_dataset_id" in fields, "feedback_stats" in fields)
+
+
 async def related_rows(tenant: Tenant, runs: Sequence[Run], fields: Collection[str]) -> RelatedRows:
-    found = RelatedRows()
+    found, needs = RelatedRows(), Needs.of(fields)
     if not runs:
         return found
     ids = [run.id for run in runs]
-    if "feedback_stats" in fields:
+    if needs.feedback_stats:
         found.feedback_stats = await feedback_stats_by_run(tenant, ids)
-    if "in_dataset" in fields:
+    if needs.in_dataset:
         found.in_dataset = await runs_in_datasets(tenant, ids)
-    if "s3_urls" in fields:
+    if needs.attachments:
         found.attachments = await attachment_names(tenant, ids)
-    if "trace_min_start_time" in fields or "trace_max_start_time" in fields:
+    if needs.trace_bounds:
         found.trace_bounds = await trace_bounds(tenant, list({run.trace_id for run in runs}))
-    if "reference_dataset_id" in fields:
+    if needs.reference_datasets:
         examples = list({run.reference_example_id for run in runs if run.reference_example_id is not None})
         found.reference_datasets = await datasets_of_examples(tenant, examples)
     return found
 
 
-# Built once (evalql/db/tenant.py): up to FEW_FEEDBACK + 1 feedback rows of the runs, by index.
-_FEEDBACK_ROWS = probe(readable(EACH_EXECUTION, Feedback, Feedback.run_id, *fbs.FEEDBACK_COLUMNS)
-                       .where(Feedback.run_id.in_(bindparam("run_ids", expanding=True))).limit(FEW_FEEDBACK + 1))
+# Built once (evalql/db/tenant.py): the runs' feedback rows; by index, up to FEW_FEEDBACK + 1 of them.
+_FEEDBACK_OF_RUNS = (readable(EACH_EXECUTION, Feedback, Feedback.run_id, *fbs.FEEDBACK_COLUMNS)
+                     .where(Feedback.run_id.in_(bindparam("run_ids", expanding=True))))
+_FEW_FEEDBACK_ROWS = probe(_FEEDBACK_OF_RUNS.limit(FEW_FEEDBACK + 1))
 
 
 async def feedback_stats_by_run(tenant: Tenant, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, FeedbackStats]:
@@ -131,14 +149,14 @@ async def feedback_stats_by_run(tenant: Tenant, run_ids: list[uuid.UUID]) -> dic
     to FEW_FEEDBACK of them are read by one statement and aggregated here, as GraphQL's
     `Run.feedbackStats` aggregates the rows it loads (`partials_from_rows`); past that,
     SQL aggregates them (three statements), so neither memory nor time grows with them."""
-    rows = (await execute(tenant, _FEEDBACK_ROWS, run_ids=run_ids)).all()
+    rows = (await execute(tenant, _FEW_FEEDBACK_ROWS, run_ids=run_ids)).all()
     if len(rows) <= FEW_FEEDBACK:
         by_run: dict[uuid.UUID, list] = defaultdict(list)
         for row in rows:
             by_run[row.run_id].append(row)
         return {run_id: fbs.finish(fbs.partials_from_rows(found)) for run_id, found in by_run.items()}
-    base = readable(tenant, Feedback, Feedback.run_id, *fbs.FEEDBACK_COLUMNS).where(Feedback.run_id.in_(run_ids))
-    partials = await fbs.partials_by_partition(tenant.db, base, ("run_id",))
+    partials = await fbs.partials_by_partition(tenant.db, bound(tenant, _FEEDBACK_OF_RUNS, run_ids=run_ids),
+                                               ("run_id",))
     return {run_id: fbs.finish(by_key) for (run_id,), by_key in partials.items()}
 
 
@@ -173,9 +191,8 @@ async def one_run(tenant: Tenant, run_id: uuid.UUID, fields: Collection[str]) ->
     those is an index probe, asked in the run's own statement (a correlated subquery per
     value), so a read costs two or three statements whatever it selects: the run, its
     feedback statistics, and its attachments' names only if it has any."""
-    stmt = _one_run_statement("in_dataset" in fields, "s3_urls" in fields,
-                              "trace_min_start_time" in fields or "trace_max_start_time" in fields,
-                              "reference_dataset_id" in fields)
+    needs = Needs.of(fields)
+    stmt = _one_run_statement(needs.in_dataset, needs.attachments, needs.trace_bounds, needs.reference_datasets)
     row = (await execute(tenant, stmt, run_id=run_id)).first()
     if row is None:
         return None
@@ -190,7 +207,7 @@ async def one_run(tenant: Tenant, run_id: uuid.UUID, fields: Collection[str]) ->
                                              derive.parse_timestamp(row.trace_max))}
     if values.get("reference_dataset") is not None:
         found.reference_datasets = {run.reference_example_id: row.reference_dataset}
-    if "feedback_stats" in fields:
+    if needs.feedback_stats:
         found.feedback_stats = await feedback_stats_by_run(tenant, [run.id])
     return run, found
 
