@@ -264,11 +264,26 @@ async def drive(target: Target, clients: int, seconds: float, seed: int, mix: di
         until = time.monotonic() + seconds
         tasks = [asyncio.create_task(Client(http, target, tally, random.Random(seed + i), mix, think).run(until))
                  for i in range(clients)]
+        lag = asyncio.create_task(loop_lag(until))
         await asyncio.sleep(seconds / 2)
         rss.append(("middle", rss_mb(target.server_pid)))
         await asyncio.gather(*tasks)
         rss.append(("end", rss_mb(target.server_pid)))
     report(tally, seconds, rss)
+    lags = await lag
+    print(f"client loop lag: p50 {nearest_rank(lags, 0.5):.1f}, p99 {nearest_rank(lags, 0.99):.1f}, "
+          f"max {max(lags, default=math.nan):.1f} ms (this script's own event loop, behind the server on the "
+          "same machine: a response waits that long to be read, and its latency above includes it)")
+
+
+async def loop_lag(until: float, every: float = 0.01) -> list[float]:
+    """How late this process's event loop wakes a 10 ms sleep, in ms, sampled until `until`."""
+    lags = []
+    while time.monotonic() < until:
+        started = time.perf_counter()
+        await asyncio.sleep(every)
+        lags.append(max(0.0, (time.perf_counter() - started - every) * 1000))
+    return lags
 
 
 async def prepare(database_url: str, n: int) -> tuple[str, str, list[str], list[str], list[str]]:

@@ -14,10 +14,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from evalql import api_docs, gc_tuning, web
 from evalql.admission import Admission, Limits
+from evalql.after_response import AfterResponse
 from evalql.body_limits import BodyLimits
 from evalql.config import Settings
 from evalql.db.change_feed import ChangeFeed
-from evalql.db.engine import create_engine, session_factory
+from evalql.db.engine import create_engine, session_factory, single_read_engine
 from evalql.db.migrate import ensure_schema
 from evalql.engine.answer import ComparisonEngine
 from evalql.engine.log_pruner import LogPruner
@@ -60,6 +61,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     engine = create_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=settings.max_overflow,
                            pool_timeout=settings.pool_timeout, check_tenancy=settings.check_tenancy)
     db_sessions = session_factory(engine)
+    reads_engine = single_read_engine(engine, pool_size=settings.pool_size, max_overflow=settings.max_overflow,
+                                      pool_timeout=settings.pool_timeout, check_tenancy=settings.check_tenancy)
+    single_read_sessions = session_factory(reads_engine, single_reads=True)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -74,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await app.state.ingest.close()
         await app.state.comparisons.close()
         await engine.dispose()
+        await reads_engine.dispose()
 
     schema = build_schema(introspection=settings.introspection, max_cost=settings.graphql_max_cost)
     graphql = GraphQLEndpoint(schema, db_sessions, graphiql=settings.graphiql, timeout=settings.graphql_timeout)
@@ -88,6 +93,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/graphql", graphql_ws),
     ]
     middleware = [
+        # Outermost: sessions close once the response is out (REST routes' sessions).
+        Middleware(AfterResponse),
         Middleware(CanonicalPath),
         # Bodies read whole (bounded in size and time) before any route draws a connection.
         Middleware(BodyLimits, max_bytes=MAX_BODY_BYTES, encoded_allowance=FRAMING_ALLOWANCE,
@@ -102,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers=dict(HANDLERS),
     )
     app.state.settings, app.state.engine, app.state.db_sessions = settings, engine, db_sessions
+    app.state.single_read_engine, app.state.single_read_sessions = reads_engine, single_read_sessions
     # Wakes GraphQL subscriptions when a workspace's data changed (evalql/db/change_feed.py).
     app.state.changes = ChangeFeed(engine, db_sessions)
     # The group query's in-memory state and answers (evalql/engine): one per process.

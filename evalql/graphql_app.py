@@ -21,6 +21,7 @@ from strawberry.http import process_result
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
+from evalql.after_response import close_later
 from evalql.auth import AuthError, authenticate
 from evalql.busy import PoolTimeout, is_outage, outage_response, pool_timeout_response
 from evalql.db.interrupt import deadline
@@ -90,7 +91,10 @@ class GraphQLEndpoint:
         await response(scope, receive, send)
 
     async def _answer(self, request: Request, params: Params, media_type: str) -> Response:
-        async with self.db_sessions() as db:  # type: ignore[operator]
+        # Closed once the response is out (evalql/after_response.py): what a mutation wrote, it
+        # committed itself; what is left to end is a read's transaction.
+        db = self.db_sessions()  # type: ignore[operator]
+        try:
             try:
                 principal = await authenticate(db, request.headers)
             except AuthError as exc:
@@ -113,6 +117,8 @@ class GraphQLEndpoint:
                                                  "cancelled: ask for less (smaller pages, fewer fields)", media_type)
             except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError) as exc:
                 return error_response(400, _operation_problem(exc), "BAD_USER_INPUT", media_type)
+        finally:
+            await close_later(request.scope, db)
         # A database outage inside a resolver is the whole request's 503, as on REST, not a
         # field error in a 200 (`__call__` answers it).
         for error in result.errors or ():

@@ -41,6 +41,7 @@ class Api:
     # The app's own engine (on PostgreSQL the service's role); `db_sessions` are the test's,
     # as the server's superuser, for seeding and inspecting every workspace.
     app_engine: AsyncEngine | None = None
+    app_read_engine: AsyncEngine | None = None  # its engine of single reads (evalql/db/engine.py)
 
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"X-API-Key": key or self.key}
@@ -147,7 +148,8 @@ async def api(database_url: str, request: pytest.FixtureRequest) -> AsyncIterato
                 await db.commit()
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://evalql.test") as client:
-                yield Api(client, db_sessions, workspace.id, key, read_key, app.state.engine)
+                yield Api(client, db_sessions, workspace.id, key, read_key, app.state.engine,
+                          app.state.single_read_engine)
     finally:
         if own is not None:
             await own.dispose()

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import aiosqlite
 import pytest
-from sqlalchemy import event
 from sqlalchemy.exc import StatementError
 
 from evalql.db import rls
 from evalql.db.models import Dataset
 from evalql.db.tenant import WORKSPACE_PARAMETER, _live_statement
 from tests.support.app import second_workspace
-from tests.support.statements import engine_of
+from tests.support.statements import listening
 from tests.support.world import build_world
 
 
@@ -40,12 +39,8 @@ async def statements_of(api, path: str, key: str) -> list[object]:
     def before(conn, clauseelement, multiparams, params, execution_options):  # noqa: ANN001
         seen.append(clauseelement)
 
-    engine = engine_of(api)
-    event.listen(engine, "before_execute", before)
-    try:
+    with listening(api, "before_execute", before):
         response = await api.client.get(path, headers={"X-API-Key": key})
-    finally:
-        event.remove(engine, "before_execute", before)
     assert response.status_code == 200, response.text
     return seen
 
@@ -62,7 +57,10 @@ async def test_a_single_read_sends_the_same_statement_objects_every_time(api, wh
     first = await statements_of(api, paths(one)[what], one_key)
     # Another row, and another workspace: nothing is built again.
     again = await statements_of(api, paths(two)[what], two_key)
-    assert len(first) >= 2  # the key lookup, then the read
+    # The key lookup, then one statement for the row and what hangs off it; SQLite reads
+    # a run's feedback in a statement of its own (a probe, run on the loop's thread).
+    postgresql = api.app_engine.dialect.name == "postgresql"
+    assert len(first) == (3 if what == "runs" and not postgresql else 2), first
     assert [id(s) for s in first] == [id(s) for s in again]
 
 

@@ -16,9 +16,9 @@ from starlette.datastructures import Headers
 
 from evalql import cli
 from evalql.auth import authenticate
-from evalql.db import rls
+from evalql.db import rls, writes
 from evalql.db.changes import current_version
-from evalql.db.engine import create_engine, session_factory
+from evalql.db.engine import create_engine, session_factory, single_read_engine
 from evalql.db.models import TENANT_MODELS, ApiKey, Dataset, Run
 from evalql.db.read_snapshot import begin_read_snapshot
 from evalql.db.roles import ensure_app_role
@@ -111,6 +111,50 @@ async def test_a_pooled_connection_carries_no_workspace_over(api, two_worlds):
             assert await db.scalar(everywhere(select(func.count()).select_from(Run))) == 0
     finally:
         await engine.dispose()
+
+
+async def test_single_reads_bind_their_own_pool_and_each_request_binds_it_again(api, two_worlds):
+    """Single reads (evalql/db/engine.py `single_read_engine`) run each statement in its own
+    transaction, so authentication binds their connection rather than a transaction. Their
+    pool is their own (here of one connection, which every session below shares): each
+    session binds it again before anything else runs, so none sees what the last one bound."""
+    other = two_worlds
+    async with api.db_sessions() as db:
+        other_key = await writes.create_api_key(db, other)
+        await db.commit()
+        theirs = await db.scalar(readable(other, Run, func.count()))
+    engine = single_read_engine(api.app_engine, pool_size=2, max_overflow=0, pool_timeout=5)
+    assert engine is not api.app_engine and engine.pool.size() == 1
+    sessions = session_factory(engine, single_reads=True)
+    try:
+        for key, count in ((api.key, await my_run_count(api)), (other_key, theirs), (api.key, await my_run_count(api))):
+            async with sessions() as db:
+                Tenant((await authenticate(db, Headers({"x-api-key": key}))).workspace_id, True, db)
+                assert await db.scalar(everywhere(select(func.count()).select_from(Run))) == count
+                # No transaction: each statement is its own (in one, both would have the same id).
+                ids = [await db.scalar(text("SELECT txid_current()")) for _ in range(2)]
+                assert ids[0] != ids[1]
+        async with sessions() as db:  # a statement before the key lookup would read the last binding
+            with pytest.raises(RuntimeError, match="must bind its workspace"):
+                await db.execute(everywhere(select(func.count()).select_from(Run)))
+            with pytest.raises(RuntimeError, match="must bind its workspace"):
+                await db.scalar(everywhere(select(func.count()).select_from(Run)))
+            with pytest.raises(Exception, match="Invalid API key"):  # a refused key binds nothing …
+                await authenticate(db, Headers({"x-api-key": "evq_not-a-key"}))
+            with pytest.raises(RuntimeError, match="must bind its workspace"):  # … so nothing else runs
+                await db.execute(everywhere(select(func.count()).select_from(Run)))
+        async with sessions() as db:  # and a single read writes nothing, not even in its own workspace
+            Tenant((await authenticate(db, Headers(api.headers()))).workspace_id, False, db)
+            with pytest.raises(RuntimeError, match="may not write"):
+                await db.execute(everywhere(update(Run).values(name="renamed")))
+            db.add(owned(api.workspace_id, Dataset, name="added"))
+            with pytest.raises(RuntimeError, match="may not write"):
+                await db.flush()
+    finally:
+        await engine.dispose()
+    async with api.db_sessions() as db:
+        assert "renamed" not in set((await db.execute(readable(api.workspace_id, Run, Run.name))).scalars())
+        assert await db.scalar(readable(api.workspace_id, Dataset, func.count()).where(Dataset.name == "added")) == 0
 
 
 async def test_writes_to_another_workspace_are_refused(api, two_worlds):

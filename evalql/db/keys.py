@@ -51,15 +51,16 @@ class FoundKey:
 
 # Every request's first statement, so built once, the hash a parameter (as evalql/db/tenant.py
 # does for hot reads), and on SQLite run without a thread hand-over (a probe of a unique index).
-# PostgreSQL's: {binds the session's workspace: statement}.
+# PostgreSQL's: {None (binds nothing), or binds the transaction (True) or the connection (False): statement}.
 _LOOKUP = probe(select(ApiKey.workspace_id, ApiKey.read_only).where(ApiKey.key_hash == bindparam("key_hash"),
                                                                     ApiKey.revoked_at.is_(None)))
 _KEY_FUNCTION = func.evalql_key_lookup(bindparam("key_hash")).table_valued(column("workspace_id", Uuid),
                                                                           column("read_only", Boolean))
 _POSTGRESQL_LOOKUP = {
-    binds: select(_KEY_FUNCTION.c.workspace_id, _KEY_FUNCTION.c.read_only,
-                  *([rls.set_workspace_column(_KEY_FUNCTION.c.workspace_id)] if binds else []))
-    for binds in (False, True)
+    local: select(_KEY_FUNCTION.c.workspace_id, _KEY_FUNCTION.c.read_only,
+                  *([] if local is None else [rls.set_workspace_column(_KEY_FUNCTION.c.workspace_id, local=local)])
+                  ).execution_options(**{rls.BINDS: local is not None})
+    for local in (None, True, False)
 }
 
 
@@ -69,11 +70,13 @@ async def key_by_hash(db: AsyncSession, key_hash: str) -> FoundKey | None:
     from the service's role until a workspace is bound, and that function (its owner's
     rights) answers for the one key presented, and nothing else. A session bound to no
     workspace yet (a request's, at authentication) is bound to the key's by the same
-    statement: `set_config` in its select list tells the transaction, which saves the round
-    trip that binding would otherwise cost on every request (evalql/db/rls.py)."""
+    statement: `set_config` in its select list tells the transaction (or, for a session
+    without one, the connection), which saves the round trip that binding would otherwise
+    cost on every request (evalql/db/rls.py)."""
     if is_postgresql(db):
         binds = rls.bound_workspace(db) is None
-        found = (await db.execute(_POSTGRESQL_LOOKUP[binds], {"key_hash": key_hash})).first()
+        local = None if not binds else not rls.each_statement(db)
+        found = (await db.execute(_POSTGRESQL_LOOKUP[local], {"key_hash": key_hash})).first()
         if found is not None and binds:
             rls.bound_by_statement(db, found.workspace_id)
     else:

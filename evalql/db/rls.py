@@ -16,6 +16,13 @@ session's transactions (`after_begin`), and, when the session is bound in the mi
 transaction (after authentication read the key), by the session's next statement
 (`SerializedSession`, evalql/db/engine.py, asks `pending`). It is transaction-local
 (`set_config(…, true)`): a pooled connection carries nothing over to its next user.
+
+Single reads run without a transaction (`EACH_STATEMENT`: autocommit, which saves the
+BEGIN and ROLLBACK round trips, evalql/db/engine.py). A transaction-local setting would
+end with the statement that set it, so theirs is the connection's (`set_config(…, false)`).
+Their connections are a pool of their own, which nothing else draws from, and a session
+of theirs runs nothing before the statement that binds it (`check_bound`): each request
+binds its connection before it reads, so what the last one left is never seen.
 SQLite has no roles nor policies: nothing is set there.
 """
 
@@ -24,7 +31,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, event, func, select, text, true
+from sqlalchemy import Text, bindparam, cast, event, false, func, select, text, true
 from sqlalchemy.orm import Session
 
 from evalql.db.backend import is_postgresql
@@ -32,6 +39,11 @@ from evalql.db.backend import is_postgresql
 SETTING = "evalql.workspace_id"  # read by the policies of migration 0006
 _WORKSPACE = "evalql.rls.workspace"  # session.info: the workspace the session is bound to
 _PENDING = "evalql.rls.pending"  # session.info: bound mid-transaction, not yet set in it
+# session.info: the session runs each statement in its own transaction (autocommit, single
+# reads: evalql/db/engine.py), so its binding is set for the connection, not a transaction.
+EACH_STATEMENT = "evalql.rls.each_statement"
+# A statement's execution option: it binds the session's workspace itself (the key lookup).
+BINDS = "evalql_binds_workspace"
 
 def _sync(session: Any) -> Session:
     return getattr(session, "sync_session", session)
@@ -48,14 +60,37 @@ def bind(session: Any, workspace_id: uuid.UUID) -> None:
         sync.info[_PENDING] = True
 
 
-def set_workspace_column(workspace_id: Any) -> Any:
-    """A select-list column that binds the statement's transaction to `workspace_id` (an
-    expression): `SET_WORKSPACE` alone, or beside what a statement reads (the key lookup,
-    then `bound_by_statement`)."""
-    return func.set_config(SETTING, cast(workspace_id, Text), true()).label("bound_workspace")
+def set_workspace_column(workspace_id: Any, *, local: bool = True) -> Any:
+    """A select-list column that binds the statement's transaction (`local`; else the
+    connection, until check-in) to `workspace_id` (an expression): `SET_WORKSPACE` alone,
+    or beside what a statement reads (the key lookup, then `bound_by_statement`)."""
+    return func.set_config(SETTING, cast(workspace_id, Text), true() if local else false()).label("bound_workspace")
 
 
-SET_WORKSPACE = select(set_workspace_column(bindparam("workspace", type_=Text)))
+# {local: statement}: transaction-local, or the connection's (sessions of EACH_STATEMENT).
+SET_WORKSPACE = {local: select(set_workspace_column(bindparam("workspace", type_=Text), local=local))
+                 for local in (True, False)}
+
+
+def each_statement(session: Any) -> bool:
+    """Whether `session` runs each statement in its own transaction (on PostgreSQL, its
+    bindings are then the connection's, `SET_WORKSPACE[False]`)."""
+    return bool(_sync(session).info.get(EACH_STATEMENT))
+
+
+def set_workspace(session: Any) -> Any:
+    """The statement that binds `session`'s transaction, or its connection."""
+    return SET_WORKSPACE[not each_statement(session)]
+
+
+def check_bound(session: Any, statement: Any) -> None:
+    """A session of EACH_STATEMENT runs nothing before it is bound but the statement that
+    binds it: its connection still carries the binding of the request that used it last."""
+    if not each_statement(session) or bound_workspace(session) is not None:
+        return
+    options = statement.get_execution_options() if hasattr(statement, "get_execution_options") else {}
+    if not options.get(BINDS):
+        raise RuntimeError("a single-read session's first statement must bind its workspace (the key lookup)")
 
 
 def bound_by_statement(session: Any, workspace_id: uuid.UUID) -> None:
@@ -86,7 +121,7 @@ def _after_begin(session: Session, _transaction: Any, connection: Any) -> None:
     session.info.pop(_PENDING, None)
     workspace_id = session.info.get(_WORKSPACE)
     if workspace_id is not None and is_postgresql(connection):
-        connection.execute(SET_WORKSPACE, {"workspace": str(workspace_id)})
+        connection.execute(set_workspace(session), {"workspace": str(workspace_id)})
 
 
 # Whether row-level security applies to the connected role on `runs` (PostgreSQL's own
@@ -102,5 +137,5 @@ async def row_security_active(conn: Any) -> bool:
     return bool((await conn.execute(ROW_SECURITY_ACTIVE)).scalar())
 
 
-__all__ = ["SETTING", "bind", "bound_by_statement", "bound_workspace", "pending", "row_security_active",
-           "set_workspace_column"]
+__all__ = ["BINDS", "EACH_STATEMENT", "SETTING", "bind", "bound_by_statement", "bound_workspace", "check_bound",
+           "each_statement", "pending", "row_security_active", "set_workspace", "set_workspace_column"]

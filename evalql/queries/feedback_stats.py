@@ -13,7 +13,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, case, func, select
 
@@ -22,6 +22,19 @@ from evalql.queries.results import FeedbackStat, FeedbackStats
 
 FEEDBACK_COLUMNS = (Feedback.id, Feedback.key, Feedback.score, Feedback.error,
                     Feedback.value_label, Feedback.comment, Feedback.created_at)
+
+
+class FeedbackRow(NamedTuple):
+    """A feedback row as FEEDBACK_COLUMNS read it, where no ORM row carries it (a record
+    in an array, evalql/queries/runs_query.py)."""
+
+    id: uuid.UUID
+    key: str
+    score: float | None
+    error: bool
+    value_label: str | None
+    comment: str | None
+    created_at: dt.datetime
 
 
 @dataclass(slots=True)
@@ -77,7 +90,7 @@ def merge_all(parts: Iterable[Partials]) -> Partials:
     return dict(merged)
 
 
-def partials_from_rows(feedbacks: Iterable[Feedback]) -> Partials:
+def partials_from_rows(feedbacks: Iterable[Feedback | FeedbackRow]) -> Partials:
     """The same statistics from loaded rows, for the feedback a response already carries."""
     out: Partials = defaultdict(Partial)
     for fb in feedbacks:

@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, bindparam, func, literal, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal, select, tuple_, type_coerce
 from sqlalchemy.orm import aliased, defer
+from sqlalchemy.sql.sqltypes import NullType
 
 from evalql.db import derive
+from evalql.db.backend import is_postgresql
 from evalql.db.models import Example, Feedback, Run, RunAttachment
 from evalql.db.tenant import EACH_EXECUTION, Tenant, bound, execute, probe, readable
 from evalql.queries import feedback_stats as fbs
@@ -189,10 +191,15 @@ async def datasets_of_examples(tenant: Tenant, example_ids: list[uuid.UUID]) -> 
 async def one_run(tenant: Tenant, run_id: uuid.UUID, fields: Collection[str]) -> tuple[Run, RelatedRows] | None:
     """A run and what its selected fields need from other tables. For one run, each of
     those is an index probe, asked in the run's own statement (a correlated subquery per
-    value), so a read costs two or three statements whatever it selects: the run, its
-    feedback statistics, and its attachments' names only if it has any."""
+    value), so a read costs one to three statements whatever it selects: the run, its
+    feedback statistics (on PostgreSQL in the run's statement too, unless the run has
+    more than FEW_FEEDBACK feedback rows), and its attachments' names only if it has any."""
     needs = Needs.of(fields)
-    stmt = _one_run_statement(needs.in_dataset, needs.attachments, needs.trace_bounds, needs.reference_datasets)
+    # SQLite reads a probe on the loop's own thread, which costs no round trip: only
+    # PostgreSQL gains from one statement fewer (and its driver decodes the records typed).
+    feedback_rows = needs.feedback_stats and is_postgresql(tenant.db)
+    stmt = _one_run_statement(needs.in_dataset, needs.attachments, needs.trace_bounds, needs.reference_datasets,
+                              feedback_rows)
     row = (await execute(tenant, stmt, run_id=run_id)).first()
     if row is None:
         return None
@@ -207,15 +214,27 @@ async def one_run(tenant: Tenant, run_id: uuid.UUID, fields: Collection[str]) ->
                                              derive.parse_timestamp(row.trace_max))}
     if values.get("reference_dataset") is not None:
         found.reference_datasets = {run.reference_example_id: row.reference_dataset}
-    if needs.feedback_stats:
+    rows = [fbs.FeedbackRow(*record) for record in row.feedback_rows or ()] if feedback_rows else None
+    if rows is not None and len(rows) <= FEW_FEEDBACK:
+        if rows:  # as `feedback_stats_by_run` answers: no entry for a run without feedback
+            found.feedback_stats = {run.id: fbs.finish(fbs.partials_from_rows(rows))}
+    elif needs.feedback_stats:
         found.feedback_stats = await feedback_stats_by_run(tenant, [run.id])
     return run, found
 
 
 @functools.cache
-def _one_run_statement(in_dataset: bool, attached: bool, trace: bool, reference: bool) -> Select[Any]:
+def _one_run_statement(in_dataset: bool, attached: bool, trace: bool, reference: bool,
+                       feedback_rows: bool) -> Select[Any]:
     """`one_run`'s statement for what the fields need, built once (evalql/db/tenant.py)."""
     values: dict[str, ColumnElement] = {}
+    if feedback_rows:
+        # PostgreSQL: up to FEW_FEEDBACK + 1 of the run's feedback rows, as one array of
+        # records (asyncpg decodes each typed: uuid, float, timestamptz), by index.
+        few = (readable(EACH_EXECUTION, Feedback, *fbs.FEEDBACK_COLUMNS).where(Feedback.run_id == Run.id)
+               .limit(FEW_FEEDBACK + 1).correlate(Run).subquery("few_feedback"))
+        values["feedback_rows"] = type_coerce(select(func.array_agg(func.row(*few.c))).scalar_subquery(),
+                                              NullType())
     if in_dataset:
         values["in_dataset"] = (readable(EACH_EXECUTION, Example, Example.id)
                                 .where(Example.source_run_id == Run.id, Example.deleted_at.is_(None)).exists())

@@ -18,7 +18,7 @@ from evalql.core.fields import JsonObject, Limit, Name, Offset, Text, Timestamp,
 from evalql.db import derive, writes
 from evalql.db.models import Dataset
 from evalql.db.tenant import Tenant, live, readable
-from evalql.queries.datasets import dataset_counts
+from evalql.queries.datasets import dataset_counts, dataset_with_counts
 from evalql.rest.body import json_body
 from evalql.rest.context import request_tenant
 from evalql.rest.errors import ApiError
@@ -133,10 +133,12 @@ async def list_datasets_route(request: Request) -> Response:
 
 
 async def read_dataset_route(request: Request) -> Response:
-    async with request_tenant(request) as tenant:
-        dataset = await live_dataset(tenant, require_path_uuid(request, "dataset_id"))
-        [shape] = await datasets_json(tenant, [dataset])
-        return json_response(shape)
+    async with request_tenant(request, single_read=True) as tenant:
+        dataset_id = require_path_uuid(request, "dataset_id")
+        found = await dataset_with_counts(tenant, dataset_id)
+        if found is None:
+            raise NotFoundError(f"Dataset {dataset_id} not found")
+        return json_response(dataset_json(*found))
 
 
 async def delete_dataset_route(request: Request) -> Response:

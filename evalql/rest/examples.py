@@ -194,7 +194,7 @@ async def live_example(tenant: Tenant, example_id: uuid.UUID) -> Example:
 
 
 async def read_route(request: Request) -> Response:
-    async with request_tenant(request) as tenant:
+    async with request_tenant(request, single_read=True) as tenant:
         return json_response(example_json(await live_example(tenant, require_path_uuid(request, "example_id"))))
 
 

@@ -112,7 +112,7 @@ async def list_route(request: Request) -> Response:
 
 
 async def read_route(request: Request) -> Response:
-    async with request_tenant(request) as tenant:
+    async with request_tenant(request, single_read=True) as tenant:
         feedback = await find_feedback(tenant, require_path_uuid(request, "feedback_id"))
         [shape] = await feedbacks_json(tenant, [feedback])
         return json_response(shape)

@@ -25,7 +25,7 @@ from evalql.rest.responses import json_response
 async def _ingest(request: Request, route: str, run_id: uuid.UUID | None = None) -> Response:
     # The database session of authentication is given back before the body is read and
     # applied: the batch's transaction is the ingester's own (maybe in a worker process).
-    async with request_tenant(request, write=True) as tenant:
+    async with request_tenant(request, write=True, close_at_exit=True) as tenant:
         workspace_id = tenant.workspace_id
     content_encoding(request)  # 415 before reading a body it could not decode
     (require_multipart if route == "multipart" else require_json)(request)

@@ -200,7 +200,7 @@ async def query_route(request: Request) -> Response:
 
 
 async def read_route(request: Request) -> Response:
-    async with request_tenant(request) as tenant:
+    async with request_tenant(request, single_read=True) as tenant:
         run_id = require_path_uuid(request, "run_id")
         found = await one_run(tenant, run_id, RUN_FIELDS)
         if found is None:

@@ -123,6 +123,19 @@ _LAST_ROOT_STARTS = probe(readable(EACH_EXECUTION, TracerSession, TracerSession.
                           .where(TracerSession.id.in_(bindparam("session_ids", expanding=True))))
 
 
+# A session by id with its last root run start, in one statement (a single read).
+_SESSION_WITH_LAST_ROOT = probe(readable(EACH_EXECUTION, TracerSession).add_columns(_LAST_ROOT_START.label("last"))
+                                .where(TracerSession.id == bindparam("session_id")))
+
+
+async def session_with_last_root(tenant: Tenant, session_id: uuid.UUID) -> tuple[TracerSession, dt.datetime | None]:
+    """`find_session` and its `last_root_starts` at once; a 404 for no such session."""
+    row = (await execute(tenant, _SESSION_WITH_LAST_ROOT, session_id=session_id)).first()
+    if row is None:
+        raise NotFoundError(f"Session {session_id} not found")
+    return row[0], derive.parse_timestamp(row.last)
+
+
 async def last_root_starts(tenant: Tenant, ids: list[uuid.UUID]) -> dict[uuid.UUID, dt.datetime | None]:
     """`last_run_start_time_live` without the stats block: the same value, max start_time of
     the root runs. Asked per session, the maximum is one probe of
@@ -133,6 +146,10 @@ async def last_root_starts(tenant: Tenant, ids: list[uuid.UUID]) -> dict[uuid.UU
     return {session_id: derive.parse_timestamp(found) for session_id, found in rows if found is not None}
 
 
+def session_without_stats(session: TracerSession, last_root_start: dt.datetime | None) -> dict[str, Any]:
+    return {**session_json(session), "last_run_start_time_live": ts(last_root_start)}
+
+
 async def sessions_json(tenant: Tenant, sessions: list[TracerSession], include_stats: bool) -> list[dict[str, Any]]:
     """Session shapes, with the §3.2 block over root runs when asked: the same queries as
     GraphQL's `Session.stats`, each one statement for the whole page."""
@@ -141,7 +158,7 @@ async def sessions_json(tenant: Tenant, sessions: list[TracerSession], include_s
         return []
     if not include_stats:
         last = await last_root_starts(tenant, ids)
-        return [{**session_json(s), "last_run_start_time_live": ts(last.get(s.id))} for s in sessions]
+        return [session_without_stats(s, last.get(s.id)) for s in sessions]
     stats = await stats_for_sessions(tenant, ids)
     ranked = await sessions_by_id(tenant, ids)
     return [{**session_json(s), **stats_block_json(stats[s.id].stats, stats[s.id].session_feedback_stats,
@@ -227,10 +244,13 @@ async def list_route(request: Request) -> Response:
 
 
 async def read_route(request: Request) -> Response:
-    async with request_tenant(request) as tenant:
+    async with request_tenant(request, single_read=True) as tenant:
         session_id = require_path_uuid(request, "session_id")
         query = query_params(request, StatsQuery)
-        [shape] = await sessions_json(tenant, [await find_session(tenant, session_id)], query.include_stats)
+        if query.include_stats:
+            [shape] = await sessions_json(tenant, [await find_session(tenant, session_id)], True)
+        else:
+            shape = session_without_stats(*await session_with_last_root(tenant, session_id))
         return json_response(shape)
 
 

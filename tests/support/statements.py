@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,37 +16,53 @@ def engine_of(owner: Any) -> Any:
     return engine.sync_engine
 
 
+def engines_of(owner: Any) -> list[Any]:
+    """`engine_of`, and the app's engine of single reads where it has one of its own
+    (PostgreSQL: evalql/db/engine.py `single_read_engine`)."""
+    state = getattr(owner, "state", None)
+    reads = state.single_read_engine if state is not None else getattr(owner, "app_read_engine", None)
+    engines = [engine_of(owner)]
+    if reads is not None and reads.sync_engine is not engines[0]:
+        engines.append(reads.sync_engine)
+    return engines
+
+
+@contextmanager
+def listening(owner: Any, name: str, listener: Callable[..., Any]) -> Iterator[None]:
+    """`listener` on the event `name` of every engine of the app, while open."""
+    engines = engines_of(owner)
+    for engine in engines:
+        event.listen(engine, name, listener)
+    try:
+        yield
+    finally:
+        for engine in engines:
+            event.remove(engine, name, listener)
+
+
 @contextmanager
 def counting(owner: Any) -> Iterator[list[str]]:
     """Collects every statement sent to the database while open."""
     statements: list[str] = []
-    engine = engine_of(owner)
 
     def before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
         if context is not None and context.execution_options.get("evalql_background"):
             return  # the server's background work (pruning the change log), not a request's
         statements.append(statement)
 
-    event.listen(engine, "before_cursor_execute", before)
-    try:
+    with listening(owner, "before_cursor_execute", before):
         yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 @contextmanager
 def capturing(owner: Any) -> Iterator[list[tuple[str, Any]]]:
     """Collects every statement sent to the database while open, with its parameters."""
     sent: list[tuple[str, Any]] = []
-    engine = engine_of(owner)
 
     def before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
         if context is not None and context.execution_options.get("evalql_background"):
             return  # the server's background work (pruning the change log), not a request's
         sent.append((statement, parameters))
 
-    event.listen(engine, "before_cursor_execute", before)
-    try:
+    with listening(owner, "before_cursor_execute", before):
         yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
