@@ -62,7 +62,7 @@ def bind(session: Any, workspace_id: uuid.UUID) -> None:
 
 def set_workspace_column(workspace_id: Any, *, local: bool = True) -> Any:
     """A select-list column that binds the statement's transaction (`local`; else the
-    connection, until check-in) to `workspace_id` (an expression): `SET_WORKSPACE` alone,
+    connection, until it is bound again) to `workspace_id` (an expression): `SET_WORKSPACE` alone,
     or beside what a statement reads (the key lookup, then `bound_by_statement`)."""
     return func.set_config(SETTING, cast(workspace_id, Text), true() if local else false()).label("bound_workspace")
 
