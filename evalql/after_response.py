@@ -1,8 +1,7 @@
 """Closing a request's database session after its response is sent, not before.
 
-Closing a session ends what is left of its transaction (a ROLLBACK on PostgreSQL) and,
-for a single read's connection, unbinds its workspace (evalql/db/rls.py): a round trip
-to the database either way, which under load waits its turn on the event loop behind
+Closing a session ends what is left of its transaction: on PostgreSQL a ROLLBACK, a
+round trip to the database, which under load waits its turn on the event loop behind
 every other ready request. The response does not depend on it, so the client need not
 wait for it: a route hands its session to `close_later`, and `AfterResponse`, around the
 whole app, closes it once the app has sent the response (or failed). Writes are

@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/graphql", graphql_ws),
     ]
     middleware = [
-        # Outermost: sessions close once the response is out (REST routes' sessions).
+        # Outermost: REST's and GraphQL's sessions close once the response is out.
         Middleware(AfterResponse),
         Middleware(CanonicalPath),
         # Bodies read whole (bounded in size and time) before any route draws a connection.
