@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -37,22 +36,22 @@ class AfterResponse:
             await self.app(scope, receive, send)
         finally:
             for session in sessions:
-                await _close(session.close)
+                await _close(session)
 
 
 async def close_later(scope: Scope, session: AsyncSession) -> None:
     """`session` closed after the response when `AfterResponse` serves the request, else now."""
     sessions = scope.get(_SESSIONS)
     if sessions is None:
-        await _close(session.close)
+        await _close(session)
     else:
         sessions.append(session)
 
 
-async def _close(close: Callable[[], Awaitable[None]]) -> None:
+async def _close(session: AsyncSession) -> None:
     # Shielded, as AsyncSession's own `async with` does: a cancelled request (a client gone,
     # a timeout) still returns its connection clean instead of leaving it mid-statement.
     try:
-        await asyncio.shield(asyncio.ensure_future(close()))
+        await asyncio.shield(asyncio.ensure_future(session.close()))
     except Exception:  # the response is out: the failure is the server's to log
         log.exception("closing a request's database session failed")

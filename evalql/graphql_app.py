@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -95,30 +96,33 @@ class GraphQLEndpoint:
         # committed itself; what is left to end is a read's transaction.
         db = self.db_sessions()  # type: ignore[operator]
         try:
-            try:
-                principal = await authenticate(db, request.headers)
-            except AuthError as exc:
-                return error_response(exc.status, exc.detail, exc.code, media_type)
-            except PoolTimeout:
-                return pool_timeout_response()
-            tenant = Tenant(principal.workspace_id, principal.read_only, db)
-            context = Context(tenant=tenant, loaders=Loaders(tenant), comparisons=request.app.state.comparisons,
-                              request=request)
-            try:
-                async with deadline(db, self.timeout):
-                    result = await self.schema.execute(  # type: ignore[attr-defined]
-                        params.query, variable_values=params.variables, context_value=context,
-                        operation_name=params.operation_name, allowed_operation_types=HTTP_OPERATIONS,
-                        operation_extensions=params.extensions)
-            except TimeoutError:
-                log.warning("GraphQL operation cancelled after %g s (operationName %r)", self.timeout,
-                            params.operation_name)
-                return coded_response("TIMEOUT", f"The operation took longer than {self.timeout:g} s and was "
-                                                 "cancelled: ask for less (smaller pages, fewer fields)", media_type)
-            except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError) as exc:
-                return error_response(400, _operation_problem(exc), "BAD_USER_INPUT", media_type)
+            return await self._answer_in(db, request, params, media_type)
         finally:
             await close_later(request.scope, db)
+
+    async def _answer_in(self, db: AsyncSession, request: Request, params: Params, media_type: str) -> Response:
+        try:
+            principal = await authenticate(db, request.headers)
+        except AuthError as exc:
+            return error_response(exc.status, exc.detail, exc.code, media_type)
+        except PoolTimeout:
+            return pool_timeout_response()
+        tenant = Tenant(principal.workspace_id, principal.read_only, db)
+        context = Context(tenant=tenant, loaders=Loaders(tenant), comparisons=request.app.state.comparisons,
+                          request=request)
+        try:
+            async with deadline(db, self.timeout):
+                result = await self.schema.execute(  # type: ignore[attr-defined]
+                    params.query, variable_values=params.variables, context_value=context,
+                    operation_name=params.operation_name, allowed_operation_types=HTTP_OPERATIONS,
+                    operation_extensions=params.extensions)
+        except TimeoutError:
+            log.warning("GraphQL operation cancelled after %g s (operationName %r)", self.timeout,
+                        params.operation_name)
+            return coded_response("TIMEOUT", f"The operation took longer than {self.timeout:g} s and was "
+                                             "cancelled: ask for less (smaller pages, fewer fields)", media_type)
+        except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError) as exc:
+            return error_response(400, _operation_problem(exc), "BAD_USER_INPUT", media_type)
         # A database outage inside a resolver is the whole request's 503, as on REST, not a
         # field error in a 200 (`__call__` answers it).
         for error in result.errors or ():

@@ -185,7 +185,10 @@ class SerializedSession(AsyncSession):
         self._writer: asyncio.Lock | None = None
 
     async def claim_writer(self) -> None:
-        """Take this process's SQLite writer turn (no-op on PostgreSQL or if held)."""
+        """Take this process's SQLite writer turn (no-op on PostgreSQL or if held). Every
+        write claims it first, so a single-read session refuses writes here."""
+        if rls.each_statement(self):  # no transaction would make its writes one
+            raise RuntimeError("a single-read session (each statement its own transaction) may not write")
         if self._writer is not None or not is_sqlite(self):
             return
         # Sibling resolvers of one request may write at once: one of them queues for the
@@ -210,13 +213,8 @@ class SerializedSession(AsyncSession):
             with self.no_autoflush:
                 await super().execute(rls.set_workspace(self), params)
 
-    def _refuse_writes(self) -> None:
-        if rls.each_statement(self):  # no transaction would make its writes one
-            raise RuntimeError("a single-read session (each statement its own transaction) may not write")
-
     async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
         if _writes_database(statement):
-            self._refuse_writes()
             await self.claim_writer()
         rls.check_bound(self, statement)
         async with self._serial:
@@ -250,7 +248,6 @@ class SerializedSession(AsyncSession):
 
     async def flush(self, *args: Any, **kwargs: Any) -> None:
         if self.new or self.dirty or self.deleted:
-            self._refuse_writes()
             await self.claim_writer()
         async with self._serial:
             await self._set_workspace()
@@ -258,7 +255,6 @@ class SerializedSession(AsyncSession):
 
     async def commit(self) -> None:
         if self.new or self.dirty or self.deleted:  # commit flushes them first
-            self._refuse_writes()
             await self.claim_writer()
         try:
             async with self._serial:
@@ -309,7 +305,7 @@ def session_factory(engine: AsyncEngine, *, single_reads: bool = False) -> async
     they would in a READ COMMITTED transaction). On PostgreSQL each statement is then its
     own transaction (autocommit), which saves a read BEGIN and ROLLBACK, two of its five
     round trips, each of which waits its turn on a busy event loop. Such a session may not
-    write (`_refuse_writes`), and row-level security binds its connection rather than a
+    write (`claim_writer`), and row-level security binds its connection rather than a
     transaction, before anything else runs on it (evalql/db/rls.py)."""
     info = {rls.EACH_STATEMENT: True} if single_reads and not is_sqlite(engine) else {}
     return async_sessionmaker(engine, expire_on_commit=False, class_=SerializedSession, info=info)

@@ -140,14 +140,15 @@ async def live(tenant: Tenant, model: type[M], row_id: Any) -> M | None:
 
 async def by_id(tenant: Tenant, model: type[M], row_id: Any) -> M | None:
     """The workspace's row with this id, deleted or not (models without soft deletion)."""
-    return (await execute(tenant, _by_id_statement(model), row_id=row_id)).scalar()
+    return (await execute(tenant, by_id_statement(model), row_id=row_id)).scalar()
 
 
 @functools.cache
-def _by_id_statement(model: type[M]) -> Select[Any]:
+def by_id_statement(model: type[M]) -> Select[Any]:
+    """`by_id`'s statement (parameter `row_id`), built once: a probe to add columns to."""
     return probe(readable(EACH_EXECUTION, model).where(model.id == bindparam("row_id")))  # type: ignore[attr-defined]
 
 
 @functools.cache
 def _live_statement(model: type[M]) -> Select[Any]:
-    return _by_id_statement(model).where(model.deleted_at.is_(None))  # type: ignore[attr-defined]
+    return by_id_statement(model).where(model.deleted_at.is_(None))  # type: ignore[attr-defined]

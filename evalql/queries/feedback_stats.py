@@ -25,9 +25,10 @@ FEEDBACK_COLUMNS = (Feedback.id, Feedback.key, Feedback.score, Feedback.error,
 
 
 class FeedbackRow(NamedTuple):
-    """A feedback row as FEEDBACK_COLUMNS read it, where no ORM row carries it (a record
-    in an array, evalql/queries/runs_query.py)."""
+    """A feedback row as its run id and FEEDBACK_COLUMNS read it, where no ORM row carries it
+    (a record in an array, evalql/queries/runs_query.py)."""
 
+    run_id: uuid.UUID
     id: uuid.UUID
     key: str
     score: float | None

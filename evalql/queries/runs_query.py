@@ -141,17 +141,20 @@ async def related_rows(tenant: Tenant, runs: Sequence[Run], fields: Collection[s
 
 
 # Built once (evalql/db/tenant.py): the runs' feedback rows; by index, up to FEW_FEEDBACK + 1 of them.
-_FEEDBACK_OF_RUNS = (readable(EACH_EXECUTION, Feedback, Feedback.run_id, *fbs.FEEDBACK_COLUMNS)
-                     .where(Feedback.run_id.in_(bindparam("run_ids", expanding=True))))
+_FEEDBACK_ROWS = readable(EACH_EXECUTION, Feedback, Feedback.run_id, *fbs.FEEDBACK_COLUMNS)
+_FEEDBACK_OF_RUNS = _FEEDBACK_ROWS.where(Feedback.run_id.in_(bindparam("run_ids", expanding=True)))
 _FEW_FEEDBACK_ROWS = probe(_FEEDBACK_OF_RUNS.limit(FEW_FEEDBACK + 1))
 
 
-async def feedback_stats_by_run(tenant: Tenant, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, FeedbackStats]:
+async def feedback_stats_by_run(tenant: Tenant, run_ids: list[uuid.UUID],
+                                read: Sequence[Any] | None = None) -> dict[uuid.UUID, FeedbackStats]:
     """§3.1 over each run's run-level feedback. Runs mostly carry a few feedback rows: up
     to FEW_FEEDBACK of them are read by one statement and aggregated here, as GraphQL's
     `Run.feedbackStats` aggregates the rows it loads (`partials_from_rows`); past that,
-    SQL aggregates them (three statements), so neither memory nor time grows with them."""
-    rows = (await execute(tenant, _FEW_FEEDBACK_ROWS, run_ids=run_ids)).all()
+    SQL aggregates them (three statements), so neither memory nor time grows with them.
+    `read`: up to FEW_FEEDBACK + 1 of those rows (run_id first, then FEEDBACK_COLUMNS),
+    when the caller read them already (`one_run`, in the run's own statement)."""
+    rows = read if read is not None else (await execute(tenant, _FEW_FEEDBACK_ROWS, run_ids=run_ids)).all()
     if len(rows) <= FEW_FEEDBACK:
         by_run: dict[uuid.UUID, list] = defaultdict(list)
         for row in rows:
@@ -214,12 +217,9 @@ async def one_run(tenant: Tenant, run_id: uuid.UUID, fields: Collection[str]) ->
                                              derive.parse_timestamp(row.trace_max))}
     if values.get("reference_dataset") is not None:
         found.reference_datasets = {run.reference_example_id: row.reference_dataset}
-    rows = [fbs.FeedbackRow(*record) for record in row.feedback_rows or ()] if feedback_rows else None
-    if rows is not None and len(rows) <= FEW_FEEDBACK:
-        if rows:  # as `feedback_stats_by_run` answers: no entry for a run without feedback
-            found.feedback_stats = {run.id: fbs.finish(fbs.partials_from_rows(rows))}
-    elif needs.feedback_stats:
-        found.feedback_stats = await feedback_stats_by_run(tenant, [run.id])
+    if needs.feedback_stats:
+        read = [fbs.FeedbackRow(*record) for record in row.feedback_rows or ()] if feedback_rows else None
+        found.feedback_stats = await feedback_stats_by_run(tenant, [run.id], read)
     return run, found
 
 
@@ -229,10 +229,11 @@ def _one_run_statement(in_dataset: bool, attached: bool, trace: bool, reference:
     """`one_run`'s statement for what the fields need, built once (evalql/db/tenant.py)."""
     values: dict[str, ColumnElement] = {}
     if feedback_rows:
-        # PostgreSQL: up to FEW_FEEDBACK + 1 of the run's feedback rows, as one array of
-        # records (asyncpg decodes each typed: uuid, float, timestamptz), by index.
-        few = (readable(EACH_EXECUTION, Feedback, *fbs.FEEDBACK_COLUMNS).where(Feedback.run_id == Run.id)
-               .limit(FEW_FEEDBACK + 1).correlate(Run).subquery("few_feedback"))
+        # PostgreSQL: up to FEW_FEEDBACK + 1 of the run's feedback rows, as `_FEW_FEEDBACK_ROWS`
+        # reads them, in one array of records (asyncpg decodes each typed: uuid, float,
+        # timestamptz), by index.
+        few = (_FEEDBACK_ROWS.where(Feedback.run_id == Run.id).limit(FEW_FEEDBACK + 1).correlate(Run)
+               .subquery("few_feedback"))
         values["feedback_rows"] = type_coerce(select(func.array_agg(func.row(*few.c))).scalar_subquery(),
                                               NullType())
     if in_dataset:

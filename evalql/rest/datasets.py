@@ -59,11 +59,15 @@ class DatasetListQuery(BaseModel):
     limit: Limit = 100
 
 
+def dataset_missing(dataset_id: uuid.UUID) -> NotFoundError:
+    return NotFoundError(f"Dataset {dataset_id} not found")
+
+
 async def live_dataset(tenant: Tenant, dataset_id: uuid.UUID) -> Dataset:
     """The workspace's dataset, or 404: deleted and foreign datasets behave as missing."""
     found = await live(tenant, Dataset, dataset_id)
     if found is None:
-        raise NotFoundError(f"Dataset {dataset_id} not found")
+        raise dataset_missing(dataset_id)
     return found
 
 
@@ -137,7 +141,7 @@ async def read_dataset_route(request: Request) -> Response:
         dataset_id = require_path_uuid(request, "dataset_id")
         found = await dataset_with_counts(tenant, dataset_id)
         if found is None:
-            raise NotFoundError(f"Dataset {dataset_id} not found")
+            raise dataset_missing(dataset_id)
         return json_response(dataset_json(*found))
 
 

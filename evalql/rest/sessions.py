@@ -19,7 +19,7 @@ from evalql.core.fields import Limit, Name, Offset, Text, Timestamp, TraceTier, 
 from evalql.core.formats import ts
 from evalql.db import derive, writes
 from evalql.db.models import Run, TracerSession
-from evalql.db.tenant import EACH_EXECUTION, Tenant, by_id, execute, probe, readable
+from evalql.db.tenant import EACH_EXECUTION, Tenant, by_id, by_id_statement, execute, probe, readable
 from evalql.queries.session_stats import stats_for_sessions
 from evalql.queries.sessions import sessions_by_id
 from evalql.rest.body import json_body
@@ -101,10 +101,14 @@ class SessionListQuery(StatsQuery):
     limit: Limit = 100
 
 
+def session_missing(session_id: uuid.UUID) -> NotFoundError:
+    return NotFoundError(f"Session {session_id} not found")
+
+
 async def find_session(tenant: Tenant, session_id: uuid.UUID) -> TracerSession:
     found = await by_id(tenant, TracerSession, session_id)
     if found is None:
-        raise NotFoundError(f"Session {session_id} not found")
+        raise session_missing(session_id)
     return found
 
 
@@ -124,15 +128,14 @@ _LAST_ROOT_STARTS = probe(readable(EACH_EXECUTION, TracerSession, TracerSession.
 
 
 # A session by id with its last root run start, in one statement (a single read).
-_SESSION_WITH_LAST_ROOT = probe(readable(EACH_EXECUTION, TracerSession).add_columns(_LAST_ROOT_START.label("last"))
-                                .where(TracerSession.id == bindparam("session_id")))
+_SESSION_WITH_LAST_ROOT = by_id_statement(TracerSession).add_columns(_LAST_ROOT_START.label("last"))
 
 
 async def session_with_last_root(tenant: Tenant, session_id: uuid.UUID) -> tuple[TracerSession, dt.datetime | None]:
     """`find_session` and its `last_root_starts` at once; a 404 for no such session."""
-    row = (await execute(tenant, _SESSION_WITH_LAST_ROOT, session_id=session_id)).first()
+    row = (await execute(tenant, _SESSION_WITH_LAST_ROOT, row_id=session_id)).first()
     if row is None:
-        raise NotFoundError(f"Session {session_id} not found")
+        raise session_missing(session_id)
     return row[0], derive.parse_timestamp(row.last)
 
 
