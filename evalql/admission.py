@@ -13,6 +13,15 @@ at most `waiting` requests (`waiting_per_workspace` of one workspace), each for 
 comparison whose answer the engine already holds at the current data version (the
 callers ask it first: `ComparisonEngine.cached_group_query`).
 
+The defaults (evalql/config.py) let one comparison of a workspace run at a time, two in
+all. Comparisons are CPU-bound Python and numpy under one GIL, beside the database on the
+same cores: under `make bench-load` on two cores, two of one workspace at once finished no
+more comparisons per second than one (37 against 36) and doubled the cheap requests'
+latency (single reads p50 11 ms against 16, p99 50-68 against 73-82; bench/README.md,
+"Load", session 12). Exports, which hold their slot until the last row is sent to a client
+that may read slowly, have an `Admission` of their own (`kind="export"`): a workspace's
+export never holds up its comparisons.
+
 A request that must wait first gives its database connection back (`Tenant.db.commit()`
 ends its read transaction; no object is expired), so the queue holds no connection that
 cheap requests need.
@@ -59,8 +68,9 @@ class _Waiter:
 
 
 class Admission:
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, kind: str = "comparison") -> None:
         self.limits = limits
+        self.kind = kind  # what a slot is for, in messages: "comparison" or "export"
         self._running: Counter[uuid.UUID] = Counter()
         self._total = 0
         self._queue: deque[_Waiter] = deque()
@@ -91,8 +101,8 @@ class Admission:
             return
         limits = self.limits
         if len(self._queue) >= limits.waiting or self._waiting[workspace_id] >= limits.waiting_per_workspace:
-            raise Overloaded(f"The server is busy: {self._total} comparisons are running and {len(self._queue)} "
-                             "waiting. Retry shortly.")
+            running = f"1 {self.kind} is" if self._total == 1 else f"{self._total} {self.kind}s are"
+            raise Overloaded(f"The server is busy: {running} running and {len(self._queue)} waiting. Retry shortly.")
         waiter = _Waiter(workspace_id, asyncio.get_running_loop().create_future())
         self._queue.append(waiter)
         self._waiting[workspace_id] += 1
@@ -108,7 +118,7 @@ class Admission:
                 waiter.granted.cancel()
                 self._unqueue(waiter)
             if isinstance(exc, TimeoutError):
-                raise Overloaded(f"The server is busy: no comparison slot was free within {limits.wait:g} s. "
+                raise Overloaded(f"The server is busy: no {self.kind} slot was free within {limits.wait:g} s. "
                                  "Retry shortly.") from None
             raise
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -115,11 +116,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # The group query's in-memory state and answers (evalql/engine): one per process.
     app.state.comparisons = ComparisonEngine(max_bytes=settings.engine_memory_mb * 2**20,
                                              snapshots=settings.snapshot_directory())
-    # Slots for comparisons (evalql/admission.py), so cheap requests never queue behind them.
-    app.state.admission = Admission(Limits(
-        running=settings.comparisons, running_per_workspace=settings.comparisons_per_workspace,
-        waiting=settings.comparison_queue, waiting_per_workspace=settings.comparison_workspace_queue,
-        wait=settings.comparison_wait))
+    # Slots for comparisons and for exports (evalql/admission.py), so cheap requests never
+    # queue behind them, and a workspace's export never holds up its comparisons.
+    queues = Limits(waiting=settings.comparison_queue, waiting_per_workspace=settings.comparison_workspace_queue,
+                    wait=settings.comparison_wait)
+    app.state.admission = Admission(dataclasses.replace(
+        queues, running=settings.comparisons, running_per_workspace=settings.comparisons_per_workspace))
+    app.state.export_admission = Admission(dataclasses.replace(
+        queues, running=settings.exports, running_per_workspace=settings.exports_per_workspace), kind="export")
     app.state.ingest = ingest_for(settings.database_url, settings.ingest_workers, db_sessions,
                                   check_tenancy=settings.check_tenancy)
     return app

@@ -102,12 +102,15 @@ class Settings:
     # before any database connection is drawn, so a slow or stalled upload costs a socket.
     body_timeout: float = 10.0
     body_min_rate: int = 8192  # bytes per second
-    # Comparisons (group queries, §6 dataset runs, exports; evalql/admission.py) running at
-    # once, in all and per workspace; past them up to `comparison_queue` wait (at most
+    # Comparisons (group queries, §6 dataset runs; evalql/admission.py) running at once, in
+    # all and per workspace; past them up to `comparison_queue` wait (at most
     # `comparison_workspace_queue` of one workspace), each at most `comparison_wait` seconds;
-    # beyond, 503 with Retry-After. Cheap requests never wait for them.
-    comparisons: int = 4
-    comparisons_per_workspace: int = 2
+    # beyond, 503 with Retry-After. Cheap requests never wait for them. Exports have slots
+    # of their own (`exports`, `exports_per_workspace`) and queues of the same sizes.
+    comparisons: int = 2
+    comparisons_per_workspace: int = 1
+    exports: int = 2
+    exports_per_workspace: int = 1
     comparison_queue: int = 32
     comparison_workspace_queue: int = 8
     comparison_wait: float = 30.0
@@ -154,8 +157,10 @@ class Settings:
             graphql_timeout=_float(env, "EVALQL_GRAPHQL_TIMEOUT", 30.0),
             body_timeout=_float(env, "EVALQL_BODY_TIMEOUT", 10.0),
             body_min_rate=_int(env, "EVALQL_BODY_MIN_RATE", 8192),
-            comparisons=_int(env, "EVALQL_COMPARISONS", 4),
-            comparisons_per_workspace=_int(env, "EVALQL_COMPARISONS_PER_WORKSPACE", 2),
+            comparisons=_int(env, "EVALQL_COMPARISONS", 2),
+            comparisons_per_workspace=_int(env, "EVALQL_COMPARISONS_PER_WORKSPACE", 1),
+            exports=_int(env, "EVALQL_EXPORTS", 2),
+            exports_per_workspace=_int(env, "EVALQL_EXPORTS_PER_WORKSPACE", 1),
             comparison_queue=_int(env, "EVALQL_COMPARISON_QUEUE", 32),
             comparison_workspace_queue=_int(env, "EVALQL_COMPARISON_WORKSPACE_QUEUE", 8),
             comparison_wait=_float(env, "EVALQL_COMPARISON_WAIT", 30.0),

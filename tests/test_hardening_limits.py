@@ -8,7 +8,7 @@ databases, with raw sockets where a client misbehaves:
 - comparisons past their limits (evalql/admission.py) are refused with 503 and
   `Retry-After` (REST) or the code BUSY (GraphQL) while cheap requests answer; one
   workspace at its limit does not hold up another's; a queued comparison runs when a
-  slot frees, and one that waits too long is refused.
+  slot frees, and one that waits too long is refused; exports have limits of their own.
 
 Limits and timeouts are small, set through `Settings`, so each test takes a few seconds.
 """
@@ -27,6 +27,8 @@ import httpx
 import orjson
 import pytest
 
+from evalql.admission import Limits
+from evalql.app import create_app
 from evalql.config import Settings
 from evalql.db import rls, writes
 from evalql.db.engine import create_engine, session_factory
@@ -231,10 +233,10 @@ async def test_a_body_over_the_size_limit_is_refused_before_it_is_read(live: Liv
 # -- comparisons ----------------------------------------------------------------------------
 
 
-async def _waiting(live: Live, count: int) -> None:
+async def _waiting(live: Live, count: int, admission: str = "admission") -> None:
     deadline = time.monotonic() + 5
-    while live.app.app.state.admission.waiting != count:
-        assert time.monotonic() < deadline, f"expected {count} comparisons waiting"
+    while getattr(live.app.app.state, admission).waiting != count:
+        assert time.monotonic() < deadline, f"expected {count} waiting in app.state.{admission}"
         await asyncio.sleep(0.01)
 
 
@@ -277,7 +279,9 @@ async def test_comparisons_past_their_limits_are_refused_while_cheap_requests_an
             _busy(await client.post(rest_group, json=live.group_body(a), headers=headers))
             _busy(await client.post(f"/api/v1/datasets/{ds}/runs", json={"session_ids": live.group_body(a)[
                 "session_ids"]}, headers=headers))
-            _busy(await client.post(f"{rest_group}/export", json=live.group_body(a), headers=headers))
+            # An export has slots of its own: a's comparisons being held up does not hold it up.
+            export = await client.post(f"{rest_group}/export?format=json", json=live.group_body(a), headers=headers)
+            assert export.status_code == 200 and export.json(), export.text[:300]
             gql_input = {"sessionIds": live.group_body(a)["session_ids"], "groupBy": "EXAMPLE_METADATA",
                          "metadataKey": "category"}
             _graphql_busy(await client.post("/graphql", headers=headers, json={
@@ -307,6 +311,55 @@ async def test_comparisons_past_their_limits_are_refused_while_cheap_requests_an
 
 async def _release(admission: Any, workspace_id: uuid.UUID) -> None:
     admission.release(workspace_id)
+
+
+async def test_exports_have_slots_of_their_own(live: Live):
+    """An export holds its slot until its last row is sent, to a client that may read
+    slowly: exports are admitted apart (`app.state.export_admission`, at most one of a
+    workspace by default), so a workspace's export never holds up its comparisons."""
+    exports = live.app.app.state.export_admission
+    a = live.a
+    export_path = f"/api/v1/datasets/{a.world.dataset_id}/group/runs/export?format=json"
+    headers = {"X-API-Key": a.read_key}
+    live.in_server(exports.acquire(a.workspace_id))  # as if a's export were being downloaded
+    try:
+        async with httpx.AsyncClient(base_url=live.url, timeout=15) as client:
+            group = await client.post(f"/api/v1/datasets/{a.world.dataset_id}/group/runs", json=live.group_body(a),
+                                      headers=headers)
+            assert group.status_code == 200 and group.json()["groups"], group.text[:300]
+            queued = asyncio.create_task(client.post(export_path, json=live.group_body(a), headers=headers))
+            await _waiting(live, 1, "export_admission")
+            refused = await client.post(export_path, json=live.group_body(a), headers=headers)
+            _busy(refused)
+            assert refused.json()["detail"] == "The server is busy: 1 export is running and 1 waiting. Retry shortly."
+            assert live.app.app.state.admission.running == 0  # no comparison slot was taken
+            assert not queued.done()
+            live.in_server(_release(exports, a.workspace_id))
+            answer = await queued
+        assert answer.status_code == 200 and answer.json(), answer.text[:300]
+    finally:
+        if exports.running:
+            live.in_server(_release(exports, a.workspace_id))
+    assert exports.running == 0 and exports.waiting == 0
+
+
+def test_admission_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    for name, value in {"EVALQL_COMPARISONS": "3", "EVALQL_COMPARISONS_PER_WORKSPACE": "2", "EVALQL_EXPORTS": "5",
+                        "EVALQL_EXPORTS_PER_WORKSPACE": "4", "EVALQL_COMPARISON_QUEUE": "7",
+                        "EVALQL_COMPARISON_WORKSPACE_QUEUE": "6", "EVALQL_COMPARISON_WAIT": "9"}.items():
+        monkeypatch.setenv(name, value)
+    app = create_app(Settings.from_env("sqlite+aiosqlite:///:memory:"))
+    queues = dict(waiting=7, waiting_per_workspace=6, wait=9.0)
+    assert app.state.admission.limits == Limits(running=3, running_per_workspace=2, **queues)
+    assert app.state.export_admission.limits == Limits(running=5, running_per_workspace=4, **queues)
+    assert (app.state.admission.kind, app.state.export_admission.kind) == ("comparison", "export")
+    # Unset, one comparison and one export of a workspace run at once, two of each in all.
+    for name in ("EVALQL_COMPARISONS", "EVALQL_COMPARISONS_PER_WORKSPACE", "EVALQL_EXPORTS",
+                 "EVALQL_EXPORTS_PER_WORKSPACE"):
+        monkeypatch.delenv(name)
+    defaults = Settings.from_env("sqlite+aiosqlite:///:memory:")
+    assert (defaults.comparisons, defaults.comparisons_per_workspace, defaults.exports,
+            defaults.exports_per_workspace) == (2, 1, 2, 1)
 
 
 async def test_a_comparison_that_waits_too_long_is_refused(live: Live):

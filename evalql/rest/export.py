@@ -267,8 +267,8 @@ async def export_route(request: Request) -> Response:
         if dataset_id is None or params is None:  # a problem was found, so json_body raised
             raise InvalidInput([*path_problems, *problems])
         fmt = export_format(request, params.format)
-        # A comparison slot (evalql/admission.py) until the last row is sent.
-        await stack.enter_async_context(request.app.state.admission.admitted(tenant))
+        # An export slot (evalql/admission.py) until the last row is sent.
+        await stack.enter_async_context(request.app.state.export_admission.admitted(tenant))
         export = await open_export(request.app.state.comparisons, tenant, to_query(dataset_id, body), params.table)
     except BaseException:
         await stack.aclose()
