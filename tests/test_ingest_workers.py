@@ -21,7 +21,7 @@ from evalql.config import MAX_INGEST_WORKERS, Settings, default_ingest_workers
 from evalql.db import writes
 from evalql.db.engine import create_engine, session_factory
 from evalql.db.models import Feedback, Run, RunMetadata
-from evalql.ingest import lock
+from evalql.ingest import apply, lock
 from evalql.ingest.apply import Prepared, prepare
 from evalql.ingest.workers import InProcess, Workers, can_use_workers
 from tests import databases
@@ -221,3 +221,6 @@ async def test_prepared_rows_store_what_the_general_path_stores(new_database, ba
     names = {row["id"]: (row["name"], row["outputs"]) for row in stored[0]["runs"]}
     assert names[uuid.UUID(root)] == ("renamed", None) and names[uuid.UUID(early)][1] == {"v": "early patch"}
     assert names[uuid.UUID(child)][1] == {"v": "patched"} and uuid.UUID(orphan) in names
+    # The session names looked up while preparing are not kept: a long-lived worker would
+    # keep one per experiment ever posted.
+    assert len(apply._UNRESOLVED) == 0

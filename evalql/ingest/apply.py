@@ -70,8 +70,18 @@ class Candidate:
     row: dict[str, Any] | None = None  # its row from `prepare`, when nothing of it waited
 
 
-# The session of a post that names its session: resolved under the lock (`_resolve_sessions`).
-_UNRESOLVED: defaultdict[str, uuid.UUID] = defaultdict(lambda: uuid.UUID(int=0))
+class _Unresolved(dict[str, uuid.UUID]):
+    """The session of a post that names its session, resolved under the lock
+    (`_resolve_sessions`): a placeholder for every name, and no name kept. (A defaultdict
+    kept each session name ever posted, for the life of the process: one more per
+    experiment, without bound.)"""
+
+    def __missing__(self, name: str) -> uuid.UUID:
+        return _PLACEHOLDER
+
+
+_PLACEHOLDER = uuid.UUID(int=0)
+_UNRESOLVED = _Unresolved()
 
 
 @dataclass
