@@ -35,6 +35,8 @@ from evalql.db.engine import create_engine, session_factory
 from tests.support.app import app_client
 from tests.support.world import World, build_world
 from tests.test_langsmith_sdk import ServerThread
+from tests.test_subscriptions import GROUP_CHANGED
+from tests.test_subscriptions import live as ws_live
 
 BODY_TIMEOUT = 2.0  # seconds
 MIN_RATE = 1000  # bytes per second
@@ -341,6 +343,42 @@ async def test_exports_have_slots_of_their_own(live: Live):
         if exports.running:
             live.in_server(_release(exports, a.workspace_id))
     assert exports.running == 0 and exports.waiting == 0
+
+
+async def test_a_subscriptions_comparison_waits_for_a_slot(live: Live):
+    """`groupRunsChanged` computes its answer under a comparison slot, as a query does: with
+    the workspace's slot taken and its queue full it emits nothing and computes nothing, its
+    stream stays open, and once the slot frees it computes and emits the answer."""
+    admission = live.app.app.state.admission
+    a = live.a
+    headers = {"X-API-Key": a.read_key}
+    rest_group = f"/api/v1/datasets/{a.world.dataset_id}/group/runs"
+    group_input = {"sessionIds": [str(s) for s in a.world.session_ids], "groupBy": "EXAMPLE_METADATA",
+                   "metadataKey": "category", "limit": 2}
+    live.in_server(admission.acquire(a.workspace_id))
+    released = False
+    try:
+        async with httpx.AsyncClient(base_url=live.url, timeout=15) as client:
+            queued = asyncio.create_task(client.post(rest_group, json=live.group_body(a), headers=headers))
+            await _waiting(live, 1)  # the queue (of one) is full
+            async with ws_live(live.url, a.read_key) as stream:
+                await stream.subscribe("g", GROUP_CHANGED, {"dataset": str(a.world.dataset_id), "input": group_input})
+                with pytest.raises(TimeoutError):  # refused a slot, it tries again each second
+                    async with asyncio.timeout(2.5):
+                        await stream.message("g")
+                assert admission.running == 1 and admission.waiting == 1
+                live.in_server(_release(admission, a.workspace_id))
+                released = True
+                event = (await stream.data("g"))["groupRunsChanged"]
+            assert (await queued).status_code == 200
+            expected = await client.post(rest_group, headers=headers, json={
+                **live.group_body(a), "limit": 2})
+        assert event["groups"] == [{"groupKey": g["group_key"], "count": g["count"], "exampleCount": g["example_count"]}
+                                   for g in expected.json()["groups"]], (event, expected.text[:500])
+    finally:
+        if not released:
+            live.in_server(_release(admission, a.workspace_id))
+    assert admission.running == 0 and admission.waiting == 0
 
 
 def test_admission_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch):

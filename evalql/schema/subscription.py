@@ -7,7 +7,8 @@ evalql/graphql_ws.py), with the caller, tenancy and limits of queries. Each stre
 2. then waits for a hint that the workspace's data changed (evalql/db/change_feed.py:
    PostgreSQL's NOTIFY, SQLite's polling of the version row; writes of any process are
    seen), reads the data version, and if it moved computes its answer again, emitting it
-   only when what it shows changed;
+   only when what it shows changed. A comparison is computed under a comparison slot, as a
+   query's is (evalql/admission.py); with none to be had, it is tried again a second later;
 3. emits at most one event per `MIN_INTERVAL` seconds: a burst of writes (a batch of runs
    being ingested) arrives as one event with the counts at its end.
 Before each computation the connection's API key is checked again; a revoked key closes the
@@ -24,12 +25,14 @@ from typing import Any, TypeVar
 
 import strawberry
 
+from evalql.admission import Overloaded
 from evalql.core import group_request
 from evalql.core.errors import NotFoundError
 from evalql.db.changes import ChangesPruned, changes_between, current_version
 from evalql.queries import results
 from evalql.queries.candidates import GroupQuery
 from evalql.queries.progress import session_counts
+from evalql.queries.run_details import require_dataset_and_sessions
 from evalql.queries.session_stats import stats_for_sessions
 from evalql.queries.sessions import SessionRow, sessions_by_id
 from evalql.schema.errors import BadUserInput, NotFound
@@ -105,8 +108,11 @@ class Subscription:
                                  ) -> AsyncGenerator[GroupRunsChange, None]:
         live = _live(info)
         query = group_request.to_query(dataset_id, input.request())
-        async with live.scope() as scope:
-            await _group_answer(live, scope, query)  # NOT_FOUND before the stream starts
+        async with live.scope() as scope:  # NOT_FOUND before the stream starts (no comparison slot needed)
+            try:
+                await require_dataset_and_sessions(scope.tenant, query.dataset_id, query.session_ids)
+            except NotFoundError as exc:
+                raise NotFound(exc.detail) from None
         answers = _GroupAnswers(live, query)
         return _events(live, answers.event)
 
@@ -139,14 +145,24 @@ async def _events(live: LiveContext, compute: Callable[[Scope, int, int], Awaita
                     await live.revoked()
                     return
                 version = (await current_version(db, workspace_id)).version
+                busy_for = 0.0
                 if version != seen_version:
-                    event, fingerprint = await compute(scope, version, max(seen_version, 0))
-                    seen_version = version
-                    if fingerprint != shown:
-                        shown = fingerprint
-                        # The event's selection is completed here, inside the scope.
-                        yield event
-                        emitted_at = time.monotonic()
+                    try:
+                        event, fingerprint = await compute(scope, version, max(seen_version, 0))
+                    except Overloaded as exc:
+                        # No comparison slot: the stream stays open and this version is
+                        # computed again shortly, as a REST client retries after a 503.
+                        busy_for = exc.retry_after
+                    else:
+                        seen_version = version
+                        if fingerprint != shown:
+                            shown = fingerprint
+                            # The event's selection is completed here, inside the scope.
+                            yield event
+                            emitted_at = time.monotonic()
+            if busy_for:
+                await asyncio.sleep(busy_for)
+                continue
             await watch.wait(IDLE_CHECK)
             pause = emitted_at + MIN_INTERVAL - time.monotonic()
             if pause > 0:
@@ -186,8 +202,18 @@ async def _progress(scope: Scope, ids: list[uuid.UUID], version: int) -> Compute
 # -- groupRunsChanged ----------------------------------------------------------------------
 
 async def _group_answer(live: LiveContext, scope: Scope, query: GroupQuery) -> list[results.Group]:
+    """The answer at the current data version: at once if the engine holds it, else computed
+    under a comparison slot (evalql/admission.py), as over HTTP: a change lands on every
+    subscription of the workspace at once, and without slots a few connections of
+    subscriptions (MAX_OPERATIONS each) would compute as many comparisons at once. Raises
+    `Overloaded` when no slot is to be had (`_events` tries again)."""
+    tenant = scope.tenant
     try:
-        return (await live.comparisons.group_query(scope.tenant, query)).result
+        cached = await live.comparisons.cached_group_query(tenant, query)
+        if cached is not None:
+            return cached.result
+        async with live.request.app.state.admission.admitted(tenant):
+            return (await live.comparisons.group_query(tenant, query)).result
     except NotFoundError as exc:
         raise NotFound(exc.detail) from None
 
