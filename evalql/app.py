@@ -60,10 +60,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     `uvicorn --factory evalql.app:create_app --workers 4` (settings from the environment)."""
     settings = settings or Settings.from_env()
     engine = create_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=settings.max_overflow,
-                           pool_timeout=settings.pool_timeout, check_tenancy=settings.check_tenancy)
+                           pool_timeout=settings.pool_timeout, check_tenancy=settings.check_tenancy,
+                           statement_timeout=settings.statement_timeout)
     db_sessions = session_factory(engine)
     reads_engine = single_read_engine(engine, pool_size=settings.pool_size, max_overflow=settings.max_overflow,
-                                      pool_timeout=settings.pool_timeout, check_tenancy=settings.check_tenancy)
+                                      pool_timeout=settings.pool_timeout, check_tenancy=settings.check_tenancy,
+                                      statement_timeout=settings.statement_timeout)
     single_read_sessions = session_factory(reads_engine, single_reads=True)
 
     @asynccontextmanager

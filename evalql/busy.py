@@ -11,9 +11,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import Response
 
 from evalql.core.json import dumps
-from evalql.db.outage import OUTAGE_TYPES, is_outage
+from evalql.db.outage import OUTAGE_TYPES, is_outage, is_statement_timeout
 
-__all__ = ["OUTAGE_TYPES", "PoolTimeout", "busy_response", "is_outage", "outage_response", "pool_timeout_response"]
+__all__ = ["OUTAGE_TYPES", "PoolTimeout", "busy_response", "is_outage", "is_statement_timeout", "outage_response",
+           "pool_timeout_response", "statement_timeout_detail", "statement_timeout_response"]
 
 RETRY_AFTER_SECONDS = 1
 # A server restart takes seconds: asked back sooner, clients would only find it down again.
@@ -28,6 +29,18 @@ def busy_response(detail: str, retry_after: int = RETRY_AFTER_SECONDS) -> Respon
 def pool_timeout_response() -> Response:
     """Every database connection of this process stayed busy past the pool timeout."""
     return busy_response("The server is busy: no database connection is free. Retry shortly.")
+
+
+def statement_timeout_response(seconds: float) -> Response:
+    """A statement ran past the service's statement timeout and the database cancelled it
+    (`is_statement_timeout`). 504, not 503: asking again at once would time out again; a
+    narrower request may not. (GraphQL answers it as its own deadline: code TIMEOUT.)"""
+    return Response(dumps({"detail": statement_timeout_detail(seconds)}), 504, media_type="application/json")
+
+
+def statement_timeout_detail(seconds: float) -> str:
+    return (f"A database statement ran longer than {seconds:g} s and was cancelled: ask for less "
+            "(a narrower filter, a smaller page)")
 
 
 def outage_response() -> Response:

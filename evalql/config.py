@@ -97,6 +97,11 @@ class Settings:
     # cancelled, its SQL with it, and answered 504 (evalql/graphql_app.py).
     graphql_max_cost: int = 25_000
     graphql_timeout: float = 30.0
+    # PostgreSQL cancels any statement of the service that runs longer than this many seconds
+    # (0: never), and the request is answered 504 (evalql/db/outage.py::is_statement_timeout):
+    # a safety net for what no other limit bounds (a filter that scans every run's JSON). Far
+    # above any statement of a comparison at W(100k), so it only cuts what is runaway.
+    statement_timeout: float = 120.0
     # A request body must arrive within `body_timeout` seconds plus one second per
     # `body_min_rate` bytes received, else 408 (evalql/body_limits.py): it is read whole
     # before any database connection is drawn, so a slow or stalled upload costs a socket.
@@ -155,6 +160,7 @@ class Settings:
             header_timeout=_float(env, "EVALQL_HEADER_TIMEOUT", 10.0),
             graphql_max_cost=_int(env, "EVALQL_GRAPHQL_MAX_COST", 25_000),
             graphql_timeout=_float(env, "EVALQL_GRAPHQL_TIMEOUT", 30.0),
+            statement_timeout=_float(env, "EVALQL_STATEMENT_TIMEOUT", 120.0),
             body_timeout=_float(env, "EVALQL_BODY_TIMEOUT", 10.0),
             body_min_rate=_int(env, "EVALQL_BODY_MIN_RATE", 8192),
             comparisons=_int(env, "EVALQL_COMPARISONS", 2),

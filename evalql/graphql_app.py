@@ -24,7 +24,14 @@ from strawberry.types.graphql import OperationType
 
 from evalql.after_response import close_later
 from evalql.auth import AuthError, authenticate
-from evalql.busy import PoolTimeout, is_outage, outage_response, pool_timeout_response
+from evalql.busy import (
+    PoolTimeout,
+    is_outage,
+    is_statement_timeout,
+    outage_response,
+    pool_timeout_response,
+    statement_timeout_detail,
+)
 from evalql.db.interrupt import deadline
 from evalql.db.tenant import Tenant
 from evalql.graphiql import graphiql_html
@@ -128,6 +135,11 @@ class GraphQLEndpoint:
         for error in result.errors or ():
             if is_outage(error.original_error):
                 raise error.original_error
+            # A statement cancelled past the statement timeout: the whole request's 504, as
+            # its own deadline would be (`TIMEOUT`), not a field error.
+            if is_statement_timeout(error.original_error):
+                return coded_response("TIMEOUT", statement_timeout_detail(
+                    request.app.state.settings.statement_timeout), media_type)
         return answer_response(dict(process_result(result)), media_type)
 
     @staticmethod

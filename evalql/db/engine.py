@@ -80,8 +80,13 @@ def json_text(value: Any) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 10.0,
-                  check_tenancy: bool = False, sqlite_cache_mib: int | None = None, **kwargs: Any) -> AsyncEngine:
-    """`sqlite_cache_mib`: SQLite's page cache per connection (its default is 2 MiB)."""
+                  check_tenancy: bool = False, sqlite_cache_mib: int | None = None,
+                  statement_timeout: float | None = None, **kwargs: Any) -> AsyncEngine:
+    """`sqlite_cache_mib`: SQLite's page cache per connection (its default is 2 MiB).
+    `statement_timeout` (seconds; PostgreSQL): the server cancels a statement that runs
+    longer (SQLSTATE 57014, `is_statement_timeout`), so that no request holds a connection
+    and a backend without bound; the service's engines set it (`Settings.statement_timeout`),
+    migrations and the CLI do not."""
     check_database_url(url)
     parsed = make_url(url)
     postgresql = parsed.drivername.startswith("postgresql")  # else sqlite+aiosqlite (check_database_url)
@@ -89,9 +94,12 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
         # connect timeout: asyncpg waits 60 s by default for a server that does not answer (a
         # network partition); a request should not wait longer for a new connection than for
         # a pooled one (the answer is a 503 either way, evalql/db/outage.py).
+        connect_args = {"timeout": pool_timeout, **kwargs.get("connect_args", {})}
+        if statement_timeout:
+            connect_args["server_settings"] = {**connect_args.get("server_settings", {}),
+                                               "statement_timeout": str(max(1, round(statement_timeout * 1000)))}
         kwargs = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout,
-                  **kwargs,
-                  "connect_args": {"timeout": pool_timeout, **kwargs.get("connect_args", {})}}
+                  **kwargs, "connect_args": connect_args}
     else:
         # One thread hand-over per statement, none for hot reads (db/sqlite_driver.py).
         kwargs = {"module": sqlite_driver.dbapi(), **kwargs,
@@ -287,7 +295,7 @@ class SerializedSession(AsyncSession):
 
 
 def single_read_engine(engine: AsyncEngine, *, pool_size: int, max_overflow: int, pool_timeout: float,
-                       check_tenancy: bool = False) -> AsyncEngine:
+                       check_tenancy: bool = False, statement_timeout: float | None = None) -> AsyncEngine:
     """The engine of single reads (`session_factory(…, single_reads=True)`): on PostgreSQL a
     pool of its own, of autocommit connections, half the size of the main one; SQLite's
     reads need no transaction of their own (sqlite3 begins one only before a write), so
@@ -296,7 +304,7 @@ def single_read_engine(engine: AsyncEngine, *, pool_size: int, max_overflow: int
         return engine
     return create_engine(engine.url.render_as_string(hide_password=False), pool_size=max(1, pool_size // 2),
                          max_overflow=max_overflow // 2, pool_timeout=pool_timeout, check_tenancy=check_tenancy,
-                         isolation_level="AUTOCOMMIT")
+                         statement_timeout=statement_timeout, isolation_level="AUTOCOMMIT")
 
 
 def session_factory(engine: AsyncEngine, *, single_reads: bool = False) -> async_sessionmaker[AsyncSession]:

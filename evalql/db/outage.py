@@ -8,12 +8,13 @@ from __future__ import annotations
 import errno
 import socket
 import sqlite3
+from collections.abc import Callable
 from types import TracebackType
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["OUTAGE_TYPES", "is_outage"]
+__all__ = ["OUTAGE_TYPES", "is_outage", "is_statement_timeout"]
 
 # What an outage is raised as: SQLAlchemy's wrapping of a driver error, or (when a new
 # connection is opened: the pool's pre-ping found the old one dead) the driver's or the
@@ -35,10 +36,25 @@ _SQLITE_UNAVAILABLE = ("unable to open database file", "disk i/o error")
 def is_outage(exc: BaseException | None) -> bool:
     """Whether `exc` (or what it wraps) says the database could not be reached or dropped
     the connection, as opposed to refusing a statement."""
+    return _any_in_chain(exc, _one_is_outage)
+
+
+# SQLSTATE 57014, query_canceled: PostgreSQL cancelled the statement, past the service's
+# `statement_timeout` (evalql/db/engine.py::create_engine) or on an operator's request.
+_QUERY_CANCELED = "57014"
+
+
+def is_statement_timeout(exc: BaseException | None) -> bool:
+    """Whether `exc` (or what it wraps) is a statement the database cancelled: the request
+    asked for more work than the service allows one statement (a 504, not a fault)."""
+    return _any_in_chain(exc, lambda one: getattr(one, "sqlstate", None) == _QUERY_CANCELED)
+
+
+def _any_in_chain(exc: BaseException | None, test: Callable[[BaseException], bool]) -> bool:
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if _one_is_outage(exc):
+        if test(exc):
             return True
         orig = getattr(exc, "orig", None)
         exc = orig if isinstance(orig, BaseException) else (exc.__cause__ or exc.__context__)

@@ -13,7 +13,16 @@ from starlette.responses import Response
 
 from evalql.admission import Overloaded
 from evalql.auth import AuthError
-from evalql.busy import OUTAGE_TYPES, PoolTimeout, busy_response, is_outage, outage_response, pool_timeout_response
+from evalql.busy import (
+    OUTAGE_TYPES,
+    PoolTimeout,
+    busy_response,
+    is_outage,
+    is_statement_timeout,
+    outage_response,
+    pool_timeout_response,
+    statement_timeout_response,
+)
 from evalql.core.errors import NotFoundError
 from evalql.core.problems import InvalidInput, Problem
 from evalql.ingest.workers import WorkerLost
@@ -57,21 +66,26 @@ async def pool_timeout_handler(_request: Request, _exc: Exception) -> Response:
     return pool_timeout_response()
 
 
-async def operational_error_handler(_request: Request, exc: Exception) -> Response:
+async def operational_error_handler(request: Request, exc: Exception) -> Response:
     """SQLite's writer lock stayed taken past the busy timeout (another process writing:
     writers of one process queue in `SerializedSession`): busy, retry. Anything else
     stays a server error."""
     if "database is locked" in str(getattr(exc, "orig", exc)):
         return busy_response("The database is busy with another writer. Retry shortly.")
-    return await outage_handler(_request, exc)
+    return await outage_handler(request, exc)
 
 
-async def outage_handler(_request: Request, exc: Exception) -> Response:
+async def outage_handler(request: Request, exc: Exception) -> Response:
     """The database is down or restarting (evalql/busy.py): 503, and the next request
     after it is back is served as usual (the pool's pre-ping replaces dead connections).
-    Any other error of these types stays a server error."""
+    A statement PostgreSQL cancelled past the service's statement timeout: 504. Any other
+    error of these types stays a server error."""
     if is_outage(exc):
         return outage_response()
+    if is_statement_timeout(exc):
+        seconds = request.app.state.settings.statement_timeout
+        log.warning("statement cancelled after %g s: %s %s", seconds, request.method, request.url.path)
+        return statement_timeout_response(seconds)
     raise exc
 
 

@@ -18,6 +18,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from evalql.db.outage import is_statement_timeout
 from evalql.schema.cost import DEFAULT_MAX_COST, CostLimit
 from evalql.schema.errors import EXPECTED_CODES
 from evalql.schema.execution import EvalqlExecutionContext
@@ -49,7 +50,9 @@ class EvalqlSchema(strawberry.Schema):
         """The caller's mistakes are not the server's: INFO, one line, no traceback.
         (Strawberry's default logs every error at ERROR with a traceback.)"""
         for error in errors:
-            if _unexpected(error):
+            if is_statement_timeout(error.original_error):  # answered 504 TIMEOUT (graphql_app.py)
+                log.warning("GraphQL statement cancelled by the statement timeout at %s", error.path)
+            elif _unexpected(error):
                 log.error("unexpected GraphQL error at %s", error.path, exc_info=error.original_error)
             else:
                 log.info("GraphQL request refused: %s", error.message)
