@@ -97,8 +97,9 @@ class Settings:
     # cancelled, its SQL with it, and answered 504 (evalql/graphql_app.py).
     graphql_max_cost: int = 25_000
     graphql_timeout: float = 30.0
-    # PostgreSQL cancels any statement of the service that runs longer than this many seconds
-    # (0: never), and the request is answered 504 (evalql/db/outage.py::is_statement_timeout):
+    # A statement of the service that runs longer than this many seconds is stopped (0:
+    # never), PostgreSQL's by its `statement_timeout`, SQLite's by the driver's progress
+    # handler, and the request is answered 504 (evalql/db/outage.py::is_statement_timeout):
     # a safety net for what no other limit bounds (a filter that scans every run's JSON). Far
     # above any statement of a comparison at W(100k), so it only cuts what is runaway.
     statement_timeout: float = 120.0

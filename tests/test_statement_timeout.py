@@ -5,23 +5,29 @@ reads have their own, `db/engine.py::single_read_engine`). The connection is usa
 
 A statement is made to run long by a lock: the test's own connection (the superuser) holds
 `sessions` in ACCESS EXCLUSIVE mode, so the service's read waits, and the wait is part of
-the statement's time. SQLite has no statement timeout (its readers never wait on a lock in WAL
-mode; a writer waits `busy_timeout`, answered 503: tests/test_hardening_ops.py)."""
+the statement's time. On SQLite, whose readers never wait for a lock in WAL mode, the
+statement is one that computes long (a recursive CTE), run through the service's driver
+(db/sqlite_driver.py), whose progress handler interrupts it."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from evalql.config import Settings
+from evalql.db.engine import create_engine
+from evalql.db.outage import is_statement_timeout
 from tests.conftest import Api
 
-pytestmark = [pytest.mark.backends("postgresql"), pytest.mark.settings(statement_timeout=0.5)]
+pytestmark = pytest.mark.settings(statement_timeout=0.5)
 DETAIL = "A database statement ran longer than 0.5 s and was cancelled: ask for less (a narrower filter, a smaller page)"
 
 
@@ -38,6 +44,7 @@ async def sessions_locked(database_url: str) -> AsyncIterator[None]:
         await connection.close()
 
 
+@pytest.mark.backends("postgresql")
 async def test_a_statement_past_the_timeout_is_answered_504_and_the_pools_recover(api: Api, database_url: str):
     created = await api.client.post("/api/v1/sessions", json={"name": "waits"}, headers=api.headers())
     assert created.status_code in (200, 201), created.text
@@ -67,3 +74,34 @@ def test_the_timeout_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert Settings.from_env("sqlite+aiosqlite:///:memory:").statement_timeout == 120.0
     monkeypatch.setenv("EVALQL_STATEMENT_TIMEOUT", "7.5")
     assert Settings.from_env("sqlite+aiosqlite:///:memory:").statement_timeout == 7.5
+
+
+# Counting to this in a recursive CTE takes SQLite about half a second here: ten times the
+# timeout below, and far more VM instructions than one look at the deadline is apart.
+COUNT_TO = 3_000_000
+COUNT = text(f"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {COUNT_TO}) "
+             "SELECT count(*) FROM c")
+
+
+async def test_sqlite_interrupts_a_statement_past_the_timeout(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/timeout.db", statement_timeout=0.05)
+    unbounded = create_engine(f"sqlite+aiosqlite:///{tmp_path}/timeout.db")
+    try:
+        async with engine.connect() as connection:
+            with pytest.raises(OperationalError) as caught:
+                await connection.execute(COUNT)
+            assert is_statement_timeout(caught.value), caught.value
+            # The connection goes on: the deadline was the statement's, not the connection's.
+            assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+        async with unbounded.connect() as connection:
+            assert (await connection.execute(COUNT)).scalar_one() == COUNT_TO
+    finally:
+        await engine.dispose()
+        await unbounded.dispose()
+
+
+def test_what_is_a_statement_timeout():
+    assert is_statement_timeout(sqlite3.OperationalError("interrupted"))
+    assert not is_statement_timeout(sqlite3.OperationalError("database is locked"))
+    assert is_statement_timeout(asyncpg.QueryCanceledError("canceling statement due to statement timeout"))
+    assert not is_statement_timeout(asyncpg.UniqueViolationError("duplicate key"))

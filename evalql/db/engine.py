@@ -83,10 +83,11 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
                   check_tenancy: bool = False, sqlite_cache_mib: int | None = None,
                   statement_timeout: float | None = None, **kwargs: Any) -> AsyncEngine:
     """`sqlite_cache_mib`: SQLite's page cache per connection (its default is 2 MiB).
-    `statement_timeout` (seconds; PostgreSQL): the server cancels a statement that runs
-    longer (SQLSTATE 57014, `is_statement_timeout`), so that no request holds a connection
-    and a backend without bound; the service's engines set it (`Settings.statement_timeout`),
-    migrations and the CLI do not."""
+    `statement_timeout` (seconds): a statement that runs longer is stopped, so that no
+    request holds a connection (and a PostgreSQL backend) without bound: PostgreSQL's own
+    `statement_timeout` cancels it (SQLSTATE 57014), SQLite's progress handler interrupts it
+    (db/sqlite_driver.py); both are `outage.is_statement_timeout`. The service's engines set
+    it (`Settings.statement_timeout`), migrations and the CLI do not."""
     check_database_url(url)
     parsed = make_url(url)
     postgresql = parsed.drivername.startswith("postgresql")  # else sqlite+aiosqlite (check_database_url)
@@ -101,9 +102,12 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pool
         kwargs = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout,
                   **kwargs, "connect_args": connect_args}
     else:
-        # One thread hand-over per statement, none for hot reads (db/sqlite_driver.py).
-        kwargs = {"module": sqlite_driver.dbapi(), **kwargs,
-                  "connect_args": {"check_same_thread": False, **kwargs.get("connect_args", {})}}
+        # One thread hand-over per statement, none for hot reads (db/sqlite_driver.py), which
+        # also stops a statement past `statement_timeout`.
+        connect_args = {"check_same_thread": False, **kwargs.get("connect_args", {})}
+        if statement_timeout:
+            connect_args[sqlite_driver.STATEMENT_TIMEOUT] = statement_timeout
+        kwargs = {"module": sqlite_driver.dbapi(), **kwargs, "connect_args": connect_args}
         if parsed.database not in (None, "", ":memory:"):
             # A SQLite connection costs a thread (aiosqlite's) and a few PRAGMAs to open, and
             # nothing to keep: every connection opened is kept (SQLAlchemy's default pool keeps

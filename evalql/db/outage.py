@@ -41,13 +41,16 @@ def is_outage(exc: BaseException | None) -> bool:
 
 # SQLSTATE 57014, query_canceled: PostgreSQL cancelled the statement, past the service's
 # `statement_timeout` (evalql/db/engine.py::create_engine) or on an operator's request.
+# SQLite says "interrupted".
 _QUERY_CANCELED = "57014"
 
 
 def is_statement_timeout(exc: BaseException | None) -> bool:
     """Whether `exc` (or what it wraps) is a statement the database cancelled: the request
-    asked for more work than the service allows one statement (a 504, not a fault)."""
-    return _any_in_chain(exc, lambda one: getattr(one, "sqlstate", None) == _QUERY_CANCELED)
+    asked for more work than the service allows one statement (a 504, not a fault). On
+    SQLite, a statement interrupted (db/sqlite_driver.py's deadline, or db/interrupt.py's)."""
+    return _any_in_chain(exc, lambda one: getattr(one, "sqlstate", None) == _QUERY_CANCELED or (
+        isinstance(one, sqlite3.OperationalError) and str(one) == "interrupted"))
 
 
 def _any_in_chain(exc: BaseException | None, test: Callable[[BaseException], bool]) -> bool:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,13 +53,27 @@ from sqlalchemy.util.concurrency import await_
 
 # Execution option: run the statement on the calling (event loop) thread; see the docstring.
 INLINE = "evalql_sqlite_inline"
+# Connect argument: seconds a statement run on the connection's thread may take (`_run`).
+# Inline statements are index probes and are not watched.
+STATEMENT_TIMEOUT = "evalql_statement_timeout"
 
 # What one statement leaves behind: description, rows, rowcount, lastrowid.
 _Outcome = tuple[Any, Sequence[Any], int, int | None]
 
 
-def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
-    """On the connection's thread: the whole statement, cursor opened and closed."""
+# VM instructions between two looks at the statement's deadline: a few milliseconds of work,
+# so the look costs nothing measurable and a statement overruns by that much at most.
+_PROGRESS_STEPS = 100_000
+
+
+def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool,
+         timeout: float | None = None) -> _Outcome:
+    """On the connection's thread: the whole statement, cursor opened and closed. Past
+    `timeout` seconds SQLite stops it ("interrupted"), as PostgreSQL's `statement_timeout`
+    would (evalql/db/outage.py::is_statement_timeout)."""
+    if timeout:
+        deadline = time.monotonic() + timeout
+        connection.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
     cursor = connection.cursor()
     try:
         if many:
@@ -71,6 +86,8 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
         return description, rows, cursor.rowcount, cursor.lastrowid
     finally:
         cursor.close()
+        if timeout:
+            connection.set_progress_handler(None, 0)
 
 
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
@@ -144,16 +161,22 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         await self._one_hop(operation, seq_of_parameters, many=True)
 
     async def _one_hop(self, operation: Any, parameters: Any, *, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
+        adapted: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
+        async with adapted._execute_mutex:
             connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
             # aiosqlite's own queue to its thread (`_execute`), as SQLAlchemy's adapter
             # uses it for what aiosqlite has no public call for.
-            self._keep(await connection._execute(_run, connection._conn, operation, parameters, many))
+            self._keep(await connection._execute(_run, connection._conn, operation, parameters, many,
+                                                 adapted.statement_timeout))
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("statement_timeout",)
     _cursor_cls = OneHopCursor  # type: ignore[assignment]
+
+    def __init__(self, dbapi: Any, connection: Any, statement_timeout: float | None = None) -> None:
+        super().__init__(dbapi, connection)
+        self.statement_timeout = statement_timeout  # seconds a statement on its thread may run
 
     def _idle(self) -> bool:
         """No transaction open: there is nothing to end. (`in_transaction` reads a flag of
@@ -174,9 +197,10 @@ class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
     """The dialect's DBAPI module, but connections make `OneHopCursor`s."""
 
     def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
+        statement_timeout = kw.pop(STATEMENT_TIMEOUT, None)  # ours, not sqlite3's
         connection = self.aiosqlite.connect(*arg, **kw)
         connection._thread.daemon = True  # as SQLAlchemy's: a forgotten connection never blocks exit
-        return OneHopConnection(self, await_(connection))
+        return OneHopConnection(self, await_(connection), statement_timeout)
 
 
 def dbapi() -> OneHopDBAPI:
