@@ -18,9 +18,10 @@ all. Comparisons are CPU-bound Python and numpy under one GIL, beside the databa
 same cores: under `make bench-load` on two cores, two of one workspace at once finished no
 more comparisons per second than one (37 against 36) and doubled the cheap requests'
 latency (single reads p50 11 ms against 16, p99 50-68 against 73-82; bench/README.md,
-"Load", session 12). Exports, which hold their slot until the last row is sent to a client
-that may read slowly, have an `Admission` of their own (`kind="export"`): a workspace's
-export never holds up its comparisons.
+"Load", session 12). Exports hold a slot until the last row is sent to a client that may
+read slowly, so they have an `Admission` of their own (`kind="export"`); they take a
+comparison slot too, only while their groups and run lists are computed: a workspace's
+export being downloaded never holds up its comparisons.
 
 A request that must wait first gives its database connection back (`Tenant.db.commit()`
 ends its read transaction; no object is expired), so the queue holds no connection that
@@ -88,6 +89,20 @@ class Admission:
     async def admitted(self, tenant: Tenant) -> AsyncIterator[None]:
         """Holds a slot of the caller's workspace for the block; raises `Overloaded`."""
         await self.acquire(tenant.workspace_id, tenant.db)
+        try:
+            yield
+        finally:
+            self.release(tenant.workspace_id)
+
+    @asynccontextmanager
+    async def admitted_now(self, tenant: Tenant) -> AsyncIterator[None]:
+        """A slot of the caller's workspace if one is free at once, else `Overloaded`: for
+        work that comes back by itself later (a subscription's next computation), which must
+        not take the queue's places from requests. A slot is free only when no request that
+        may run waits for it (`release` hands slots to the queue first)."""
+        if not self._free(tenant.workspace_id):
+            raise Overloaded(f"The server is busy: no {self.kind} slot is free. Retry shortly.")
+        self._take(tenant.workspace_id)
         try:
             yield
         finally:

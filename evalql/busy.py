@@ -40,7 +40,7 @@ def statement_timeout_response(seconds: float) -> Response:
 
 def statement_timeout_detail(seconds: float) -> str:
     return (f"A database statement ran longer than {seconds:g} s and was cancelled: ask for less "
-            "(a narrower filter, a smaller page)")
+            "(a narrower filter, a smaller page or batch)")
 
 
 def outage_response() -> Response:

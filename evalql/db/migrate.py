@@ -13,6 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from evalql.db.backend import is_sqlite
+from evalql.db.sqlite_driver import UNBOUNDED
 from evalql.db.tenancy_check import ALL_WORKSPACES
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -50,8 +51,10 @@ async def schema_state(engine: AsyncEngine) -> SchemaState:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     def run(sync_connection: Any) -> None:
         # Migrations rewrite whole tables (SQLite batch mode copies every row): they
-        # span all workspaces by design, so the tenancy check lets them through.
-        sync_connection.execution_options(**{ALL_WORKSPACES: True})
+        # span all workspaces by design, so the tenancy check lets them through, and on a
+        # large file they may rightly take minutes, so no statement timeout stops them (the
+        # server migrates SQLite at start-up, on its own engine).
+        sync_connection.execution_options(**{ALL_WORKSPACES: True, UNBOUNDED: True})
         command.upgrade(alembic_config(sync_connection), revision)
 
     async with engine.begin() as conn:

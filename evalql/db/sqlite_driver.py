@@ -56,6 +56,9 @@ INLINE = "evalql_sqlite_inline"
 # Connect argument: seconds a statement run on the connection's thread may take (`_run`).
 # Inline statements are index probes and are not watched.
 STATEMENT_TIMEOUT = "evalql_statement_timeout"
+# Execution option: no statement timeout for these statements (migrations: batch mode copies
+# every row of a table, which may rightly take minutes on a large file).
+UNBOUNDED = "evalql_sqlite_unbounded"
 
 # What one statement leaves behind: description, rows, rowcount, lastrowid.
 _Outcome = tuple[Any, Sequence[Any], int, int | None]
@@ -71,11 +74,11 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
     """On the connection's thread: the whole statement, cursor opened and closed. Past
     `timeout` seconds SQLite stops it ("interrupted"), as PostgreSQL's `statement_timeout`
     would (evalql/db/outage.py::is_statement_timeout)."""
-    if timeout:
-        deadline = time.monotonic() + timeout
-        connection.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
     cursor = connection.cursor()
     try:
+        if timeout:
+            deadline = time.monotonic() + timeout
+            connection.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
         if many:
             cursor.executemany(operation, parameters)
         else:
@@ -94,7 +97,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     """A buffered cursor that holds no aiosqlite cursor: each statement is one call on
     the connection's thread (see the module's docstring)."""
 
-    __slots__ = ("_description", "_rowcount", "_lastrowid", "_arraysize", "inline")
+    __slots__ = ("_description", "_rowcount", "_lastrowid", "_arraysize", "inline", "unbounded")
 
     def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
         # Not the base class's __init__: it opens an aiosqlite cursor, a round trip.
@@ -107,6 +110,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._lastrowid: int | None = None
         self._arraysize = 1
         self.inline = False  # set for its next statement by `_mark_inline`
+        self.unbounded = False  # likewise: its next statement has no statement timeout
 
     @property
     def description(self) -> Any:
@@ -162,12 +166,13 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _one_hop(self, operation: Any, parameters: Any, *, many: bool) -> None:
         adapted: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
+        timeout = None if self.unbounded else adapted.statement_timeout
+        self.unbounded = False
         async with adapted._execute_mutex:
             connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
             # aiosqlite's own queue to its thread (`_execute`), as SQLAlchemy's adapter
             # uses it for what aiosqlite has no public call for.
-            self._keep(await connection._execute(_run, connection._conn, operation, parameters, many,
-                                                 adapted.statement_timeout))
+            self._keep(await connection._execute(_run, connection._conn, operation, parameters, many, timeout))
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
@@ -214,5 +219,9 @@ def install(engine: Any) -> None:
 
 def _mark_inline(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
     # The cursor does not see the execution options; this event does, just before it runs.
-    if context is not None and not executemany and context.execution_options.get(INLINE):
+    if context is None:
+        return
+    if not executemany and context.execution_options.get(INLINE):
         cursor.inline = True
+    if context.execution_options.get(UNBOUNDED):
+        cursor.unbounded = True

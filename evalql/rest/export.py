@@ -267,9 +267,13 @@ async def export_route(request: Request) -> Response:
         if dataset_id is None or params is None:  # a problem was found, so json_body raised
             raise InvalidInput([*path_problems, *problems])
         fmt = export_format(request, params.format)
-        # An export slot (evalql/admission.py) until the last row is sent.
+        # An export slot (evalql/admission.py) until the last row is sent, and a comparison
+        # slot while its groups and run lists are computed (CPU, as any comparison's), given
+        # back before the rows are streamed to a client that may read slowly.
         await stack.enter_async_context(request.app.state.export_admission.admitted(tenant))
-        export = await open_export(request.app.state.comparisons, tenant, to_query(dataset_id, body), params.table)
+        async with request.app.state.admission.admitted(tenant):
+            export = await open_export(request.app.state.comparisons, tenant, to_query(dataset_id, body),
+                                       params.table)
     except BaseException:
         await stack.aclose()
         raise

@@ -8,7 +8,8 @@ evalql/graphql_ws.py), with the caller, tenancy and limits of queries. Each stre
    PostgreSQL's NOTIFY, SQLite's polling of the version row; writes of any process are
    seen), reads the data version, and if it moved computes its answer again, emitting it
    only when what it shows changed. A comparison is computed under a comparison slot, as a
-   query's is (evalql/admission.py); with none to be had, it is tried again a second later;
+   query's is (evalql/admission.py), but only one free at once (it never queues); with none,
+   it is tried again a second later;
 3. emits at most one event per `MIN_INTERVAL` seconds: a burst of writes (a batch of runs
    being ingested) arrives as one event with the counts at its end.
 Before each computation the connection's API key is checked again; a revoked key closes the
@@ -205,14 +206,16 @@ async def _group_answer(live: LiveContext, scope: Scope, query: GroupQuery) -> l
     """The answer at the current data version: at once if the engine holds it, else computed
     under a comparison slot (evalql/admission.py), as over HTTP: a change lands on every
     subscription of the workspace at once, and without slots a few connections of
-    subscriptions (MAX_OPERATIONS each) would compute as many comparisons at once. Raises
-    `Overloaded` when no slot is to be had (`_events` tries again)."""
+    subscriptions (MAX_OPERATIONS each) would compute as many comparisons at once. Only a
+    slot free now: waiting subscriptions would fill the queue that requests wait in, and
+    turn the workspace's own comparisons away. Raises `Overloaded` when none is free
+    (`_events` tries again a second later)."""
     tenant = scope.tenant
     try:
         cached = await live.comparisons.cached_group_query(tenant, query)
         if cached is not None:
             return cached.result
-        async with live.request.app.state.admission.admitted(tenant):
+        async with live.request.app.state.admission.admitted_now(tenant):
             return (await live.comparisons.group_query(tenant, query)).result
     except NotFoundError as exc:
         raise NotFound(exc.detail) from None
