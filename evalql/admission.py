@@ -86,34 +86,26 @@ class Admission:
         return len(self._queue)
 
     @asynccontextmanager
-    async def admitted(self, tenant: Tenant) -> AsyncIterator[None]:
-        """Holds a slot of the caller's workspace for the block; raises `Overloaded`."""
-        await self.acquire(tenant.workspace_id, tenant.db)
+    async def admitted(self, tenant: Tenant, *, queue: bool = True) -> AsyncIterator[None]:
+        """Holds a slot of the caller's workspace for the block; raises `Overloaded`.
+        `queue=False`: only a slot free at once, for work that comes back by itself later (a
+        subscription's next computation), which must not take the queue's places from
+        requests. A slot is free only when no request that may run waits for it (`release`
+        hands slots to the queue first)."""
+        await self.acquire(tenant.workspace_id, tenant.db, queue=queue)
         try:
             yield
         finally:
             self.release(tenant.workspace_id)
 
-    @asynccontextmanager
-    async def admitted_now(self, tenant: Tenant) -> AsyncIterator[None]:
-        """A slot of the caller's workspace if one is free at once, else `Overloaded`: for
-        work that comes back by itself later (a subscription's next computation), which must
-        not take the queue's places from requests. A slot is free only when no request that
-        may run waits for it (`release` hands slots to the queue first)."""
-        if not self._free(tenant.workspace_id):
-            raise Overloaded(f"The server is busy: no {self.kind} slot is free. Retry shortly.")
-        self._take(tenant.workspace_id)
-        try:
-            yield
-        finally:
-            self.release(tenant.workspace_id)
-
-    async def acquire(self, workspace_id: uuid.UUID, db: AsyncSession | None = None) -> None:
-        """A slot of the workspace, taken at once or after waiting; `db`, the caller's
-        session, gives its connection back before waiting. Raises `Overloaded`."""
+    async def acquire(self, workspace_id: uuid.UUID, db: AsyncSession | None = None, *, queue: bool = True) -> None:
+        """A slot of the workspace, taken at once or (`queue`) after waiting; `db`, the
+        caller's session, gives its connection back before waiting. Raises `Overloaded`."""
         if self._free(workspace_id):
             self._take(workspace_id)
             return
+        if not queue:
+            raise Overloaded(f"The server is busy: no {self.kind} slot is free. Retry shortly.")
         limits = self.limits
         if len(self._queue) >= limits.waiting or self._waiting[workspace_id] >= limits.waiting_per_workspace:
             running = f"1 {self.kind} is" if self._total == 1 else f"{self._total} {self.kind}s are"

@@ -109,7 +109,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rowcount = -1
         self._lastrowid: int | None = None
         self._arraysize = 1
-        self.inline = False  # set for its next statement by `_mark_inline`
+        self.inline = False  # set for its next statement by `_mark_cursor`
         self.unbounded = False  # likewise: its next statement has no statement timeout
 
     @property
@@ -213,11 +213,12 @@ def dbapi() -> OneHopDBAPI:
 
 
 def install(engine: Any) -> None:
-    """On an engine created with `dbapi()` as its module: statements run with `INLINE` run inline."""
-    event.listen(getattr(engine, "sync_engine", engine), "before_cursor_execute", _mark_inline)
+    """On an engine created with `dbapi()` as its module: statements run with `INLINE` run
+    inline, and those run with `UNBOUNDED` without the statement timeout."""
+    event.listen(getattr(engine, "sync_engine", engine), "before_cursor_execute", _mark_cursor)
 
 
-def _mark_inline(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+def _mark_cursor(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
     # The cursor does not see the execution options; this event does, just before it runs.
     if context is None:
         return

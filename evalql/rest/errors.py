@@ -72,13 +72,13 @@ async def operational_error_handler(request: Request, exc: Exception) -> Respons
     stays a server error."""
     if "database is locked" in str(getattr(exc, "orig", exc)):
         return busy_response("The database is busy with another writer. Retry shortly.")
-    return await outage_handler(request, exc)
+    return await database_error_handler(request, exc)
 
 
-async def outage_handler(request: Request, exc: Exception) -> Response:
+async def database_error_handler(request: Request, exc: Exception) -> Response:
     """The database is down or restarting (evalql/busy.py): 503, and the next request
     after it is back is served as usual (the pool's pre-ping replaces dead connections).
-    A statement PostgreSQL cancelled past the service's statement timeout: 504. Any other
+    A statement the database stopped past the service's statement timeout: 504. Any other
     error of these types stays a server error."""
     if is_outage(exc):
         return outage_response()
@@ -106,7 +106,7 @@ async def worker_lost_handler(_request: Request, exc: Exception) -> Response:
 
 
 HANDLERS: dict[type[Exception], Any] = {
-    **dict.fromkeys(OUTAGE_TYPES, outage_handler),
+    **dict.fromkeys(OUTAGE_TYPES, database_error_handler),
     ApiError: api_error_handler, InvalidInput: invalid_input_handler, NotFoundError: not_found_handler,
     AuthError: auth_error_handler, HTTPException: http_error_handler, PoolTimeout: pool_timeout_handler,
     OperationalError: operational_error_handler, WorkerLost: worker_lost_handler,

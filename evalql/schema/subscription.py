@@ -215,7 +215,7 @@ async def _group_answer(live: LiveContext, scope: Scope, query: GroupQuery) -> l
         cached = await live.comparisons.cached_group_query(tenant, query)
         if cached is not None:
             return cached.result
-        async with live.request.app.state.admission.admitted_now(tenant):
+        async with live.request.app.state.admission.admitted(tenant, queue=False):
             return (await live.comparisons.group_query(tenant, query)).result
     except NotFoundError as exc:
         raise NotFound(exc.detail) from None
