@@ -101,14 +101,15 @@ def shown_groups(page: Page) -> dict[str, dict[str, dict[str, str]]]:
 
 def js_number(value: float) -> str:
     """A number as JavaScript's String() writes it: 1, not 1.0; the shortest round trip
-    otherwise, as repr, but positional down to 1e-6 (JS writes 0.0000795 where repr writes
-    7.95e-05)."""
-    if float(value).is_integer():
-        return str(int(value))
-    text = repr(value)
-    if "e" in text and abs(value) >= 1e-6:
+    digits, as repr, but positional from 1e-6 up to 1e21 (JS writes 0.0000795 where repr
+    writes 7.95e-05), and an exponent without a leading zero (JS writes 5e-7, repr 5e-07)."""
+    if value == 0:
+        return "0"
+    if 1e-6 <= abs(value) < 1e21:
         return np.format_float_positional(value, unique=True, trim="-")
-    return text
+    mantissa, exponent = repr(float(value)).split("e")
+    sign = "-" if exponent.startswith("-") else "+"
+    return f"{mantissa}e{sign}{int(exponent.lstrip('+-'))}"
 
 
 def check_groups(page: Page, expected: list[dict]) -> None:
@@ -184,6 +185,21 @@ def page_timings(page: Page) -> dict:
       examplesShown: document.querySelectorAll('[data-testid=examples-table] tbody tr').length,
       experiments: document.querySelectorAll('[data-testid=examples-table] thead th').length - 1,
     })""")
+
+
+def test_js_number_writes_numbers_as_the_browser_does(browser: Browser):
+    """The oracle the page tests compare with: it must agree with Chromium's String() on
+    every magnitude, or a test fails when a demo's random delta is tiny (5e-7) or huge."""
+    rng = np.random.default_rng(13)
+    values = [4.99999999999985e-07, 1e-6, 9.99e-7, 1e21, 1e20, 123456789012345678.0, -0.5,
+              7.95e-05, 0.1, 5e-324, 1.7976931348623157e308, -3e-9, 2.0, -0.0]
+    values += [float(m * 10.0 ** e) for m, e in zip(rng.uniform(-1, 1, 400), rng.integers(-30, 31, 400), strict=True)]
+    page = browser.new_page()
+    try:
+        written = page.evaluate("values => values.map(String)", values)
+    finally:
+        page.close()
+    assert [js_number(v) for v in values] == written
 
 
 def test_key_is_asked_once_and_the_landing_lists_the_workspace(visit, world: World):
