@@ -11,6 +11,7 @@ import signal
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -29,6 +30,7 @@ from tests.conftest import Api
 from tests.support.whole_database import everywhere
 from tests.test_ingest_multipart import body_of, part, send
 from tests.test_ingest_runs import at, new_id, post
+from tests.test_statement_timeout import table_locked
 
 # Columns that differ between two databases given the same body: ids of the workspace and
 # of the session (made by name in each), and when the row was written (or modified).
@@ -36,11 +38,11 @@ UNCOMPARED = {"workspace_id", "session_id", "created_at", "modified_at"}
 
 
 @asynccontextmanager
-async def served(database_url: str, workers: int) -> AsyncIterator[Api]:
+async def served(database_url: str, workers: int, **settings: Any) -> AsyncIterator[Api]:
     # The server and its worker processes connect as the service's role (PostgreSQL); the
     # test seeds and reads every workspace with its own engine.
     app = create_app(Settings(database_url=databases.app_url(database_url), ingest_workers=workers,
-                              check_tenancy=True))
+                              check_tenancy=True, **settings))
     own = create_engine(database_url)
     try:
         async with app.router.lifespan_context(app):
@@ -165,6 +167,26 @@ async def test_a_dead_worker_answers_503_and_is_replaced(new_database, backend):
         async with api.db_sessions() as db:
             stored = set((await db.scalars(everywhere(select(Run.id)))).all())
         assert stored == {uuid.UUID(run_id), uuid.UUID(again)}
+
+
+@pytest.mark.backends("postgresql")
+@pytest.mark.parametrize("workers", [0, 1])
+async def test_a_batch_past_the_statement_timeout_is_answered_504_and_nothing_lands(new_database, workers):
+    """A worker process's statements have the server's timeout: a batch whose insert waits
+    on a lock is cancelled, answered as in the server process, rolled back whole; the worker
+    applies the next batch."""
+    database_url = await new_database()
+    async with served(database_url, workers, statement_timeout=0.5) as api:
+        assert isinstance(api_ingest(api), Workers if workers else InProcess)
+        body, _ = traces_body(3)
+        async with asyncio.timeout(30), table_locked(database_url, "runs"):
+            response = await send(api, body)
+        assert response.status_code == 504, response.text
+        assert "longer than 0.5 s and was cancelled" in response.json()["detail"]
+        assert await stored_rows(api) == {"runs": [], "run_metadata": [], "feedback": []}
+        assert (await send(api, body)).status_code == 202
+        stored = await stored_rows(api)
+        assert (len(stored["runs"]), len(stored["feedback"])) == (6, 3)
 
 
 def test_worker_count_from_the_environment(monkeypatch):

@@ -33,13 +33,13 @@ DETAIL = "A database statement ran longer than 0.5 s and was cancelled: ask for 
 
 
 @asynccontextmanager
-async def sessions_locked(database_url: str) -> AsyncIterator[None]:
+async def table_locked(database_url: str, table: str = "sessions") -> AsyncIterator[None]:
     # A driver connection of its own: the test's engine checks that every statement on a
     # tenant table names a workspace (evalql/db/tenancy_check.py), which LOCK does not.
     connection = await asyncpg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(False))
     try:
         async with connection.transaction():
-            await connection.execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
+            await connection.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
             yield
     finally:
         await connection.close()
@@ -52,7 +52,7 @@ async def test_a_statement_past_the_timeout_is_answered_504_and_the_pools_recove
     session_id = created.json()["id"]
     query = "query($id: UUID!) { session(id: $id) { id name } }"
     # Bounded: without the timeout each request would wait for the lock, which is never let go.
-    async with asyncio.timeout(30), sessions_locked(database_url):
+    async with asyncio.timeout(30), table_locked(database_url):
         single_read = await api.client.get(f"/api/v1/sessions/{session_id}", headers=api.headers(api.read_key))
         assert single_read.status_code == 504, single_read.text
         assert single_read.json() == {"detail": DETAIL}
@@ -81,31 +81,39 @@ def count_to(n: int) -> TextClause:
     return text(f"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) SELECT count(*) FROM c")
 
 
-# Counting to 3,000,000 in a recursive CTE takes SQLite about half a second here, to 300,000
-# about a twentieth: either side of the timeout below by about three times, and both far more
-# VM instructions than one look at the deadline is apart (db/sqlite_driver.py).
-LONG, SHORT, TIMEOUT = 3_000_000, 300_000, 0.2
+# Counting to 300,000 in a recursive CTE takes SQLite about a twentieth of a second here, to
+# 3,000,000 about half a second, and to ENDLESS for ever. The margins are wide (twenty and
+# fifty times), so that a machine busy with other tests cannot turn a pass into a failure;
+# each count is far more VM instructions than one look at the deadline is apart
+# (db/sqlite_driver.py).
+SHORT, LONG, ENDLESS = 300_000, 3_000_000, 10**15
 
 
 async def test_sqlite_interrupts_a_statement_past_the_timeout(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/timeout.db", statement_timeout=TIMEOUT)
-    unbounded = create_engine(f"sqlite+aiosqlite:///{tmp_path}/timeout.db")
+    database = f"sqlite+aiosqlite:///{tmp_path}/timeout.db"
+    engine = create_engine(database, statement_timeout=1.0)
+    tight = create_engine(database, statement_timeout=0.01)
+    unbounded = create_engine(database)
     try:
         async with engine.connect() as connection:
             with pytest.raises(OperationalError) as caught:
-                await connection.execute(count_to(LONG))
+                await connection.execute(count_to(ENDLESS))
             assert is_statement_timeout(caught.value), caught.value
             # The connection goes on: each statement has a deadline of its own (a handler left
             # from the one interrupted would stop this one at its first look).
             assert (await connection.execute(count_to(SHORT))).scalar_one() == SHORT
+        async with tight.connect() as connection:
+            with pytest.raises(OperationalError) as caught:
+                await connection.execute(count_to(LONG))
+            assert is_statement_timeout(caught.value), caught.value
             # Statements asked to run unbounded (migrations) are not stopped.
             await connection.execution_options(**{UNBOUNDED: True})
             assert (await connection.execute(count_to(LONG))).scalar_one() == LONG
         async with unbounded.connect() as connection:
             assert (await connection.execute(count_to(LONG))).scalar_one() == LONG
     finally:
-        await engine.dispose()
-        await unbounded.dispose()
+        for one in (engine, tight, unbounded):
+            await one.dispose()
 
 
 def test_what_is_a_statement_timeout():

@@ -83,10 +83,11 @@ class InProcess:
 class Workers:
     """Batches parsed and applied in `count` worker processes."""
 
-    def __init__(self, database_url: str, count: int, *, check_tenancy: bool = False) -> None:
+    def __init__(self, database_url: str, count: int, *, check_tenancy: bool = False,
+                 statement_timeout: float | None = None) -> None:
         if count < 1:
             raise ValueError("Workers needs at least one worker process")
-        self.count, self._initargs = count, (database_url, check_tenancy)
+        self.count, self._initargs = count, (database_url, check_tenancy, statement_timeout)
         self._executor = self._new_executor()
         self._in_flight: set[Future[list[Problem] | None]] = set()
 
@@ -134,9 +135,11 @@ class Workers:
 
 
 def ingest_for(database_url: str, workers: int, sessions: async_sessionmaker[AsyncSession], *,
-               check_tenancy: bool = False) -> Ingest:
+               check_tenancy: bool = False, statement_timeout: float | None = None) -> Ingest:
+    """`sessions` are the server's (in-process ingest); worker processes open engines of
+    their own, with the same `statement_timeout` as the server's pools."""
     if workers > 0 and can_use_workers(database_url):
-        return Workers(database_url, workers, check_tenancy=check_tenancy)
+        return Workers(database_url, workers, check_tenancy=check_tenancy, statement_timeout=statement_timeout)
     return InProcess(sessions)
 
 
@@ -159,7 +162,7 @@ WORKER_STOP_SECONDS = 5.0
 PARENT_CHECK_SECONDS = 0.5
 
 
-def _start_worker(database_url: str, check_tenancy: bool) -> None:
+def _start_worker(database_url: str, check_tenancy: bool, statement_timeout: float | None) -> None:
     global _WORKER
     # Ctrl-C reaches the whole process group; the server stops its workers itself, after
     # the batches they hold have answered.
@@ -171,8 +174,11 @@ def _start_worker(database_url: str, check_tenancy: bool) -> None:
     # One batch at a time per worker: one connection, and one spare for a retry's rollback.
     # On SQLite a larger page cache: a batch inserts into every index of `runs` at places
     # spread over it (random ids), while it holds the database's only writer lock.
+    # The statement timeout is the server's: a batch is bounded in size, but a statement
+    # that waits on a lock (PostgreSQL) would otherwise hold the worker, and the request,
+    # without end; it is answered 504 as in the server process.
     engine = create_engine(database_url, pool_size=1, max_overflow=1, check_tenancy=check_tenancy,
-                           sqlite_cache_mib=WRITER_CACHE_MIB)
+                           sqlite_cache_mib=WRITER_CACHE_MIB, statement_timeout=statement_timeout)
     _WORKER = _Worker(loop, session_factory(engine))
 
 
