@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -24,6 +25,12 @@ from tests import databases
 # class reaches engines made anywhere, including ones a future test adds.
 tenancy_check.install(Engine)
 
+
+# Property tests draw databases and run the app: generation and fixtures are slow by
+# hypothesis's measure (too_slow fails a test on a loaded 2-core CI machine though nothing
+# is wrong), and the function-scoped fixtures they use hold nothing an example changes.
+settings.register_profile("evalql", suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile("evalql")
 
 # Engine snapshots of PostgreSQL test databases go to the user's cache dir by default
 # (evalql/config.py): keep them, with everything else cached, out of the real one.

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import orjson
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from evalql.app import create_app
@@ -289,7 +289,7 @@ def in_new_database(backend: str, tmp_path_factory: Any, scenario: Any) -> None:
 
 # No shrinking: every example builds a database and replays its writes, so shrinking a
 # failure takes many minutes; the failing world, writes and bodies are printed as they are.
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+@settings(max_examples=12, deadline=None,
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(spec=world_strategy, ops=st.lists(op_strategy, min_size=1, max_size=10),
        bodies=st.lists(body_strategy, min_size=1, max_size=3))
@@ -297,7 +297,7 @@ def test_engine_matches_sql_through_writes(backend, tmp_path_factory, spec, ops,
     in_new_database(backend, tmp_path_factory, lambda url: run_scenario(url, spec, ops, bodies))
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+@settings(max_examples=20, deadline=None,
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(spec=dataset_runs_world, ops=st.lists(op_strategy, min_size=1, max_size=10),
        bodies=st.lists(dataset_runs_strategy, min_size=1, max_size=3))

@@ -9,7 +9,7 @@ import json
 import uuid
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -279,7 +279,7 @@ LEAVES = st.one_of(
 TREES = trees(LEAVES)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None)
 @given(text=TREES)
 async def test_random_trees_match_oracle(api, world, text):
     assert await selected(api, text) == expected(world, text), text

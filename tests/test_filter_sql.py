@@ -7,7 +7,7 @@ so the oracle is checked too (the §4.4 vectors, durations, scopes of §4.6)."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -226,7 +226,7 @@ LEAVES = st.one_of(
 TREES = trees(LEAVES)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None)
 @given(text=TREES)
 async def test_random_trees_match_oracle(api, world, text):
     assert await selected(api, text) == expected(world, text), text

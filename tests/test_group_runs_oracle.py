@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evalql.app import create_app
@@ -342,7 +342,7 @@ async def answer(database_url: str, rec: Records, body_spec: dict[str, Any]) -> 
     return body, response.json(), oracle.expected_group_runs(rec, rec.datasets[0]["id"], body)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None)
 @given(spec=world_strategy, body_spec=body_strategy)
 def test_random_worlds_match_oracle(backend, tmp_path_factory, spec, body_spec):
     rec = random_world(spec)

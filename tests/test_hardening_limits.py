@@ -38,7 +38,7 @@ from tests.test_langsmith_sdk import ServerThread
 from tests.test_subscriptions import GROUP_CHANGED
 from tests.test_subscriptions import live as ws_live
 
-BODY_TIMEOUT = 2.0  # seconds
+BODY_TIMEOUT = 4.0  # seconds: twice the longest a busy 2-core machine took to open 16 uploads and serve the cheap requests
 MIN_RATE = 1000  # bytes per second
 # More stalled uploads than any pool of these tests has connections (SQLite's default pool:
 # 5 + 10; PostgreSQL's here: 2 + 1).
@@ -46,7 +46,7 @@ STALLED = 16
 SETTINGS = Settings(pool_size=2, max_overflow=1, pool_timeout=5.0, body_timeout=BODY_TIMEOUT,
                     body_min_rate=MIN_RATE, comparisons=2, comparisons_per_workspace=1, comparison_queue=1,
                     comparison_workspace_queue=1, comparison_wait=10.0)
-PROMPT = 2.0  # seconds a cheap request may take here, on a busy 2-core machine; it takes milliseconds
+PROMPT = 3.0  # seconds a cheap request may take here, on a busy 2-core machine; it takes milliseconds
 GRAPHQL_GROUP = ("query($ds: UUID!, $input: GroupRunsInput!) "
                  "{ groupRuns(datasetId: $ds, input: $input) { groupKey } }")
 GRAPHQL_DATASET_RUNS = ("query($ds: UUID!, $input: DatasetRunsInput!) "
@@ -169,6 +169,9 @@ async def test_stalled_and_trickling_uploads_hold_no_connection(live: Live):
     connections = []
     stop = asyncio.Event()
     tricklers = []
+    # Before the first upload is opened: each one's deadline starts when the server has it,
+    # after this, so a trickler stopped before `opened + BODY_TIMEOUT` is never cut off mid-send.
+    opened = time.monotonic()
     for i in range(STALLED):
         reader, writer = await asyncio.open_connection("127.0.0.1", live.port)
         # Read-only keys too (the issue's case); ingest needs the write key to get past auth.
@@ -178,7 +181,6 @@ async def test_stalled_and_trickling_uploads_hold_no_connection(live: Live):
         if i % 2:
             tricklers.append(asyncio.create_task(_trickle(writer, stop)))
         connections.append((reader, writer))
-    opened = time.monotonic()
     try:
         # Every request has reached the app (uvicorn runs a task per request) before the
         # cheap requests are sent.
@@ -209,12 +211,12 @@ async def test_stalled_and_trickling_uploads_hold_no_connection(live: Live):
 async def test_a_slow_body_at_the_minimum_rate_is_read_whole(live: Live):
     """A body that takes longer than BODY_TIMEOUT, arriving faster than MIN_RATE, is served."""
     body = orjson.dumps(live.group_body(live.a))
-    body += b" " * (7500 - len(body))  # whitespace: still the same JSON
+    body += b" " * (15_000 - len(body))  # whitespace: still the same JSON
     reader, writer = await asyncio.open_connection("127.0.0.1", live.port)
     path = f"/api/v1/datasets/{live.a.world.dataset_id}/group/runs"
     writer.write(_head(live, path, len(body), live.a.read_key).replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
     started = time.monotonic()
-    for start in range(0, len(body), 300):  # 3,000 bytes/s, for 2.5 s
+    for start in range(0, len(body), 300):  # 3,000 bytes/s, for 5 s
         writer.write(body[start:start + 300])
         await writer.drain()
         await asyncio.sleep(0.1)

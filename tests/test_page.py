@@ -21,7 +21,11 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.browser import Visit, World, launch, record_timing, start_world
+from tests.support.browser import BROWSER_WAIT_MS, Visit, World, launch, record_timing, start_world
+
+# `expect` waits 5 s by default: on a loaded CI machine a GraphQL round trip and a render
+# can take longer; a page that never shows the right thing still fails.
+expect.set_options(timeout=BROWSER_WAIT_MS)
 
 GROUPS = """
 query($ds: UUID!, $input: GroupRunsInput!, $baseline: UUID) {

@@ -101,12 +101,20 @@ def launch() -> Iterator[Browser]:
             browser.close()
 
 
+# How long a page action or an `expect` waits, in milliseconds: what the page does in well
+# under a second takes several on a machine that is busy with other tests.
+BROWSER_WAIT_MS = 30_000
+
+
 class Visit:
     """A page in a fresh browser context, with every request it makes recorded."""
 
     def __init__(self, browser: Browser, world: World, key: str | None = None) -> None:
         self.world = world
         self.context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        # Playwright's 30 s default would do; said here, since a loaded 2-core CI machine runs
+        # Chromium, the server and another test worker at once.
+        self.context.set_default_timeout(BROWSER_WAIT_MS)
         self.page: Page = self.context.new_page()
         self.requests: list[str] = []
         self.errors: list[str] = []
