@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from graphql import GraphQLError
+
+from evalql.core.errors import NotFoundError
 
 
 class CodedError(GraphQLError):
@@ -20,6 +24,16 @@ class BadUserInput(CodedError):
 
 class NotFound(CodedError):
     code = "NOT_FOUND"
+
+
+@contextmanager
+def not_found_as_graphql() -> Iterator[None]:
+    """The core's NotFoundError (a row missing, or another workspace's: alike, spec §1.2) as
+    this interface's NOT_FOUND, with the same message REST answers 404 with."""
+    try:
+        yield
+    except NotFoundError as exc:
+        raise NotFound(exc.detail) from None
 
 
 class Unauthenticated(CodedError):

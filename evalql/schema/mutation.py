@@ -19,12 +19,11 @@ import uuid
 import strawberry
 
 from evalql.core import feedback_writes
-from evalql.core.errors import NotFoundError
 from evalql.db import models
 from evalql.db.tenant import Tenant
 from evalql.loaders import Loaders
 from evalql.schema.context import Info
-from evalql.schema.errors import Forbidden, NotFound
+from evalql.schema.errors import Forbidden, NotFound, not_found_as_graphql
 from evalql.schema.feedback import Feedback
 from evalql.schema.feedback_inputs import CreateFeedbackInput, UpdateFeedbackInput
 
@@ -70,18 +69,14 @@ class Mutation:
     async def update_feedback(self, info: Info, id: uuid.UUID, input: UpdateFeedbackInput) -> Feedback:
         tenant = _writer(info)
         patch = input.patch()
-        try:
+        with not_found_as_graphql():
             row = await feedback_writes.update_feedback(tenant, id, patch)
-        except NotFoundError as exc:
-            raise NotFound(str(exc)) from None
         return _written(info, row)
 
     @strawberry.mutation(description="Deletes a feedback of the workspace: `DELETE /feedback/{id}` (spec §7.6).")
     async def delete_feedback(self, info: Info, id: uuid.UUID) -> DeletedFeedback:
         tenant = _writer(info)
-        try:
+        with not_found_as_graphql():
             await feedback_writes.delete_feedback(tenant, id)
-        except NotFoundError as exc:
-            raise NotFound(str(exc)) from None
         info.context.loaders = Loaders(tenant)
         return DeletedFeedback(id=id)

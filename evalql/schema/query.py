@@ -10,7 +10,6 @@ import strawberry
 
 from evalql.admission import Overloaded
 from evalql.core import dataset_runs_request, group_request
-from evalql.core.errors import NotFoundError
 from evalql.db import models
 from evalql.db.tenant import readable
 from evalql.engine.answer import Answer
@@ -20,7 +19,7 @@ from evalql.queries import results
 from evalql.schema.connection import Connection, keyset_page
 from evalql.schema.context import Info
 from evalql.schema.dataset import Dataset
-from evalql.schema.errors import Busy, NotFound
+from evalql.schema.errors import Busy, not_found_as_graphql
 from evalql.schema.example import Example
 from evalql.schema.group import ExampleGroupWithSessions, ExampleWithRuns
 from evalql.schema.inputs import DatasetRunsInput, GroupRunsInput
@@ -93,11 +92,9 @@ class Query:
                          ) -> list[ExampleGroupWithSessions]:
         query = group_request.to_query(dataset_id, input.request(baseline_session_id, delta_tolerance))
         comparisons, tenant = info.context.comparisons, info.context.tenant
-        try:
+        with not_found_as_graphql():
             groups = await _answer(info, lambda: comparisons.cached_group_query(tenant, query),
                                    lambda: comparisons.group_query(tenant, query))
-        except NotFoundError as exc:
-            raise NotFound(exc.detail) from None
         _prime(info, (item for group in groups for item in group.examples))
         return [ExampleGroupWithSessions.of(g, query.preview) for g in groups]
 
@@ -110,11 +107,9 @@ class Query:
         request = input.request()
         query = dataset_runs_request.to_query(dataset_id, request)
         comparisons, tenant = info.context.comparisons, info.context.tenant
-        try:
+        with not_found_as_graphql():
             examples = await _answer(info, lambda: comparisons.cached_dataset_runs(tenant, query),
                                      lambda: comparisons.dataset_runs(tenant, query))
-        except NotFoundError as exc:
-            raise NotFound(exc.detail) from None
         _prime(info, examples)
         return [ExampleWithRuns.of(item, request.preview) for item in examples]
 

@@ -28,7 +28,6 @@ import strawberry
 
 from evalql.admission import Overloaded
 from evalql.core import group_request
-from evalql.core.errors import NotFoundError
 from evalql.db.changes import ChangesPruned, changes_between, current_version
 from evalql.queries import results
 from evalql.queries.candidates import GroupQuery
@@ -36,7 +35,7 @@ from evalql.queries.progress import session_counts
 from evalql.queries.run_details import require_dataset_and_sessions
 from evalql.queries.session_stats import stats_for_sessions
 from evalql.queries.sessions import SessionRow, sessions_by_id
-from evalql.schema.errors import BadUserInput, NotFound
+from evalql.schema.errors import BadUserInput, NotFound, not_found_as_graphql
 from evalql.schema.inputs import GroupRunsInput
 from evalql.schema.live import LiveContext, Scope
 from evalql.schema.scalars import GroupKey
@@ -110,10 +109,8 @@ class Subscription:
         live = _live(info)
         query = group_request.to_query(dataset_id, input.request())
         async with live.scope() as scope:  # NOT_FOUND before the stream starts (no comparison slot needed)
-            try:
+            with not_found_as_graphql():
                 await require_dataset_and_sessions(scope.tenant, query.dataset_id, query.session_ids)
-            except NotFoundError as exc:
-                raise NotFound(exc.detail) from None
         answers = _GroupAnswers(live, query)
         return _events(live, answers.event)
 
@@ -211,14 +208,12 @@ async def _group_answer(live: LiveContext, scope: Scope, query: GroupQuery) -> l
     turn the workspace's own comparisons away. Raises `Overloaded` when none is free
     (`_events` tries again a second later)."""
     tenant = scope.tenant
-    try:
+    with not_found_as_graphql():
         cached = await live.comparisons.cached_group_query(tenant, query)
         if cached is not None:
             return cached.result
         async with live.request.app.state.admission.admitted(tenant, queue=False):
             return (await live.comparisons.group_query(tenant, query)).result
-    except NotFoundError as exc:
-        raise NotFound(exc.detail) from None
 
 
 class _GroupAnswers:
