@@ -127,5 +127,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.export_admission = Admission(dataclasses.replace(
         queues, running=settings.exports, running_per_workspace=settings.exports_per_workspace), kind="export")
     app.state.ingest = ingest_for(settings.database_url, settings.ingest_workers, db_sessions,
-                                  check_tenancy=settings.check_tenancy, statement_timeout=settings.statement_timeout)
+                                  check_tenancy=settings.check_tenancy, statement_timeout=settings.statement_timeout,
+                                  nice=settings.ingest_nice)
     return app

@@ -49,6 +49,14 @@ def _float(env: os._Environ[str], name: str, default: float) -> float:
     return _parsed(env, name, default, float, "a number")
 
 
+def _niceness(env: os._Environ[str], name: str, default: int) -> int:
+    # Only lower: raising a process's priority above the server's needs privileges.
+    value = _int(env, name, default)
+    if not 0 <= value <= 19:
+        raise ValueError(f"{name} must be from 0 to 19, got {value}")
+    return value
+
+
 def _parsed(env: os._Environ[str], name: str, default: T, parse: Callable[[str], T], what: str) -> T:
     """`name`'s value read by `parse`; `default` when unset or blank."""
     value = env.get(name)
@@ -87,6 +95,11 @@ class Settings:
     # Processes that parse and apply ingest batches (evalql/ingest/workers.py); 0: in the
     # server process. From the environment the default is one per core (up to 4).
     ingest_workers: int = 0
+    # How much lower the OS schedules ingest workers than the server (their niceness, 0-19;
+    # 0: the same). Ingest is throughput work that a client retries; the server process
+    # answers reads, whose latency someone waits for. With equal shares on a busy machine the
+    # workers' parsing took CPU from the server's event loop (bench/README.md, session 13).
+    ingest_nice: int = 10
     # `evalql serve`: how long a SIGTERM/SIGINT waits for requests in flight before it cuts
     # them (their transactions roll back), and how long a connection may take to send a
     # request's headers (evalql/header_timeout.py).
@@ -157,6 +170,7 @@ class Settings:
             change_log_horizon=_int(env, "EVALQL_CHANGE_LOG_HORIZON", 600),
             engine_snapshots=env.get("EVALQL_ENGINE_SNAPSHOTS") or None,
             ingest_workers=_int(env, "EVALQL_INGEST_WORKERS", default_ingest_workers()),
+            ingest_nice=_niceness(env, "EVALQL_INGEST_NICE", 10),
             graceful_timeout=_float(env, "EVALQL_GRACEFUL_TIMEOUT", 30.0),
             header_timeout=_float(env, "EVALQL_HEADER_TIMEOUT", 10.0),
             graphql_max_cost=_int(env, "EVALQL_GRAPHQL_MAX_COST", 25_000),

@@ -189,6 +189,32 @@ async def test_a_batch_past_the_statement_timeout_is_answered_504_and_nothing_la
         assert (len(stored["runs"]), len(stored["feedback"])) == (6, 3)
 
 
+async def test_workers_run_below_the_server(new_database, backend):
+    """Each worker process is `ingest_nice` steps below the server (the OS runs the server
+    first when the cores are busy), and still applies batches."""
+    async with served(await new_database(), 2, ingest_nice=7) as api:
+        body, _ = traces_body(2)
+        assert (await send(api, body)).status_code == 202
+        processes = list(api_ingest(api)._executor._processes)
+        assert len(processes) == 2
+        expected = [min(19, os.getpriority(os.PRIO_PROCESS, 0) + 7)] * 2
+        # A worker that applied nothing yet may still be starting (its initializer sets it).
+        async with asyncio.timeout(30):
+            while (found := [os.getpriority(os.PRIO_PROCESS, pid) for pid in processes]) != expected:
+                await asyncio.sleep(0.05)
+        assert found == expected
+
+
+def test_worker_niceness_from_the_environment(monkeypatch):
+    assert Settings.from_env().ingest_nice == 10
+    monkeypatch.setenv("EVALQL_INGEST_NICE", "0")
+    assert Settings.from_env().ingest_nice == 0
+    for wrong in ("-5", "20"):
+        monkeypatch.setenv("EVALQL_INGEST_NICE", wrong)
+        with pytest.raises(ValueError, match="EVALQL_INGEST_NICE must be from 0 to 19"):
+            Settings.from_env()
+
+
 def test_worker_count_from_the_environment(monkeypatch):
     monkeypatch.setenv("EVALQL_INGEST_WORKERS", "3")
     assert Settings.from_env().ingest_workers == 3

@@ -84,10 +84,10 @@ class Workers:
     """Batches parsed and applied in `count` worker processes."""
 
     def __init__(self, database_url: str, count: int, *, check_tenancy: bool = False,
-                 statement_timeout: float | None = None) -> None:
+                 statement_timeout: float | None = None, nice: int = 0) -> None:
         if count < 1:
             raise ValueError("Workers needs at least one worker process")
-        self.count, self._initargs = count, (database_url, check_tenancy, statement_timeout)
+        self.count, self._initargs = count, (database_url, check_tenancy, statement_timeout, nice)
         self._executor = self._new_executor()
         self._in_flight: set[Future[list[Problem] | None]] = set()
 
@@ -135,11 +135,13 @@ class Workers:
 
 
 def ingest_for(database_url: str, workers: int, sessions: async_sessionmaker[AsyncSession], *,
-               check_tenancy: bool = False, statement_timeout: float | None = None) -> Ingest:
+               check_tenancy: bool = False, statement_timeout: float | None = None, nice: int = 0) -> Ingest:
     """`sessions` are the server's (in-process ingest); worker processes open engines of
-    their own, with the same `statement_timeout` as the server's pools."""
+    their own, with the same `statement_timeout` as the server's pools, and run `nice`
+    steps below the server (`Settings.ingest_nice`)."""
     if workers > 0 and can_use_workers(database_url):
-        return Workers(database_url, workers, check_tenancy=check_tenancy, statement_timeout=statement_timeout)
+        return Workers(database_url, workers, check_tenancy=check_tenancy, statement_timeout=statement_timeout,
+                       nice=nice)
     return InProcess(sessions)
 
 
@@ -162,11 +164,15 @@ WORKER_STOP_SECONDS = 5.0
 PARENT_CHECK_SECONDS = 0.5
 
 
-def _start_worker(database_url: str, check_tenancy: bool, statement_timeout: float | None) -> None:
+def _start_worker(database_url: str, check_tenancy: bool, statement_timeout: float | None, nice: int) -> None:
     global _WORKER
     # Ctrl-C reaches the whole process group; the server stops its workers itself, after
     # the batches they hold have answered.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Below the server: when the cores are busy, the OS runs the server's event loop (the
+    # reads people wait for) before a batch's parse; idle cores still go to the workers.
+    if nice:
+        os.nice(nice)
     _collect_garbage_rarely()
     threading.Thread(target=_exit_with, args=(os.getppid(),), name="evalql-parent-watch", daemon=True).start()
     loop = asyncio.new_event_loop()
