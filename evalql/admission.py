@@ -23,6 +23,15 @@ read slowly, so they have an `Admission` of their own (`kind="export"`); they ta
 comparison slot too, only while their groups and run lists are computed: a workspace's
 export being downloaded never holds up its comparisons.
 
+**A slot rests before it is handed on** while other requests are being served
+(`RequestsInFlight`, evalql/in_flight.py): the next comparison in the queue starts `rest`
+times the last one's run time after it ended (at most `MAX_REST` seconds), so queued
+comparisons take at most about 1 / (1 + rest) of the time, and the cheap requests run in
+the gap. Without a rest the queue handed the slot on at once, and under load a comparison
+always ran, sharing the interpreter lock and the cores with every cheap request
+(bench/README.md, session 13). With no other request in flight (a page's two comparisons,
+nothing else), or nobody queued, the slot is handed on at once.
+
 A request that must wait first gives its database connection back (`Tenant.db.commit()`
 ends its read transaction; no object is expired), so the queue holds no connection that
 cheap requests need.
@@ -31,6 +40,7 @@ cheap requests need.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import AsyncIterator
@@ -41,6 +51,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.busy import RETRY_AFTER_SECONDS
 from evalql.db.tenant import Tenant
+from evalql.in_flight import RequestsInFlight
+
+MAX_REST = 1.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,7 @@ class Limits:
     waiting: int = 32
     waiting_per_workspace: int = 8
     wait: float = 30.0  # seconds in the queue before giving up
+    rest: float = 0.0  # a slot's rest, times its last use, before a busy loop's queue gets it
 
 
 class Overloaded(Exception):
@@ -69,9 +83,10 @@ class _Waiter:
 
 
 class Admission:
-    def __init__(self, limits: Limits, kind: str = "comparison") -> None:
+    def __init__(self, limits: Limits, kind: str = "comparison", in_flight: RequestsInFlight | None = None) -> None:
         self.limits = limits
         self.kind = kind  # what a slot is for, in messages: "comparison" or "export"
+        self.in_flight = in_flight  # without it (or without `limits.rest`), slots never rest
         self._running: Counter[uuid.UUID] = Counter()
         self._total = 0
         self._queue: deque[_Waiter] = deque()
@@ -93,10 +108,11 @@ class Admission:
         requests. A slot is free only when no request that may run waits for it (`release`
         hands slots to the queue first)."""
         await self.acquire(tenant.workspace_id, tenant.db, queue=queue)
+        started = time.monotonic()
         try:
             yield
         finally:
-            self.release(tenant.workspace_id)
+            self._hand_back(tenant.workspace_id, time.monotonic() - started)
 
     async def acquire(self, workspace_id: uuid.UUID, db: AsyncSession | None = None, *, queue: bool = True) -> None:
         """A slot of the workspace, taken at once or (`queue`) after waiting; `db`, the
@@ -128,6 +144,26 @@ class Admission:
                 raise Overloaded(f"The server is busy: no {self.kind} slot was free within {limits.wait:g} s. "
                                  "Retry shortly.") from None
             raise
+
+    def rest_after(self, used: float) -> float:
+        """Seconds a slot used for `used` seconds rests before the queue gets it: 0 unless
+        comparisons wait and other requests are in flight. Every comparison running or
+        waiting may be a request of its own, so "other" is what is in flight beyond them
+        (a GraphQL request asking two comparisons counts once in flight: nothing other)."""
+        if not (self.limits.rest and self._queue and self.in_flight is not None):
+            return 0.0
+        if self.in_flight.count <= self._total + len(self._queue):
+            return 0.0
+        return min(MAX_REST, self.limits.rest * used)
+
+    def _hand_back(self, workspace_id: uuid.UUID, used: float) -> None:
+        rest = self.rest_after(used)
+        if rest:
+            # Still held (it counts as running) until then; the loop's timer releases it
+            # even if the request that used it is gone.
+            asyncio.get_running_loop().call_later(rest, self.release, workspace_id)
+        else:
+            self.release(workspace_id)
 
     def release(self, workspace_id: uuid.UUID) -> None:
         self._running[workspace_id] -= 1

@@ -26,6 +26,7 @@ from evalql.engine.log_pruner import LogPruner
 from evalql.graphiql import graphiql_static_app
 from evalql.graphql_app import GraphQLEndpoint
 from evalql.graphql_ws import GraphQLWebSocket
+from evalql.in_flight import CountRequests, RequestsInFlight
 from evalql.ingest.workers import ingest_for
 from evalql.rest.body import MAX_BODY_BYTES
 from evalql.rest.encoding import FRAMING_ALLOWANCE
@@ -95,8 +96,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", graphql),  # every method: the endpoint answers 405 in JSON itself
         WebSocketRoute("/graphql", graphql_ws),
     ]
+    in_flight = RequestsInFlight()
     middleware = [
-        # Outermost: REST's and GraphQL's sessions close once the response is out.
+        # Outermost: every HTTP request counts from its start to its last byte sent.
+        Middleware(CountRequests, counter=in_flight),
+        # REST's and GraphQL's sessions close once the response is out.
         Middleware(AfterResponse),
         Middleware(CanonicalPath),
         # Bodies read whole (bounded in size and time) before any route draws a connection.
@@ -112,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers=dict(HANDLERS),
     )
     app.state.settings, app.state.engine, app.state.db_sessions = settings, engine, db_sessions
+    app.state.in_flight = in_flight
     app.state.single_read_engine, app.state.single_read_sessions = reads_engine, single_read_sessions
     # Wakes GraphQL subscriptions when a workspace's data changed (evalql/db/change_feed.py).
     app.state.changes = ChangeFeed(engine, db_sessions)
@@ -122,8 +127,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # queue behind them, and a workspace's export never holds up its comparisons.
     queues = Limits(waiting=settings.comparison_queue, waiting_per_workspace=settings.comparison_workspace_queue,
                     wait=settings.comparison_wait)
+    # Comparisons' slots rest while other requests are served; exports' do not (an export's
+    # slot is held while a client downloads, which takes no CPU to speak of).
     app.state.admission = Admission(dataclasses.replace(
-        queues, running=settings.comparisons, running_per_workspace=settings.comparisons_per_workspace))
+        queues, running=settings.comparisons, running_per_workspace=settings.comparisons_per_workspace,
+        rest=settings.comparison_rest), in_flight=in_flight)
     app.state.export_admission = Admission(dataclasses.replace(
         queues, running=settings.exports, running_per_workspace=settings.exports_per_workspace), kind="export")
     app.state.ingest = ingest_for(settings.database_url, settings.ingest_workers, db_sessions,

@@ -57,6 +57,13 @@ def _niceness(env: os._Environ[str], name: str, default: int) -> int:
     return value
 
 
+def _non_negative(env: os._Environ[str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if not value >= 0:  # NaN too
+        raise ValueError(f"{name} must be 0 or more, got {value}")
+    return value
+
+
 def _parsed(env: os._Environ[str], name: str, default: T, parse: Callable[[str], T], what: str) -> T:
     """`name`'s value read by `parse`; `default` when unset or blank."""
     value = env.get(name)
@@ -133,6 +140,10 @@ class Settings:
     comparison_queue: int = 32
     comparison_workspace_queue: int = 8
     comparison_wait: float = 30.0
+    # While comparisons wait and the event loop runs behind, a comparison's slot rests this
+    # many times its run time (at most 1 s) before the next one starts, so that the requests
+    # behind on the loop run first (evalql/admission.py); 0: never rests.
+    comparison_rest: float = 1.0
     # PostgreSQL: `evalql migrate` (and `keys list|revoke`) connect with the admin URL, the
     # tables' owner, when it is set; `serve` connects with `database_url` as the service's
     # role, which migrate makes and row-level security binds (evalql/db/roles.py). An empty
@@ -185,6 +196,7 @@ class Settings:
             comparison_queue=_int(env, "EVALQL_COMPARISON_QUEUE", 32),
             comparison_workspace_queue=_int(env, "EVALQL_COMPARISON_WORKSPACE_QUEUE", 8),
             comparison_wait=_float(env, "EVALQL_COMPARISON_WAIT", 30.0),
+            comparison_rest=_non_negative(env, "EVALQL_COMPARISON_REST", 1.0),
             admin_database_url=env.get("EVALQL_ADMIN_DATABASE_URL") or None,
             app_role=env.get("EVALQL_APP_ROLE", "evalql_app").strip(),
             app_password=env.get("EVALQL_APP_PASSWORD") or None,

@@ -390,7 +390,7 @@ def test_admission_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPa
         monkeypatch.setenv(name, value)
     app = create_app(Settings.from_env("sqlite+aiosqlite:///:memory:"))
     queues = dict(waiting=7, waiting_per_workspace=6, wait=9.0)
-    assert app.state.admission.limits == Limits(running=3, running_per_workspace=2, **queues)
+    assert app.state.admission.limits == Limits(running=3, running_per_workspace=2, rest=1.0, **queues)
     assert app.state.export_admission.limits == Limits(running=5, running_per_workspace=4, **queues)
     assert (app.state.admission.kind, app.state.export_admission.kind) == ("comparison", "export")
     # Unset, one comparison and one export of a workspace run at once, two of each in all.
