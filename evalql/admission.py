@@ -24,13 +24,15 @@ comparison slot too, only while their groups and run lists are computed: a works
 export being downloaded never holds up its comparisons.
 
 **A slot rests before it is handed on** while other requests are being served
-(`RequestsInFlight`, evalql/in_flight.py): the next comparison in the queue starts `rest`
-times the last one's run time after it ended (at most `MAX_REST` seconds), so queued
-comparisons take at most about 1 / (1 + rest) of the time, and the cheap requests run in
-the gap. Without a rest the queue handed the slot on at once, and under load a comparison
-always ran, sharing the interpreter lock and the cores with every cheap request
-(bench/README.md, session 13). With no other request in flight (a page's two comparisons,
-nothing else), or nobody queued, the slot is handed on at once.
+(`RequestsInFlight`, evalql/in_flight.py; requests of comparisons and of exports, running or
+waiting, are not "other"): the next comparison in the queue starts up to `rest` times the
+last one's run time after it ended (at most `MAX_REST` seconds), so that the cheap requests
+run in the gap. Without a rest the queue handed the slot on at once, and under load a
+comparison always ran, sharing the interpreter lock and the cores with every cheap request
+(bench/README.md, session 13). The rest ends early, looked at every `REST_CHECK` seconds,
+once no other request is in flight or no waiter could use the slot; with no other request
+in flight (a page's two comparisons, nothing else), or no waiter this slot would let run, it
+is handed on at once.
 
 A request that must wait first gives its database connection back (`Tenant.db.commit()`
 ends its read transaction; no object is expired), so the queue holds no connection that
@@ -54,6 +56,7 @@ from evalql.db.tenant import Tenant
 from evalql.in_flight import RequestsInFlight
 
 MAX_REST = 1.0  # seconds
+REST_CHECK = 0.02  # seconds between looks at whether a resting slot may go on early
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,15 @@ class _Waiter:
 
 
 class Admission:
-    def __init__(self, limits: Limits, kind: str = "comparison", in_flight: RequestsInFlight | None = None) -> None:
+    def __init__(self, limits: Limits, kind: str = "comparison", in_flight: RequestsInFlight | None = None,
+                 alongside: tuple[Admission, ...] = ()) -> None:
         self.limits = limits
         self.kind = kind  # what a slot is for, in messages: "comparison" or "export"
         self.in_flight = in_flight  # without it (or without `limits.rest`), slots never rest
+        # Admissions whose requests (running or waiting) are not "other" either: exports,
+        # whose downloads are in flight for as long as a client takes to read them.
+        self.alongside = alongside
+        self._resting = 0  # slots held only for their rest
         self._running: Counter[uuid.UUID] = Counter()
         self._total = 0
         self._queue: deque[_Waiter] = deque()
@@ -145,25 +153,48 @@ class Admission:
                                  "Retry shortly.") from None
             raise
 
-    def rest_after(self, used: float) -> float:
-        """Seconds a slot used for `used` seconds rests before the queue gets it: 0 unless
-        comparisons wait and other requests are in flight. Every comparison running or
-        waiting may be a request of its own, so "other" is what is in flight beyond them
-        (a GraphQL request asking two comparisons counts once in flight: nothing other)."""
-        if not (self.limits.rest and self._queue and self.in_flight is not None):
-            return 0.0
-        if self.in_flight.count <= self._total + len(self._queue):
+    def rest_after(self, workspace_id: uuid.UUID, used: float) -> float:
+        """Seconds at most that a slot of `workspace_id`, used for `used` seconds, rests
+        before the queue gets it (0: none)."""
+        if not self._rests(workspace_id):
             return 0.0
         return min(MAX_REST, self.limits.rest * used)
 
+    def _rests(self, workspace_id: uuid.UUID) -> bool:
+        """Whether handing on a slot of `workspace_id` waits: a waiter could use it, and other
+        requests are in flight. Every comparison running (not resting) or waiting may be a
+        request of its own, so "other" is what is in flight beyond them (a GraphQL request
+        asking two comparisons counts once in flight: nothing other)."""
+        if not (self.limits.rest and self.in_flight is not None):
+            return False
+        if not any(self._could_run(waiter.workspace_id, workspace_id) for waiter in self._queue):
+            return False
+        others = self.in_flight.count - (self._total - self._resting) - len(self._queue)
+        others -= sum(admission.running + admission.waiting for admission in self.alongside)
+        return others > 0
+
+    def _could_run(self, waiting: uuid.UUID, releasing: uuid.UUID) -> bool:
+        """Would the release of a slot of `releasing` let a waiter of `waiting` run?"""
+        return self._running[waiting] - (waiting == releasing) < self.limits.running_per_workspace
+
     def _hand_back(self, workspace_id: uuid.UUID, used: float) -> None:
-        rest = self.rest_after(used)
-        if rest:
-            # Still held (it counts as running) until then; the loop's timer releases it
-            # even if the request that used it is gone.
-            asyncio.get_running_loop().call_later(rest, self.release, workspace_id)
-        else:
+        rest = self.rest_after(workspace_id, used)
+        if not rest:
             self.release(workspace_id)
+            return
+        # Still held (it counts as running) until then; the loop's timers release it even
+        # if the request that used it is gone.
+        self._resting += 1
+        self._rest(workspace_id, asyncio.get_running_loop().time() + rest)
+
+    def _rest(self, workspace_id: uuid.UUID, until: float) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now >= until or not self._rests(workspace_id):
+            self._resting -= 1
+            self.release(workspace_id)
+        else:
+            loop.call_later(min(REST_CHECK, until - now), self._rest, workspace_id, until)
 
     def release(self, workspace_id: uuid.UUID) -> None:
         self._running[workspace_id] -= 1

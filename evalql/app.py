@@ -98,14 +98,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     in_flight = RequestsInFlight()
     middleware = [
-        # Outermost: every HTTP request counts from its start to its last byte sent.
-        Middleware(CountRequests, counter=in_flight),
-        # REST's and GraphQL's sessions close once the response is out.
+        # Outermost: REST's and GraphQL's sessions close once the response is out.
         Middleware(AfterResponse),
         Middleware(CanonicalPath),
         # Bodies read whole (bounded in size and time) before any route draws a connection.
         Middleware(BodyLimits, max_bytes=MAX_BODY_BYTES, encoded_allowance=FRAMING_ALLOWANCE,
                    timeout=settings.body_timeout, min_rate=settings.body_min_rate),
+        # A request counts as in flight once its body is here (an upload still arriving
+        # takes no CPU) until its last byte is sent (evalql/in_flight.py).
+        Middleware(CountRequests, counter=in_flight),
     ]
     if settings.cors_origins:
         middleware.insert(0, Middleware(
@@ -128,12 +129,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     queues = Limits(waiting=settings.comparison_queue, waiting_per_workspace=settings.comparison_workspace_queue,
                     wait=settings.comparison_wait)
     # Comparisons' slots rest while other requests are served; exports' do not (an export's
-    # slot is held while a client downloads, which takes no CPU to speak of).
-    app.state.admission = Admission(dataclasses.replace(
-        queues, running=settings.comparisons, running_per_workspace=settings.comparisons_per_workspace,
-        rest=settings.comparison_rest), in_flight=in_flight)
+    # slot is held while a client downloads, which takes no CPU to speak of), and requests of
+    # exports are not "other" requests.
     app.state.export_admission = Admission(dataclasses.replace(
         queues, running=settings.exports, running_per_workspace=settings.exports_per_workspace), kind="export")
+    app.state.admission = Admission(dataclasses.replace(
+        queues, running=settings.comparisons, running_per_workspace=settings.comparisons_per_workspace,
+        rest=settings.comparison_rest), in_flight=in_flight, alongside=(app.state.export_admission,))
     app.state.ingest = ingest_for(settings.database_url, settings.ingest_workers, db_sessions,
                                   check_tenancy=settings.check_tenancy, statement_timeout=settings.statement_timeout,
                                   nice=settings.ingest_nice)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,8 +60,8 @@ def _niceness(env: os._Environ[str], name: str, default: int) -> int:
 
 def _non_negative(env: os._Environ[str], name: str, default: float) -> float:
     value = _float(env, name, default)
-    if not value >= 0:  # NaN too
-        raise ValueError(f"{name} must be 0 or more, got {value}")
+    if not 0 <= value < math.inf:  # NaN too
+        raise ValueError(f"{name} must be a finite number, 0 or more, got {value}")
     return value
 
 
@@ -140,9 +141,9 @@ class Settings:
     comparison_queue: int = 32
     comparison_workspace_queue: int = 8
     comparison_wait: float = 30.0
-    # While comparisons wait and the event loop runs behind, a comparison's slot rests this
-    # many times its run time (at most 1 s) before the next one starts, so that the requests
-    # behind on the loop run first (evalql/admission.py); 0: never rests.
+    # While comparisons are queued and other HTTP requests are in flight, a comparison's slot
+    # rests up to this many times its run time (at most 1 s) before the next one starts, so
+    # that those requests run in the gap (evalql/admission.py); 0: never rests.
     comparison_rest: float = 1.0
     # PostgreSQL: `evalql migrate` (and `keys list|revoke`) connect with the admin URL, the
     # tables' owner, when it is set; `serve` connects with `database_url` as the service's

@@ -2,8 +2,9 @@
 
 Admission (evalql/admission.py) asks it whether requests other than comparisons are being
 served, and if so rests a comparison slot before the next comparison starts. The count
-is of requests between their first byte reaching the app and their last byte answered:
-requests whose answer is being computed, read from the database or sent.
+is of requests from the moment their body has arrived (the middleware sits inside
+evalql/body_limits.py: an upload still arriving takes no CPU) until their last byte is
+answered: requests whose answer is being computed, read from the database or sent.
 """
 
 from __future__ import annotations

@@ -6,9 +6,13 @@ And the app counts the HTTP requests in flight (evalql/in_flight.py) for it."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from evalql.admission import MAX_REST, Admission, Limits
 from evalql.app import create_app
@@ -16,6 +20,7 @@ from evalql.config import Settings
 from evalql.db.tenant import Tenant
 from evalql.in_flight import RequestsInFlight
 from tests.conftest import Api
+from tests.test_statement_timeout import table_locked
 
 USE = 0.3  # seconds the first comparison holds its slot
 
@@ -25,7 +30,7 @@ def admission(rest: float, in_flight: RequestsInFlight) -> Admission:
                             rest=rest), in_flight=in_flight)
 
 
-async def handed_on_after(slots: Admission) -> tuple[float, float]:
+async def handed_on_after(slots: Admission, meanwhile=None) -> tuple[float, float]:
     """One comparison holds the slot for USE seconds while a second waits for it: (seconds
     from the first's end to the second's start, the rest the admission named meanwhile)."""
     loop = asyncio.get_running_loop()
@@ -37,9 +42,11 @@ async def handed_on_after(slots: Admission) -> tuple[float, float]:
     async def first() -> None:
         async with slots.admitted(tenant):
             await asyncio.sleep(USE)
-            named["rest"] = slots.rest_after(USE)
+            named["rest"] = slots.rest_after(tenant.workspace_id, USE)
         times["ended"] = loop.time()
         ended.set()
+        if meanwhile is not None:
+            await meanwhile()
 
     async def second() -> None:
         while slots.running == 0:
@@ -60,27 +67,67 @@ async def test_a_slot_rests_while_other_requests_are_in_flight():
     assert gap >= USE - 0.01  # the timer fires no earlier; the use measured is at least USE
 
 
+async def test_the_rest_ends_once_the_other_requests_are_done():
+    in_flight = RequestsInFlight()
+    in_flight.count = 3
+
+    async def others_finish() -> None:
+        await asyncio.sleep(0.05)
+        in_flight.count = 1  # only the waiting comparison's request is left
+
+    gap, rest = await handed_on_after(admission(1.0, in_flight), others_finish)
+    assert rest == pytest.approx(USE)
+    assert 0.04 <= gap < USE - 0.1
+
+
+async def test_no_rest_for_waiters_the_slot_would_not_let_run():
+    """Two in all, one per workspace: b's waiter needs b's slot, not a's."""
+    in_flight = RequestsInFlight()
+    in_flight.count = 10
+    slots = Admission(Limits(running=2, running_per_workspace=1, waiting=4, waiting_per_workspace=4, rest=1.0),
+                      in_flight=in_flight)
+    a, b = uuid.uuid4(), uuid.uuid4()
+    await slots.acquire(a)
+    await slots.acquire(b)
+    waiter = asyncio.create_task(slots.acquire(b))
+    while slots.waiting == 0:
+        await asyncio.sleep(0)
+    assert slots.rest_after(a, 0.5) == 0.0
+    assert slots.rest_after(b, 0.5) == 0.5
+    # Requests of exports (running or waiting) are not "other" requests.
+    exports = Admission(Limits(running=10, running_per_workspace=10))
+    for _ in range(10 - 3):  # in flight: the three comparisons' requests and seven exports
+        await exports.acquire(a)
+    slots.alongside = (exports,)
+    assert slots.rest_after(b, 0.5) == 0.0
+    slots.release(b)
+    await waiter
+    slots.release(a)
+    slots.release(b)
+    assert slots.running == 0
+
+
 @pytest.mark.parametrize("rest, others", [(1.0, 0), (0.0, 5)], ids=["nothing else in flight", "rest 0"])
 async def test_a_slot_goes_on_at_once(rest: float, others: int):
     in_flight = RequestsInFlight()
     in_flight.count = 2 + others
     gap, named = await handed_on_after(admission(rest, in_flight))
     assert named == 0.0
-    assert gap < USE / 2  # no rest: far less than the first one's use
+    assert gap < USE - 0.1  # no rest (which would be at least USE)
 
 
 async def test_the_rest_is_bounded_and_needs_a_queue():
     in_flight = RequestsInFlight()
     in_flight.count = 10
     slots = admission(5.0, in_flight)
-    assert slots.rest_after(10.0) == 0.0  # nobody waits
     tenant = Tenant(uuid.uuid4(), True, None)  # type: ignore[arg-type]
+    assert slots.rest_after(tenant.workspace_id, 10.0) == 0.0  # nobody waits
     await slots.acquire(tenant.workspace_id)
     waiter = asyncio.create_task(slots.acquire(tenant.workspace_id))
     while slots.waiting == 0:
         await asyncio.sleep(0)
-    assert slots.rest_after(10.0) == MAX_REST
-    assert slots.rest_after(0.02) == pytest.approx(0.1)
+    assert slots.rest_after(tenant.workspace_id, 10.0) == MAX_REST
+    assert slots.rest_after(tenant.workspace_id, 0.02) == pytest.approx(0.1)
     slots.release(tenant.workspace_id)
     await waiter
     slots.release(tenant.workspace_id)
@@ -88,25 +135,47 @@ async def test_the_rest_is_bounded_and_needs_a_queue():
     assert slots.running == 0
 
 
-async def test_the_app_counts_requests_in_flight(api: Api):
+async def test_the_app_counts_requests_in_flight(api: Api, database_url: str):
+    """A request counts from the moment its body is here (one still arriving does not) until
+    it is answered: here, one that waits for a lock the test holds on the database."""
     counter = api.client._transport.app.state.in_flight  # type: ignore[attr-defined]
     assert counter.count == 0
-    go_on = asyncio.Event()
+    body_done = asyncio.Event()
 
     async def body():
         yield b'{"name": "in-fl'
-        await go_on.wait()
+        await body_done.wait()
         yield b'ight"}'
 
     request = asyncio.create_task(api.client.post("/api/v1/sessions", content=body(), headers={
         **api.headers(), "Content-Type": "application/json"}))
-    async with asyncio.timeout(10):
-        while counter.count != 1:
+    await asyncio.sleep(0.2)  # the app reads what there is of the body
+    assert counter.count == 0 and not request.done()
+    async with asyncio.timeout(10), locked(database_url):
+        body_done.set()
+        while counter.count != 1:  # the body is here; the insert waits for the lock
             await asyncio.sleep(0.01)
-    go_on.set()
+        assert not request.done()
     response = await request
     assert response.status_code in (200, 201), response.text
     assert counter.count == 0
+
+
+@asynccontextmanager
+async def locked(database_url: str) -> AsyncIterator[None]:
+    """The sessions table held by the test: PostgreSQL a table lock, SQLite the writer lock
+    (released within the server's 5 s busy timeout)."""
+    if database_url.startswith("postgresql"):
+        async with table_locked(database_url):
+            yield
+        return
+    connection = sqlite3.connect(make_url(database_url).database, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        connection.rollback()
+        connection.close()
 
 
 def test_the_rest_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch):
@@ -115,7 +184,7 @@ def test_the_rest_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch):
     app = create_app(Settings.from_env("sqlite+aiosqlite:///:memory:"))
     assert app.state.admission.limits.rest == 0.5 and app.state.admission.in_flight is app.state.in_flight
     assert app.state.export_admission.limits.rest == 0.0  # exports' slots never rest
-    for wrong in ("-1", "nan"):
+    for wrong in ("-1", "nan", "inf"):
         monkeypatch.setenv("EVALQL_COMPARISON_REST", wrong)
-        with pytest.raises(ValueError, match="EVALQL_COMPARISON_REST must be 0 or more"):
+        with pytest.raises(ValueError, match="EVALQL_COMPARISON_REST must be a finite number, 0 or more"):
             Settings.from_env("sqlite+aiosqlite:///:memory:")

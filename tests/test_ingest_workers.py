@@ -213,6 +213,9 @@ def test_worker_niceness_from_the_environment(monkeypatch):
         monkeypatch.setenv("EVALQL_INGEST_NICE", wrong)
         with pytest.raises(ValueError, match="EVALQL_INGEST_NICE must be from 0 to 19"):
             Settings.from_env()
+    # Built in code, refused before any process starts (a worker cannot raise its priority).
+    with pytest.raises(ValueError, match="niceness must be from 0 to 19, got -1"):
+        Workers("sqlite+aiosqlite:///unused.db", 1, nice=-1)
 
 
 def test_worker_count_from_the_environment(monkeypatch):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import multiprocessing
 import os
 import signal
@@ -87,6 +88,8 @@ class Workers:
                  statement_timeout: float | None = None, nice: int = 0) -> None:
         if count < 1:
             raise ValueError("Workers needs at least one worker process")
+        if not 0 <= nice <= 19:  # raising a priority needs privileges: the workers would not start
+            raise ValueError(f"ingest workers' niceness must be from 0 to 19, got {nice}")
         self.count, self._initargs = count, (database_url, check_tenancy, statement_timeout, nice)
         self._executor = self._new_executor()
         self._in_flight: set[Future[list[Problem] | None]] = set()
@@ -172,7 +175,10 @@ def _start_worker(database_url: str, check_tenancy: bool, statement_timeout: flo
     # Below the server: when the cores are busy, the OS runs the server's event loop (the
     # reads people wait for) before a batch's parse; idle cores still go to the workers.
     if nice:
-        os.nice(nice)
+        try:
+            os.nice(nice)
+        except OSError as exc:  # a sandbox that forbids it: ingest still works, at the same priority
+            logging.getLogger("evalql.ingest").warning("ingest worker kept its priority: %s", exc)
     _collect_garbage_rarely()
     threading.Thread(target=_exit_with, args=(os.getppid(),), name="evalql-parent-watch", daemon=True).start()
     loop = asyncio.new_event_loop()
