@@ -45,15 +45,18 @@ import asyncio
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evalql.busy import RETRY_AFTER_SECONDS
 from evalql.db.tenant import Tenant
 from evalql.in_flight import RequestsInFlight
+
+T = TypeVar("T")
 
 MAX_REST = 1.0  # seconds
 REST_CHECK = 0.02  # seconds between looks at whether a resting slot may go on early
@@ -66,7 +69,7 @@ class Limits:
     waiting: int = 32
     waiting_per_workspace: int = 8
     wait: float = 30.0  # seconds in the queue before giving up
-    rest: float = 0.0  # a slot's rest, times its last use, before a busy loop's queue gets it
+    rest: float = 0.0  # a slot's rest, times its last use, while other requests are in flight
 
 
 class Overloaded(Exception):
@@ -121,6 +124,17 @@ class Admission:
             yield
         finally:
             self._hand_back(tenant.workspace_id, time.monotonic() - started)
+
+    async def answered(self, tenant: Tenant, cached: Callable[[], Awaitable[T | None]],
+                       compute: Callable[[], Awaitable[T]], *, queue: bool = True) -> T:
+        """What `cached` holds (an answer the engine computed at this data version) at once,
+        without a slot; else `compute` under a slot of the caller's workspace (`admitted`).
+        Raises `Overloaded`."""
+        answer = await cached()
+        if answer is not None:
+            return answer
+        async with self.admitted(tenant, queue=queue):
+            return await compute()
 
     async def acquire(self, workspace_id: uuid.UUID, db: AsyncSession | None = None, *, queue: bool = True) -> None:
         """A slot of the workspace, taken at once or (`queue`) after waiting; `db`, the

@@ -6,13 +6,9 @@ And the app counts the HTTP requests in flight (evalql/in_flight.py) for it."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from evalql.admission import MAX_REST, Admission, Limits
 from evalql.app import create_app
@@ -20,7 +16,7 @@ from evalql.config import Settings
 from evalql.db.tenant import Tenant
 from evalql.in_flight import RequestsInFlight
 from tests.conftest import Api
-from tests.test_statement_timeout import table_locked
+from tests.test_hardening_ops import Held
 
 USE = 0.3  # seconds the first comparison holds its slot
 
@@ -137,7 +133,8 @@ async def test_the_rest_is_bounded_and_needs_a_queue():
 
 async def test_the_app_counts_requests_in_flight(api: Api, database_url: str):
     """A request counts from the moment its body is here (one still arriving does not) until
-    it is answered: here, one that waits for a lock the test holds on the database."""
+    it is answered: here, one that waits for a lock the test holds on the database (SQLite's
+    released within the server's 5 s busy timeout)."""
     counter = api.client._transport.app.state.in_flight  # type: ignore[attr-defined]
     assert counter.count == 0
     body_done = asyncio.Event()
@@ -151,7 +148,7 @@ async def test_the_app_counts_requests_in_flight(api: Api, database_url: str):
         **api.headers(), "Content-Type": "application/json"}))
     await asyncio.sleep(0.2)  # the app reads what there is of the body
     assert counter.count == 0 and not request.done()
-    async with asyncio.timeout(10), locked(database_url):
+    async with asyncio.timeout(10), Held(database_url, "sessions"):
         body_done.set()
         while counter.count != 1:  # the body is here; the insert waits for the lock
             await asyncio.sleep(0.01)
@@ -159,23 +156,6 @@ async def test_the_app_counts_requests_in_flight(api: Api, database_url: str):
     response = await request
     assert response.status_code in (200, 201), response.text
     assert counter.count == 0
-
-
-@asynccontextmanager
-async def locked(database_url: str) -> AsyncIterator[None]:
-    """The sessions table held by the test: PostgreSQL a table lock, SQLite the writer lock
-    (released within the server's 5 s busy timeout)."""
-    if database_url.startswith("postgresql"):
-        async with table_locked(database_url):
-            yield
-        return
-    connection = sqlite3.connect(make_url(database_url).database, isolation_level=None)
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        yield
-    finally:
-        connection.rollback()
-        connection.close()
 
 
 def test_the_rest_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch):

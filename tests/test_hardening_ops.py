@@ -333,19 +333,19 @@ async def test_an_immediate_restart_after_kill_9_and_sigint_exits_0(served, tmp_
 
 
 class Held:
-    """A lock the test holds on the served database, so that an ingest request blocks in
-    the middle of its transaction: PostgreSQL, an EXCLUSIVE lock on `runs` (reads pass,
-    the batch's insert waits); SQLite, the writer lock (BEGIN IMMEDIATE)."""
+    """A lock the test holds on the served database, so that a write blocks in the middle
+    of its transaction: PostgreSQL, an EXCLUSIVE lock on `table` (reads pass, inserts wait;
+    `runs`: an ingest batch's); SQLite, the writer lock (BEGIN IMMEDIATE)."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, url: str, table: str = "runs") -> None:
+        self.url, self.table = url, table
 
     async def __aenter__(self) -> Held:
         if self.url.startswith("postgresql"):
             self.pg = await asyncpg.connect(make_url(self.url).set(drivername="postgresql").render_as_string(False))
             self.tx = self.pg.transaction()
             await self.tx.start()
-            await self.pg.execute("LOCK TABLE runs IN EXCLUSIVE MODE")
+            await self.pg.execute(f"LOCK TABLE {self.table} IN EXCLUSIVE MODE")
         else:
             self.lite = sqlite3.connect(make_url(self.url).database, isolation_level=None)
             self.lite.execute("BEGIN IMMEDIATE")

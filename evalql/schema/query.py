@@ -118,14 +118,11 @@ async def _answer(info: Info, cached: Callable[[], Awaitable[Answer[T] | None]],
                   compute: Callable[[], Awaitable[Answer[T]]]) -> T:
     """An answer already computed at this data version is served at once; anything else
     takes a comparison slot (evalql/admission.py) to `compute`, else the error BUSY."""
-    answer = await cached()
-    if answer is not None:
-        return answer.result
     try:
-        async with info.context.request.app.state.admission.admitted(info.context.tenant):
-            return (await compute()).result
+        answer = await info.context.request.app.state.admission.answered(info.context.tenant, cached, compute)
     except Overloaded as exc:
         raise Busy(exc.detail, exc.retry_after) from None
+    return answer.result
 
 
 def _prime(info: Info, examples: Iterable[results.ExampleWithRuns]) -> None:

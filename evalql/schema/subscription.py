@@ -207,13 +207,12 @@ async def _group_answer(live: LiveContext, scope: Scope, query: GroupQuery) -> l
     slot free now: waiting subscriptions would fill the queue that requests wait in, and
     turn the workspace's own comparisons away. Raises `Overloaded` when none is free
     (`_events` tries again a second later)."""
-    tenant = scope.tenant
+    tenant, comparisons = scope.tenant, live.comparisons
     with not_found_as_graphql():
-        cached = await live.comparisons.cached_group_query(tenant, query)
-        if cached is not None:
-            return cached.result
-        async with live.request.app.state.admission.admitted(tenant, queue=False):
-            return (await live.comparisons.group_query(tenant, query)).result
+        answer = await live.request.app.state.admission.answered(
+            tenant, lambda: comparisons.cached_group_query(tenant, query),
+            lambda: comparisons.group_query(tenant, query), queue=False)
+    return answer.result
 
 
 class _GroupAnswers:
